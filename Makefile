@@ -1,0 +1,31 @@
+# The two commands of the README: `make demo` and `make test`. Both create .venv when needed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SAMPLE := DIGEST_SOURCES=sample DIGEST_SUBSCRIBERS=subscribers.example.toml DIGEST_EMAIL_BACKEND=file
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+## demo: install, then run the daily job on the bundled sample listing into outbox/
+demo: $(STAMP)
+	$(SAMPLE) $(BIN)/digest run --date 2025-06-26
+	$(SAMPLE) $(BIN)/digest run --date 2025-11-06
+	@echo "The digests are in $(CURDIR)/outbox/ (one .html and one .eml per subscriber and day)."
+
+## test: install, lint, and run the test suite
+test: $(STAMP)
+	$(BIN)/ruff check digest tests
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check digest tests
+	$(BIN)/ruff format --check digest tests
+
+clean:
+	rm -rf $(VENV) outbox previews digest.db digest.db-wal digest.db-shm dist build

@@ -1,0 +1,171 @@
+"""`digest`: thin click commands over the pipeline. Exit 0 ok, 1 run failed, 2 usage/config."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from . import __version__, pipeline
+from .config import ConfigError, Settings, load_settings
+from .deliver import FileTransport
+from .progress import for_terminal
+from .sources.sample import sample_days
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2025-11-06") from None
+
+
+date_option = click.option(
+    "--date", "day", callback=_day, metavar="YYYY-MM-DD",
+    help="One listing day instead of the lookback window ending today.",
+)
+
+
+def _report_failures(report: pipeline.RunReport) -> None:
+    for line in report.source_failures:
+        click.echo(f"error: {line}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="paper-digest")
+def main() -> None:
+    """Mail each subscriber the new papers that match their keywords."""
+
+
+@main.command("run")
+@date_option
+@click.option("--dry-run", is_flag=True, help="Render and report, but send nothing and change no state.")
+def run_cmd(day: date | None, dry_run: bool) -> None:
+    """Fetch, diff, rank, compose and deliver: the daily job."""
+    settings = _settings()
+    try:
+        report = pipeline.run(settings, day, dry_run=dry_run, reporter=for_terminal())
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+    if report.mailed == 0 and not report.source_failures:
+        click.echo(f"nothing new for any of {report.subscribers} subscribers", err=True)
+    if report.sent and settings.email_backend == "file":
+        click.echo(f"emails written to {settings.outbox_dir.resolve()}/ (open the .html files)", err=True)
+    click.echo(report.summary())
+    sys.exit(report.exit_code)
+
+
+@main.command("fetch")
+@date_option
+def fetch_cmd(day: date | None) -> None:
+    """Fetch listings and store them; send nothing."""
+    settings = _settings()
+    try:
+        report = pipeline.fetch(settings, day, reporter=for_terminal())
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+    _report_failures(report)
+    status = "ok" if report.ok else "FAILED"
+    click.echo(f"fetch {status}: {report.fetched} papers ({report.new} new) "
+               f"for {', '.join(map(str, report.days))}")
+    sys.exit(report.exit_code)
+
+
+@main.command("rank")
+@click.argument("email")
+@date_option
+@click.option("--top", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def rank_cmd(email: str, day: date | None, top: int, as_json: bool) -> None:
+    """Show how EMAIL's profile ranks a day's listing, and why, ignoring what was sent."""
+    settings = _settings()
+    try:
+        report, ranked = pipeline.ranking(settings, email, day, reporter=for_terminal())
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+    _report_failures(report)
+    ranked = ranked[:top]
+    if as_json:
+        click.echo(json.dumps([
+            {
+                "rank": i,
+                "key": r.paper.key,
+                "id": r.paper.source_id,
+                "title": r.paper.title,
+                "url": r.paper.url,
+                "score": r.score,
+                "upvotes": r.paper.upvotes,
+                "by_followed_author": r.by_followed_author,
+                "matches": [
+                    {"keyword": m.term, "field": m.field, "count": m.count, "points": m.points}
+                    for m in r.matches
+                ],
+            }
+            for i, r in enumerate(ranked, start=1)
+        ], indent=2, ensure_ascii=False))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title=Text(f"{email}: {len(ranked)} matching papers"))
+        table.add_column("#", justify="right")
+        table.add_column("score", justify="right")
+        table.add_column("title", overflow="fold")
+        table.add_column("why", overflow="fold")
+        for i, r in enumerate(ranked, start=1):
+            why = ", ".join(f"{m.term} ({m.field}{' x' + str(m.count) if m.count > 1 else ''})"
+                            for m in r.matches)
+            table.add_row(str(i), f"{r.score:.2f}", Text(r.paper.title), Text(why))
+        Console().print(table)
+    sys.exit(report.exit_code)
+
+
+@main.command("preview")
+@click.argument("email")
+@date_option
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the HTML (an .eml is written beside it).")
+def preview_cmd(email: str, day: date | None, out: Path | None) -> None:
+    """Write the email EMAIL would get, as HTML and .eml, touching no state."""
+    settings = _settings()
+    try:
+        report, composed = pipeline.preview(settings, email, day, reporter=for_terminal())
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+    _report_failures(report)
+    if composed is None:
+        click.echo(f"nothing new for {email} {pipeline._span(report.days)}")
+        sys.exit(report.exit_code)
+    if out is None:
+        eml, _ = FileTransport(Path("previews")).paths(composed)
+        out = eml.with_suffix(".html")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(composed.html, encoding="utf-8")
+    out.with_suffix(".eml").write_bytes(composed.message.as_bytes())
+    click.echo(f"{composed.subject}\nwrote {out} and {out.with_suffix('.eml')}")
+    sys.exit(report.exit_code)
+
+
+@main.command("sample-days", hidden=True)
+def sample_days_cmd() -> None:
+    """The listing days the bundled sample covers."""
+    click.echo(" ".join(d.isoformat() for d in sample_days()))

@@ -1,0 +1,167 @@
+"""Render a Digest into an EmailMessage: Jinja HTML and text parts, CSS inlined by premailer."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import textwrap
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+from premailer import Premailer
+
+from .config import Settings
+from .models import Digest, Ranked
+
+GMAIL_CLIP_BYTES = 102 * 1024
+ABSTRACT_CHARS = 420
+
+
+def builtin_templates() -> Path:
+    """Templates ship inside the wheel as digest/templates; a source checkout has them at top level."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "templates"
+    return packaged if packaged.is_dir() else here.parent / "templates"
+
+
+def trim_words(text: str, limit: int = ABSTRACT_CHARS) -> str:
+    """At most `limit` characters, cut on a word boundary, with an ellipsis when cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def short_authors(authors: tuple[str, ...] | list[str], limit: int = 4) -> str:
+    if len(authors) <= limit:
+        return ", ".join(authors)
+    return ", ".join(authors[:limit]) + " et al."
+
+
+def wrap_text(text: str, width: int = 72, indent: int = 0) -> str:
+    pad = " " * indent
+    return textwrap.fill(
+        " ".join(text.split()), width=width, initial_indent=pad, subsequent_indent=pad,
+        break_long_words=True, break_on_hyphens=False,
+    )
+
+
+def make_environment(override_dir: Path | None = None) -> Environment:
+    loaders = [FileSystemLoader(str(override_dir))] if override_dir else []
+    loaders.append(FileSystemLoader(str(builtin_templates())))
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=lambda name: bool(name) and name.endswith((".html.j2", ".html")),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(trim_words=trim_words, short_authors=short_authors, wrap_text=wrap_text)
+    return env
+
+
+def message_id(digest: Digest, domain: str) -> str:
+    """Deterministic: the same decided digest always carries the same Message-ID, so a copy
+    sent twice (relay accepted, process died before the ledger commit) is recognizable."""
+    keys = ",".join(sorted(r.paper.key for r in digest.papers))
+    h = hashlib.sha256(f"{digest.subscriber.email}|{digest.day}|{keys}".encode()).hexdigest()
+    return f"<digest.{digest.day:%Y%m%d}.{h[:20]}@{domain}>"
+
+
+def topics(papers: list[Ranked], limit: int = 3) -> list[str]:
+    """The keywords that carry this digest: most papers matched, then most points."""
+    count: Counter[str] = Counter()
+    points: Counter[str] = Counter()
+    for r in papers:
+        for m in r.matches:
+            if m.field != "authors":
+                points[m.term] += m.points
+        for term in r.matched_terms:
+            count[term] += 1
+    return sorted(count, key=lambda t: (-count[t], -points[t], t))[:limit]
+
+
+def subject_line(digest: Digest) -> str:
+    n = len(digest.papers)
+    noun = "paper" if n == 1 else "papers"
+    about = ", ".join(digest.topics)
+    return f"{n} new {noun} on {about}" if about else f"{n} new {noun}"
+
+
+@dataclass(frozen=True)
+class Composed:
+    digest: Digest
+    message: EmailMessage
+    subject: str
+    html: str
+    text: str
+
+
+class Composer:
+    """Holds the compiled templates and the sender identity; compose() is pure per digest."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.env = make_environment(settings.templates_dir)
+        self.html_template = self.env.get_template("digest.html.j2")
+        self.text_template = self.env.get_template("digest.txt.j2")
+        self.sender: Address = settings.from_address
+        self.domain = self.sender.domain or "localhost"
+        logging.getLogger("CSSUTILS").setLevel(logging.CRITICAL)
+
+    def context(self, digest: Digest, subject: str) -> dict[str, object]:
+        sub = digest.subscriber
+        unsubscribe = f"mailto:{self.sender.addr_spec}?subject=unsubscribe"
+        return {
+            "subject": subject,
+            "headline": subject,
+            "preheader": " · ".join(r.paper.title for r in digest.papers[:3]),
+            "day": digest.day,
+            "day_label": f"{digest.day:%A, %d %B %Y}",
+            "papers": digest.papers,
+            "subscriber": sub,
+            "keywords": [k.term for k in sub.keywords],
+            "unsubscribe_url": unsubscribe,
+            "sender": self.sender.addr_spec,
+        }
+
+    def inline(self, html: str) -> str:
+        return Premailer(
+            html,
+            allow_network=False,
+            strip_important=False,
+            keep_style_tags=False,
+            disable_validation=True,
+            cssutils_logging_level=logging.CRITICAL,
+        ).transform(pretty_print=False)
+
+    def compose(self, digest: Digest) -> Composed:
+        if not digest.topics:
+            digest.topics = topics(digest.papers)
+        if not digest.message_id:
+            digest.message_id = message_id(digest, self.domain)
+        subject = subject_line(digest)
+        ctx = self.context(digest, subject)
+        html = self.inline(self.html_template.render(ctx))
+        text = self.text_template.render(ctx)
+
+        msg = EmailMessage()
+        msg["Subject"] = subject
+        msg["From"] = self.sender
+        msg["To"] = Address(display_name=digest.subscriber.name or "", addr_spec=digest.subscriber.email)
+        msg["Date"] = format_datetime(datetime.now(UTC))
+        msg["Message-ID"] = digest.message_id
+        msg["List-Id"] = f"Paper Digest <paper-digest.{self.domain}>"
+        msg["List-Unsubscribe"] = f"<{ctx['unsubscribe_url']}>"
+        msg["Auto-Submitted"] = "auto-generated"
+        msg.set_content(text, cte="quoted-printable")
+        msg.add_alternative(html, subtype="html", cte="quoted-printable")
+        return Composed(digest, msg, subject, html, text)

@@ -1,0 +1,147 @@
+"""Settings from the environment and a `.env` file, validated once at start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.utils import parseaddr
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+BACKENDS = ("smtp", "file", "console")
+SECURITY = ("starttls", "ssl", "none")
+SOURCES = ("huggingface", "sample")
+DEFAULT_FROM = "Paper Digest <digest@localhost>"
+
+
+class ConfigError(Exception):
+    """A setting or input file is unusable; the message names which one and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///digest.db"
+    subscribers_path: Path = Path("subscribers.toml")
+    sources: tuple[str, ...] = ("huggingface",)
+    hf_api_url: str = "https://huggingface.co/api"
+    email_backend: str = "file"
+    outbox_dir: Path = Path("outbox")
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_security: str = "starttls"
+    smtp_timeout: float = 30.0
+    from_address: Address = field(default_factory=lambda: _from_address(DEFAULT_FROM))
+    base_url: str | None = None
+    secret_key: str | None = None
+    schedule: str = "0 7 * * *"
+    timezone: str = "UTC"
+    lookback_days: int = 3
+    templates_dir: Path | None = None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}={value} is out of range ({lo} to {hi})")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip().lower() or default
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not one of: {', '.join(choices)}")
+    return value
+
+
+def _from_address(raw: str) -> Address:
+    name, addr = parseaddr(raw)
+    if "@" not in addr or "\n" in raw or "\r" in raw:
+        raise ConfigError(f"DIGEST_FROM={raw!r} is not an address like 'Name <user@host>'")
+    local, _, domain = addr.rpartition("@")
+    return Address(display_name=name, username=local, domain=domain)
+
+
+def _cron(raw: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(raw)
+    except ValueError as exc:
+        raise ConfigError(f"DIGEST_SCHEDULE={raw!r} is not a cron expression: {exc}") from None
+    return raw
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, dotenv_path: Path | None = Path(".env")
+) -> Settings:
+    """Merge `.env` under the process environment (the environment wins) and validate."""
+    env: dict[str, str] = {}
+    if dotenv_path is not None and dotenv_path.is_file():
+        env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    env.update(os.environ if environ is None else environ)
+
+    sources = tuple(s.strip().lower() for s in env.get("DIGEST_SOURCES", "huggingface").split(","))
+    sources = tuple(s for s in sources if s)
+    for s in sources:
+        if s not in SOURCES:
+            raise ConfigError(f"DIGEST_SOURCES: unknown source {s!r} (known: {', '.join(SOURCES)})")
+    if not sources:
+        raise ConfigError("DIGEST_SOURCES is empty")
+
+    smtp_host = env.get("SMTP_HOST", "").strip() or None
+    backend = _choice(env, "DIGEST_EMAIL_BACKEND", "smtp" if smtp_host else "file", BACKENDS)
+    if backend == "smtp" and not smtp_host:
+        raise ConfigError("DIGEST_EMAIL_BACKEND=smtp needs SMTP_HOST")
+
+    security = _choice(env, "SMTP_SECURITY", "starttls", SECURITY)
+    default_port = 465 if security == "ssl" else 587
+    timezone = env.get("DIGEST_TIMEZONE", "").strip() or "UTC"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"DIGEST_TIMEZONE={timezone!r} is not a known time zone") from None
+
+    database_url = env.get("DIGEST_DATABASE_URL", "").strip() or "sqlite:///digest.db"
+    if "://" not in database_url:
+        raise ConfigError(f"DIGEST_DATABASE_URL={database_url!r} is not a database URL")
+
+    templates = env.get("DIGEST_TEMPLATES_DIR", "").strip()
+    if templates and not Path(templates).is_dir():
+        raise ConfigError(f"DIGEST_TEMPLATES_DIR={templates!r} is not a directory")
+
+    return Settings(
+        database_url=database_url,
+        subscribers_path=Path(env.get("DIGEST_SUBSCRIBERS", "").strip() or "subscribers.toml"),
+        sources=sources,
+        hf_api_url=(env.get("DIGEST_HF_API_URL", "").strip() or Settings.hf_api_url).rstrip("/"),
+        email_backend=backend,
+        outbox_dir=Path(env.get("DIGEST_OUTBOX_DIR", "").strip() or "outbox"),
+        smtp_host=smtp_host,
+        smtp_port=_int(env, "SMTP_PORT", default_port, 1, 65535),
+        smtp_username=env.get("SMTP_USERNAME", "").strip() or None,
+        smtp_password=env.get("SMTP_PASSWORD") or None,
+        smtp_security=security,
+        from_address=_from_address(env.get("DIGEST_FROM", "").strip() or DEFAULT_FROM),
+        base_url=(env.get("DIGEST_BASE_URL", "").strip().rstrip("/") or None),
+        secret_key=env.get("DIGEST_SECRET_KEY") or None,
+        schedule=_cron(env.get("DIGEST_SCHEDULE", "").strip() or "0 7 * * *"),
+        timezone=timezone,
+        lookback_days=_int(env, "DIGEST_LOOKBACK_DAYS", 3, 1, 60),
+        templates_dir=Path(templates) if templates else None,
+    )

@@ -1,0 +1,93 @@
+"""How a long step reports itself: a rich progress bar on a terminal, plain lines elsewhere."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import IO, Protocol
+
+Advance = Callable[[], None]
+
+
+class Reporter(Protocol):
+    def info(self, message: str) -> None: ...
+    def warn(self, message: str) -> None: ...
+    def steps(self, description: str, total: int) -> AbstractContextManager[Advance]: ...
+
+
+class Silent:
+    def info(self, message: str) -> None:
+        pass
+
+    def warn(self, message: str) -> None:
+        pass
+
+    @contextmanager
+    def steps(self, description: str, total: int) -> Iterator[Advance]:
+        yield lambda: None
+
+
+class Plain:
+    """One line per event on stderr: what cron mails and what logs keep."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stderr
+
+    def info(self, message: str) -> None:
+        print(message, file=self.stream, flush=True)
+
+    def warn(self, message: str) -> None:
+        print(f"warning: {message}", file=self.stream, flush=True)
+
+    @contextmanager
+    def steps(self, description: str, total: int) -> Iterator[Advance]:
+        done = 0
+
+        def advance() -> None:
+            nonlocal done
+            done += 1
+
+        yield advance
+        if total:
+            self.info(f"{description}: {done}/{total}")
+
+
+class Fancy(Plain):
+    """A transient rich progress bar per step, for a person at a terminal."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        super().__init__(sys.stderr)
+        self.console = Console(stderr=True)
+
+    def info(self, message: str) -> None:
+        self.console.print(message, markup=False, highlight=False)
+
+    def warn(self, message: str) -> None:
+        self.console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+
+    @contextmanager
+    def steps(self, description: str, total: int) -> Iterator[Advance]:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            console=self.console, transient=True,
+        ) as bar:
+            task = bar.add_task(description, total=total)
+            done = 0
+
+            def advance() -> None:
+                nonlocal done
+                done += 1
+                bar.advance(task)
+
+            yield advance
+        if total:
+            self.info(f"{description}: {done}/{total}")
+
+
+def for_terminal() -> Plain:
+    return Fancy() if sys.stderr.isatty() else Plain()

@@ -1,0 +1,231 @@
+"""Hugging Face Daily Papers: `GET {api}/daily_papers?date=D&limit=L&p=P`, paged, retried."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import quote
+from typing import Any
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from .. import __version__
+from ..models import Paper, arxiv_id, canonical_key, http_url, one_line
+from . import SourceError
+
+NAME = "huggingface"
+PAGE_URL = "https://huggingface.co/papers/{id}"
+PDF_URL = "https://arxiv.org/pdf/{id}"
+
+
+class _Transient(Exception):
+    def __init__(self, problem: str, retry_after: float | None = None) -> None:
+        super().__init__(problem)
+        self.retry_after = retry_after
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    """Seconds the server asked us to wait: Retry-After (seconds or date), else RateLimit's t=."""
+    raw = resp.headers.get("retry-after")
+    if raw:
+        raw = raw.strip()
+        if raw.isdigit():
+            return float(raw)
+        try:
+            when = parsedate_to_datetime(raw)
+            return max(0.0, (when - datetime.now(when.tzinfo)).total_seconds())
+        except (TypeError, ValueError):
+            pass
+    m = re.search(r"\bt=(\d+)", resp.headers.get("ratelimit", ""))
+    return float(m.group(1)) if m else None
+
+
+def _text(obj: dict[str, Any], key: str, where: str, required: bool = False) -> str | None:
+    value = obj.get(key)
+    if value is None or value == "":
+        if required:
+            raise ValueError(f"{where}: missing '{key}'")
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: '{key}' should be a string, got {type(value).__name__}")
+    return value
+
+
+def _int(obj: dict[str, Any], key: str, where: str) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{where}: '{key}' should be a number, got {value!r}")
+    return value
+
+
+def _when(raw: str | None, where: str) -> datetime | None:
+    if raw is None:
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{where}: {raw!r} is not an ISO timestamp") from None
+
+
+def _org(obj: Any) -> str | None:
+    if isinstance(obj, dict):
+        name = obj.get("fullname") or obj.get("name")
+        return one_line(name) if isinstance(name, str) and name.strip() else None
+    return None
+
+
+def parse_item(item: Any, listed_on: date, where: str) -> Paper:
+    """One listing item into a Paper; ValueError naming the offending field otherwise."""
+    if not isinstance(item, dict):
+        raise ValueError(f"{where}: expected an object, got {type(item).__name__}")
+    paper = item.get("paper")
+    if not isinstance(paper, dict):
+        raise ValueError(f"{where}: missing 'paper' object")
+    pid = _text(paper, "id", f"{where}.paper", required=True)
+    assert pid is not None
+    title = one_line(_text(paper, "title", f"{where}.paper") or _text(item, "title", where) or "")
+    if not title:
+        raise ValueError(f"{where} ({pid}): missing 'title'")
+    abstract = _text(paper, "summary", f"{where}.paper") or _text(item, "summary", where) or ""
+
+    raw_authors = paper.get("authors", [])
+    if not isinstance(raw_authors, list):
+        raise ValueError(f"{where} ({pid}): 'authors' should be a list")
+    authors = tuple(
+        one_line(a["name"])
+        for a in raw_authors
+        if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip()
+    )
+    keywords = paper.get("ai_keywords") or []
+    if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+        raise ValueError(f"{where} ({pid}): 'ai_keywords' should be a list of strings")
+
+    aid = arxiv_id(pid)
+    return Paper(
+        key=canonical_key(pid, title),
+        source=NAME,
+        source_id=pid,
+        title=title,
+        abstract=" ".join(abstract.split()),
+        authors=authors,
+        published_at=_when(_text(paper, "publishedAt", f"{where}.paper"), f"{where}.paper"),
+        listed_on=listed_on,
+        upvotes=_int(paper, "upvotes", f"{where}.paper"),
+        url=PAGE_URL.format(id=quote(pid, safe="")),
+        pdf_url=PDF_URL.format(id=aid) if aid else None,
+        code_url=http_url(_text(paper, "githubRepo", f"{where}.paper")),
+        project_url=http_url(_text(paper, "projectPage", f"{where}.paper")),
+        organization=_org(paper.get("organization")) or _org(item.get("organization")),
+        ai_keywords=tuple(one_line(k) for k in keywords if k.strip()),
+        ai_summary=_text(paper, "ai_summary", f"{where}.paper"),
+        github_stars=_int(paper, "githubStars", f"{where}.paper"),
+    )
+
+
+def parse_listing(data: Any, listed_on: date, source: str, where: str) -> list[Paper]:
+    """A whole listing page; SourceError with the first offending item if any is malformed."""
+    if not isinstance(data, list):
+        raise SourceError(source, where, f"expected a JSON list of papers, got {type(data).__name__}")
+    papers = []
+    for index, item in enumerate(data):
+        try:
+            papers.append(parse_item(item, listed_on, f"item #{index}"))
+        except ValueError as exc:
+            raise SourceError(source, where, f"unexpected schema: {exc}") from None
+    return papers
+
+
+class HuggingFaceSource:
+    name = NAME
+
+    def __init__(
+        self,
+        api_url: str,
+        *,
+        page_size: int = 100,
+        max_pages: int = 20,
+        timeout: float = 20.0,
+        attempts: int = 4,
+        backoff: float = 1.0,
+        max_wait: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.page_size = page_size
+        self.max_pages = max_pages
+        self.timeout = timeout
+        self.attempts = attempts
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self._client = httpx.Client(
+            timeout=timeout,
+            transport=transport,
+            headers={"User-Agent": f"paper-digest/{__version__}", "Accept": "application/json"},
+            follow_redirects=True,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Transient) and exc.retry_after is not None:
+            return min(exc.retry_after, self.max_wait)
+        base = self.backoff * 2 ** (state.attempt_number - 1)
+        return min(base * (0.5 + random.random()), self.max_wait)
+
+    def _get(self, url: httpx.URL) -> Any:
+        def once() -> Any:
+            try:
+                resp = self._client.get(url)
+            except httpx.TimeoutException:
+                raise _Transient(f"timed out after {self.timeout:g}s") from None
+            except httpx.TransportError as exc:
+                raise _Transient(f"connection failed: {exc or type(exc).__name__}") from None
+            if resp.status_code == 429 or resp.status_code >= 500:
+                raise _Transient(f"HTTP {resp.status_code}", _retry_after(resp))
+            if resp.status_code >= 400:
+                snippet = one_line(resp.text)[:200]
+                raise SourceError(self.name, str(url), f"HTTP {resp.status_code}: {snippet}")
+            try:
+                return resp.json()
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise SourceError(
+                    self.name, str(url), f"malformed payload, not JSON ({exc}); truncated?"
+                ) from None
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Transient),
+            reraise=True,
+        )
+        try:
+            return retrying(once)
+        except _Transient as exc:
+            raise SourceError(
+                self.name, str(url), f"{exc} (gave up after {self.attempts} attempts)"
+            ) from None
+
+    def fetch(self, day: date) -> list[Paper]:
+        by_key: dict[str, Paper] = {}
+        for page in range(self.max_pages):
+            url = httpx.URL(
+                f"{self.api_url}/daily_papers",
+                params={"date": day.isoformat(), "limit": self.page_size, "p": page},
+            )
+            data = self._get(url)
+            for paper in parse_listing(data, day, self.name, str(url)):
+                by_key.setdefault(paper.key, paper)
+            if len(data) < self.page_size:
+                return list(by_key.values())
+        raise SourceError(
+            self.name, f"{self.api_url}/daily_papers?date={day}",
+            f"more than {self.max_pages} pages of {self.page_size}; refusing to page further",
+        )

@@ -1,0 +1,117 @@
+"""Read and validate the subscriber file; a file with any bad entry is refused whole."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError
+from .models import Keyword, Subscriber, one_line
+
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$")
+_KEYS = {"email", "name", "keywords", "exclude", "authors", "max_papers"}
+MAX_PAPERS_LIMIT = 100
+
+
+def valid_email(addr: str) -> bool:
+    return bool(_EMAIL.match(addr)) and len(addr) <= 254
+
+
+def _terms(value: Any, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"'{what}' must be a list of strings")
+    terms = tuple(one_line(v) for v in value)
+    if any(not t for t in terms):
+        raise ValueError(f"'{what}' has an empty entry")
+    return terms
+
+
+def _keywords(value: Any) -> tuple[Keyword, ...]:
+    if not isinstance(value, list) or not value:
+        raise ValueError("'keywords' must be a non-empty list")
+    out = []
+    for kw in value:
+        if isinstance(kw, str):
+            term, weight = kw, 1.0
+        elif isinstance(kw, dict):
+            unknown = set(kw) - {"term", "weight"}
+            if unknown:
+                raise ValueError(f"keyword has unknown key(s): {', '.join(sorted(unknown))}")
+            term, weight = kw.get("term"), kw.get("weight", 1.0)
+            if not isinstance(term, str):
+                raise ValueError("a keyword table needs a string 'term'")
+            if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
+                raise ValueError(f"keyword {term!r} needs a positive number as 'weight'")
+        else:
+            raise ValueError("each keyword is a string or {term = ..., weight = ...}")
+        term = one_line(term)
+        if not term:
+            raise ValueError("'keywords' has an empty entry")
+        out.append(Keyword(term, float(weight)))
+    return tuple(out)
+
+
+def parse_entry(entry: Any) -> Subscriber:
+    if not isinstance(entry, dict):
+        raise ValueError("is not a table")
+    unknown = set(entry) - _KEYS
+    if unknown:
+        raise ValueError(f"unknown key(s): {', '.join(sorted(unknown))}")
+    email = entry.get("email")
+    if not isinstance(email, str) or not valid_email(email.strip()):
+        raise ValueError(f"invalid email address {email!r}")
+    name = entry.get("name")
+    if name is not None and not isinstance(name, str):
+        raise ValueError("'name' must be a string")
+    max_papers = entry.get("max_papers", 10)
+    if isinstance(max_papers, bool) or not isinstance(max_papers, int) or not (
+        1 <= max_papers <= MAX_PAPERS_LIMIT
+    ):
+        raise ValueError(f"'max_papers' must be a whole number from 1 to {MAX_PAPERS_LIMIT}")
+    return Subscriber(
+        email=email.strip().lower(),
+        name=(one_line(name) or None) if name else None,
+        keywords=_keywords(entry.get("keywords")),
+        exclude=_terms(entry.get("exclude", []), "exclude"),
+        authors=_terms(entry.get("authors", []), "authors"),
+        max_papers=max_papers,
+    )
+
+
+def load_subscribers(path: Path) -> list[Subscriber]:
+    """All subscribers of `path`, or ConfigError naming the file, the entry and the problem."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: subscriber file not found (copy subscribers.example.toml, "
+            "or point DIGEST_SUBSCRIBERS at yours)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read subscriber file: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+    unknown = set(data) - {"subscriber"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key(s): {', '.join(sorted(unknown))}")
+    entries = data.get("subscriber", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: 'subscriber' must be an array of tables ([[subscriber]])")
+
+    subscribers: list[Subscriber] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(entries, start=1):
+        label = entry.get("email", "?") if isinstance(entry, dict) else "?"
+        try:
+            sub = parse_entry(entry)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: subscriber #{index} ({label}): {exc}") from None
+        if sub.email in seen:
+            raise ConfigError(f"{path}: subscriber #{index} ({label}): duplicate email")
+        seen.add(sub.email)
+        subscribers.append(sub)
+    return subscribers

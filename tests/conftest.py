@@ -1,0 +1,233 @@
+"""Real parts for tests: an SMTP server (aiosmtpd), an HTTP server for the API, SQLite files."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from digest.config import Settings, load_settings
+
+DATA = Path(__file__).resolve().parent.parent / "digest" / "sample"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def hf_item(pid: str, title: str, summary: str = "", **paper: Any) -> dict[str, Any]:
+    """An item in the Hugging Face Daily Papers shape (see shared/data/hf-item-example.json)."""
+    body = {
+        "id": pid, "authors": [], "publishedAt": "2025-11-06T09:00:00.000Z",
+        "submittedOnDailyAt": "2025-11-06T10:00:00.000Z", "title": title, "summary": summary,
+        "upvotes": 0, "ai_summary": "", "ai_keywords": [],
+    }
+    body.update(paper)
+    return {"paper": body, "title": title, "summary": summary, "publishedAt": body["publishedAt"],
+            "numComments": 0, "isAuthorParticipating": False}
+
+
+def sample_items(day: str) -> list[dict[str, Any]]:
+    return json.loads((DATA / f"{day}.json").read_text())
+
+
+# --- SMTP ---------------------------------------------------------------------------------
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return message_from_bytes(self.raw, policy=policy.default)  # type: ignore[return-value]
+
+
+@dataclass
+class SMTPHandler:
+    received: list[Received] = field(default_factory=list)
+    refuse_rcpt: dict[str, str] = field(default_factory=dict)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address in self.refuse_rcpt:
+            return self.refuse_rcpt[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted for delivery"
+
+
+class SMTPServer:
+    def __init__(self, **kwargs: Any) -> None:
+        self.handler = SMTPHandler()
+        self.port = free_port()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
+
+    @property
+    def received(self) -> list[Received]:
+        return self.handler.received
+
+    def __enter__(self) -> SMTPServer:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SMTPServer]:
+    with SMTPServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, made with the openssl command line."""
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+def authenticator(user: str, password: str) -> Callable[..., AuthResult]:
+    def check(server, session, envelope, mechanism, auth_data):  # noqa: ANN001
+        ok = isinstance(auth_data, LoginPassword) and (
+            auth_data.login.decode() == user and auth_data.password.decode() == password
+        )
+        return AuthResult(success=ok, handled=False)
+
+    return check
+
+
+# --- HTTP: the Hugging Face Daily Papers API on loopback -----------------------------------
+
+@dataclass
+class Scripted:
+    status: int = 200
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+class FakeHF:
+    """Serves `days[date]` with limit/p paging; `script` answers come first, one per request."""
+
+    def __init__(self) -> None:
+        self.days: dict[str, list[dict[str, Any]]] = {}
+        self.script: list[Scripted] = []
+        self.requests: list[tuple[float, str, dict[str, str]]] = []
+        self.port = free_port()
+        hf = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                url = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                hf.requests.append((time.monotonic(), url.path, query))
+                answer = hf.script.pop(0) if hf.script else hf.answer(url.path, query)
+                if answer.delay:
+                    time.sleep(answer.delay)
+                body = answer.body or b""
+                try:
+                    self.send_response(answer.status)
+                    for k, v in {"Content-Type": "application/json", **answer.headers}.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def answer(self, path: str, query: dict[str, str]) -> Scripted:
+        if path != "/api/daily_papers":
+            return Scripted(404, b'{"error":"not found"}')
+        day = query.get("date", "")
+        if len(day) != 10:
+            return Scripted(400, b'{"error":"Invalid date"}')
+        limit, page = int(query.get("limit", "50")), int(query.get("p", "0"))
+        items = self.days.get(day, [])[page * limit : (page + 1) * limit]
+        return Scripted(200, json.dumps(items).encode())
+
+    def __enter__(self) -> FakeHF:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hf_api() -> Iterator[FakeHF]:
+    with FakeHF() as server:
+        yield server
+
+
+# --- Settings and files --------------------------------------------------------------------
+
+SUBSCRIBERS = """
+[[subscriber]]
+email = "ada@example.org"
+name = "Ada Lovelace"
+keywords = ["world model", "reinforcement learning", { term = "robot", weight = 2.0 }]
+exclude = ["survey"]
+max_papers = 5
+
+[[subscriber]]
+email = "grace@example.org"
+keywords = ["diffusion", "video generation"]
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "subscribers.toml").write_text(SUBSCRIBERS)
+    return tmp_path
+
+
+def make_settings(workdir: Path, **env: str) -> Settings:
+    base = {
+        "DIGEST_DATABASE_URL": f"sqlite:///{workdir / 'digest.db'}",
+        "DIGEST_SUBSCRIBERS": str(workdir / "subscribers.toml"),
+        "DIGEST_OUTBOX_DIR": str(workdir / "outbox"),
+        "DIGEST_SOURCES": "sample",
+    }
+    base.update(env)
+    return load_settings(base, dotenv_path=None)
+
