@@ -1,0 +1,73 @@
+"""Canonical keys and the store on a real SQLite file."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from digest import store
+from digest.models import Paper, canonical_key
+
+
+def make(pid: str, title: str, day: date = date(2025, 11, 6), **kw) -> Paper:
+    return Paper(key=canonical_key(pid, title), source="huggingface", source_id=pid, title=title,
+                 abstract="a", listed_on=day, **kw)
+
+
+def test_canonical_key() -> None:
+    assert canonical_key("2602.23229v3", "x") == canonical_key("2602.23229", "y") == "arxiv:2602.23229"
+    assert canonical_key("arXiv:2602.23229", "x") == "arxiv:2602.23229"
+    assert canonical_key("hep-th/9901001v2", "x") == "arxiv:hep-th/9901001"
+    assert canonical_key("x75e684e9", "Déjà  Vu: A  Paper!") == canonical_key(None, "deja vu a paper")
+
+
+def count(engine, table) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_versions_relistings_and_sources_are_one_paper(tmp_path: Path) -> None:
+    engine = store.open_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    with engine.begin() as conn:
+        _, new = store.upsert_papers(conn, [make("2511.00001v1", "Title One", upvotes=1)], "huggingface")
+        assert new == 1
+    with engine.begin() as conn:
+        later = [make("2511.00001v2", "Title One (revised)", date(2025, 11, 13), upvotes=7)]
+        (p,), new = store.upsert_papers(conn, later, "huggingface")
+        assert new == 0 and p.key == "arxiv:2511.00001"
+    with engine.begin() as conn:
+        # another source knows the paper only by its title
+        (p,), new = store.upsert_papers(conn, [make("xabc", "title one", date(2025, 11, 14))], "other")
+        assert new == 0 and p.key == "arxiv:2511.00001"
+    assert count(engine, store.papers) == 1
+    assert count(engine, store.listings) == 3
+    with engine.connect() as conn:
+        (stored,) = store.papers_listed(conn, [date(2025, 11, 13)])
+    assert stored.upvotes == 7 and stored.title == "Title One"
+
+
+def test_a_title_key_paper_later_seen_with_an_id_keeps_its_key(tmp_path: Path) -> None:
+    engine = store.open_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    with engine.begin() as conn:
+        store.upsert_papers(conn, [make("x1", "Same Title")], "sample")
+        (p,), new = store.upsert_papers(conn, [make("2511.00009", "Same title")], "huggingface")
+    assert (p.key, new) == ("title:same title", 0)
+
+
+def test_two_arxiv_papers_with_equal_titles_stay_two(tmp_path: Path) -> None:
+    engine = store.open_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    with engine.begin() as conn:
+        store.upsert_papers(conn, [make("2511.00001", "Introduction")], "huggingface")
+        store.upsert_papers(conn, [make("2511.00002", "Introduction")], "huggingface")
+    assert count(engine, store.papers) == 2
+
+
+def test_rollback_leaves_nothing(tmp_path: Path) -> None:
+    engine = store.open_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    with engine.connect() as conn:
+        tx = conn.begin()
+        store.upsert_papers(conn, [make("2511.00001", "T")], "huggingface")
+        tx.rollback()
+    assert count(engine, store.papers) == 0
