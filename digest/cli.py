@@ -39,7 +39,10 @@ def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dat
 
 
 date_option = click.option(
-    "--date", "day", callback=_day, metavar="YYYY-MM-DD",
+    "--date",
+    "day",
+    callback=_day,
+    metavar="YYYY-MM-DD",
     help="One listing day instead of the lookback window ending today.",
 )
 
@@ -57,7 +60,9 @@ def main() -> None:
 
 @main.command("run")
 @date_option
-@click.option("--dry-run", is_flag=True, help="Render and report, but send nothing and change no state.")
+@click.option(
+    "--dry-run", is_flag=True, help="Render and report, but send nothing and change no state."
+)
 def run_cmd(day: date | None, dry_run: bool) -> None:
     """Fetch, diff, rank, compose and deliver: the daily job."""
     settings = _settings()
@@ -68,7 +73,9 @@ def run_cmd(day: date | None, dry_run: bool) -> None:
     if report.mailed == 0 and not report.source_failures:
         click.echo(f"nothing new for any of {report.subscribers} subscribers", err=True)
     if report.sent and settings.email_backend == "file":
-        click.echo(f"emails written to {settings.outbox_dir.resolve()}/ (open the .html files)", err=True)
+        click.echo(
+            f"emails written to {settings.outbox_dir.resolve()}/ (open the .html files)", err=True
+        )
     click.echo(report.summary())
     sys.exit(report.exit_code)
 
@@ -84,8 +91,10 @@ def fetch_cmd(day: date | None) -> None:
         _fail(str(exc), 2)
     _report_failures(report)
     status = "ok" if report.ok else "FAILED"
-    click.echo(f"fetch {status}: {report.fetched} papers ({report.new} new) "
-               f"for {', '.join(map(str, report.days))}")
+    click.echo(
+        f"fetch {status}: {report.fetched} papers ({report.new} new) "
+        f"for {', '.join(map(str, report.days))}"
+    )
     sys.exit(report.exit_code)
 
 
@@ -104,23 +113,34 @@ def rank_cmd(email: str, day: date | None, top: int, as_json: bool) -> None:
     _report_failures(report)
     ranked = ranked[:top]
     if as_json:
-        click.echo(json.dumps([
-            {
-                "rank": i,
-                "key": r.paper.key,
-                "id": r.paper.source_id,
-                "title": r.paper.title,
-                "url": r.paper.url,
-                "score": r.score,
-                "upvotes": r.paper.upvotes,
-                "by_followed_author": r.by_followed_author,
-                "matches": [
-                    {"keyword": m.term, "field": m.field, "count": m.count, "points": m.points}
-                    for m in r.matches
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "rank": i,
+                        "key": r.paper.key,
+                        "id": r.paper.source_id,
+                        "title": r.paper.title,
+                        "url": r.paper.url,
+                        "score": r.score,
+                        "upvotes": r.paper.upvotes,
+                        "by_followed_author": r.by_followed_author,
+                        "matches": [
+                            {
+                                "keyword": m.term,
+                                "field": m.field,
+                                "count": m.count,
+                                "points": m.points,
+                            }
+                            for m in r.matches
+                        ],
+                    }
+                    for i, r in enumerate(ranked, start=1)
                 ],
-            }
-            for i, r in enumerate(ranked, start=1)
-        ], indent=2, ensure_ascii=False))
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
     else:
         from rich.console import Console
         from rich.table import Table
@@ -132,8 +152,10 @@ def rank_cmd(email: str, day: date | None, top: int, as_json: bool) -> None:
         table.add_column("title", overflow="fold")
         table.add_column("why", overflow="fold")
         for i, r in enumerate(ranked, start=1):
-            why = ", ".join(f"{m.term} ({m.field}{' x' + str(m.count) if m.count > 1 else ''})"
-                            for m in r.matches)
+            why = ", ".join(
+                f"{m.term} ({m.field}{' x' + str(m.count) if m.count > 1 else ''})"
+                for m in r.matches
+            )
             table.add_row(str(i), f"{r.score:.2f}", Text(r.paper.title), Text(why))
         Console().print(table)
     sys.exit(report.exit_code)
@@ -142,8 +164,11 @@ def rank_cmd(email: str, day: date | None, top: int, as_json: bool) -> None:
 @main.command("preview")
 @click.argument("email")
 @date_option
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the HTML (an .eml is written beside it).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the HTML (an .eml is written beside it).",
+)
 def preview_cmd(email: str, day: date | None, out: Path | None) -> None:
     """Write the email EMAIL would get, as HTML and .eml, touching no state."""
     settings = _settings()

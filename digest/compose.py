@@ -24,7 +24,7 @@ ABSTRACT_CHARS = 420
 
 
 def builtin_templates() -> Path:
-    """Templates ship inside the wheel as digest/templates; a source checkout has them at top level."""
+    """The wheel ships templates as digest/templates; a source checkout has them at top level."""
     here = Path(__file__).resolve().parent
     packaged = here / "templates"
     return packaged if packaged.is_dir() else here.parent / "templates"
@@ -48,8 +48,12 @@ def short_authors(authors: tuple[str, ...] | list[str], limit: int = 4) -> str:
 def wrap_text(text: str, width: int = 72, indent: int = 0) -> str:
     pad = " " * indent
     return textwrap.fill(
-        " ".join(text.split()), width=width, initial_indent=pad, subsequent_indent=pad,
-        break_long_words=True, break_on_hyphens=False,
+        " ".join(text.split()),
+        width=width,
+        initial_indent=pad,
+        subsequent_indent=pad,
+        break_long_words=True,
+        break_on_hyphens=False,
     )
 
 
@@ -156,7 +160,9 @@ class Composer:
         msg = EmailMessage()
         msg["Subject"] = subject
         msg["From"] = self.sender
-        msg["To"] = Address(display_name=digest.subscriber.name or "", addr_spec=digest.subscriber.email)
+        msg["To"] = Address(
+            display_name=digest.subscriber.name or "", addr_spec=digest.subscriber.email
+        )
         msg["Date"] = format_datetime(datetime.now(UTC))
         msg["Message-ID"] = digest.message_id
         msg["List-Id"] = f"Paper Digest <paper-digest.{self.domain}>"

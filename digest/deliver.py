@@ -90,9 +90,9 @@ class SMTPTransport:
             if self.username:
                 conn.login(self.username, self.password or "")
         except smtplib.SMTPAuthenticationError as exc:
-            raise DeliveryError(
-                f"{where} refused the login for {self.username}: {exc.smtp_code} {_reason(exc.smtp_error)}"
-            ) from None
+            answer = f"{exc.smtp_code} {_reason(exc.smtp_error)}"
+            message = f"{where} refused the login for {self.username}: {answer}"
+            raise DeliveryError(message) from None
         except smtplib.SMTPNotSupportedError as exc:
             raise DeliveryError(f"{where}: {exc}") from None
         except ssl.SSLError as exc:
@@ -122,22 +122,30 @@ class SMTPTransport:
             code, reason = exc.recipients.get(rcpt, (None, b"recipient refused"))
             raise Refused(code, _reason(reason), permanent=bool(code and code >= 500)) from None
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-            raise Refused(exc.smtp_code, _reason(exc.smtp_error), permanent=exc.smtp_code >= 500) from None
+            raise Refused(
+                exc.smtp_code, _reason(exc.smtp_error), permanent=exc.smtp_code >= 500
+            ) from None
 
     def send(self, composed: Composed) -> None:
         try:
             self._send_once(composed)
         except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException, OSError) as exc:
             if isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code != 421:
-                raise Refused(exc.smtp_code, _reason(exc.smtp_error), exc.smtp_code >= 500) from None
+                raise Refused(
+                    exc.smtp_code, _reason(exc.smtp_error), exc.smtp_code >= 500
+                ) from None
             self.__exit__()
             try:
                 self.conn = self._connect()
                 self._send_once(composed)
             except DeliveryError as again:
-                raise Refused(None, f"connection lost and not regained: {again}", permanent=False) from None
+                raise Refused(
+                    None, f"connection lost and not regained: {again}", permanent=False
+                ) from None
             except (smtplib.SMTPException, OSError) as again:
-                raise Refused(None, f"connection lost: {again or type(again).__name__}", False) from None
+                raise Refused(
+                    None, f"connection lost: {again or type(again).__name__}", False
+                ) from None
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]+")
@@ -207,7 +215,9 @@ class ConsoleTransport:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None = None, exc: BaseException | None = None,
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
         tb: TracebackType | None = None,
     ) -> None:
         pass

@@ -132,5 +132,6 @@ class Digest:
     subscriber: Subscriber
     day: date
     papers: list[Ranked]
+    passed_over: tuple[str, ...] = ()  # keys that matched but ranked below max_papers
     message_id: str = ""
     topics: list[str] = field(default_factory=list)

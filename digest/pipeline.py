@@ -139,14 +139,16 @@ def collected(
 def decide(
     conn: Connection, subscribers: Sequence[Subscriber], indexed: Sequence[PaperIndex], day: date
 ) -> list[Digest]:
-    """Each subscriber's digest: what is new to them (not in their ledger), ranked, capped."""
+    """Each subscriber's digest: what is new to them (not in their ledger), ranked, capped.
+    What falls below the cap is passed over for good once the digest is accepted."""
     digests = []
     for sub in subscribers:
         already = store.sent_keys(conn, sub.email)
         fresh = [i for i in indexed if i.paper.key not in already]
-        top = rank(compile_profile(sub), fresh)[: sub.max_papers]
-        if top:
-            digests.append(Digest(sub, day, top))
+        ranked = rank(compile_profile(sub), fresh)
+        if ranked:
+            passed = tuple(r.paper.key for r in ranked[sub.max_papers :])
+            digests.append(Digest(sub, day, ranked[: sub.max_papers], passed_over=passed))
     return digests
 
 
@@ -210,8 +212,9 @@ def run(
         if not dry_run:
             with engine.begin() as conn:
                 run_id = store.start_run(conn, days)
-        with collected(engine, settings, days, report, reporter, commit=not dry_run,
-                       sources=sources) as (conn, candidates):
+        with collected(
+            engine, settings, days, report, reporter, commit=not dry_run, sources=sources
+        ) as (conn, candidates):
             if not dry_run:
                 store.sync_subscribers(conn, subscribers)
             indexed = [index_paper(p) for p in candidates]
@@ -235,11 +238,20 @@ def run(
         if run_id is not None:
             with engine.begin() as conn:
                 store.finish_run(
-                    conn, run_id, "ok" if report.ok else "failed",
-                    fetched=report.fetched, new=report.new, mailed=report.mailed,
-                    sent=report.sent, failed=report.failed, seconds=report.seconds,
-                    detail="\n".join(report.source_failures + report.refusals
-                                     + ([report.delivery_error] if report.delivery_error else [])),
+                    conn,
+                    run_id,
+                    "ok" if report.ok else "failed",
+                    fetched=report.fetched,
+                    new=report.new,
+                    mailed=report.mailed,
+                    sent=report.sent,
+                    failed=report.failed,
+                    seconds=report.seconds,
+                    detail="\n".join(
+                        report.source_failures
+                        + report.refusals
+                        + ([report.delivery_error] if report.delivery_error else [])
+                    ),
                 )
     finally:
         engine.dispose()
@@ -274,8 +286,10 @@ def ranking(
     report = RunReport(days=days, dry_run=True, subscribers=1)
     engine = store.open_engine(settings.database_url)
     try:
-        with collected(engine, settings, days, report, reporter, commit=False,
-                       sources=sources) as (_, candidates):
+        with collected(engine, settings, days, report, reporter, commit=False, sources=sources) as (
+            _,
+            candidates,
+        ):
             ranked = rank(compile_profile(sub), [index_paper(p) for p in candidates])
     finally:
         engine.dispose()
@@ -297,8 +311,10 @@ def preview(
     report = RunReport(days=days, dry_run=True, subscribers=1)
     engine = store.open_engine(settings.database_url)
     try:
-        with collected(engine, settings, days, report, reporter, commit=False,
-                       sources=sources) as (conn, candidates):
+        with collected(engine, settings, days, report, reporter, commit=False, sources=sources) as (
+            conn,
+            candidates,
+        ):
             digests = decide(conn, [sub], [index_paper(p) for p in candidates], days[-1])
     finally:
         engine.dispose()
@@ -307,7 +323,10 @@ def preview(
 
 
 def fetch(
-    settings: Settings, day: date | None = None, *, reporter: Reporter | None = None,
+    settings: Settings,
+    day: date | None = None,
+    *,
+    reporter: Reporter | None = None,
     sources: Sequence[Source] | None = None,
 ) -> RunReport:
     """Fetch and store only."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Connection,
     Date,
@@ -116,6 +117,9 @@ deliveries = Table(
     Column("subscriber_email", String, primary_key=True),
     Column("paper_key", String, ForeignKey("papers.key"), primary_key=True),
     Column("message_id", String, ForeignKey("messages.message_id"), nullable=False),
+    # False: the paper matched but ranked below the cut of that digest; it counts as seen, so
+    # a second run of the same day does not mail the leftovers.
+    Column("included", Boolean, nullable=False),
     Column("sent_at", DateTime, nullable=False),
 )
 
@@ -161,7 +165,9 @@ def open_engine(url: str) -> Engine:
         with engine.begin() as conn:
             metadata.create_all(conn)
     except SQLAlchemyError as exc:
-        raise ConfigError(f"DIGEST_DATABASE_URL={url!r}: cannot open database: {exc.orig or exc}") from None
+        raise ConfigError(
+            f"DIGEST_DATABASE_URL={url!r}: cannot open database: {exc.orig or exc}"
+        ) from None
     return engine
 
 
@@ -223,7 +229,9 @@ def resolve_keys(conn: Connection, fetched: Sequence[Paper]) -> list[Paper]:
     by_key: dict[str, str | None] = {}
     by_title: dict[str, list[tuple[str, str | None]]] = {}
     for chunk in _chunks(sorted(keys)):
-        for row in conn.execute(select(papers.c.key, papers.c.arxiv_id).where(papers.c.key.in_(chunk))):
+        for row in conn.execute(
+            select(papers.c.key, papers.c.arxiv_id).where(papers.c.key.in_(chunk))
+        ):
             by_key[row.key] = row.arxiv_id
     for chunk in _chunks(sorted(norms)):
         stmt = select(papers.c.key, papers.c.arxiv_id, papers.c.title_norm).where(
@@ -254,7 +262,9 @@ def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
         yield items[i : i + size]
 
 
-def upsert_papers(conn: Connection, fetched: Sequence[Paper], source: str) -> tuple[list[Paper], int]:
+def upsert_papers(
+    conn: Connection, fetched: Sequence[Paper], source: str
+) -> tuple[list[Paper], int]:
     """Store papers and their listing days; returns them under their stored keys, and how many
     were new to the store."""
     resolved = resolve_keys(conn, fetched)
@@ -268,11 +278,15 @@ def upsert_papers(conn: Connection, fetched: Sequence[Paper], source: str) -> tu
         row = _paper_row(paper)
         if paper.key in existing:
             fresh = {k: v for k, v in row.items() if k in _REFRESHED and v not in (None, [], "")}
-            conn.execute(update(papers).where(papers.c.key == paper.key).values(**fresh, updated_at=stamp))
+            conn.execute(
+                update(papers).where(papers.c.key == paper.key).values(**fresh, updated_at=stamp)
+            )
         else:
             new_rows.append({**row, "first_seen_at": stamp, "updated_at": stamp})
         if paper.listed_on is not None:
-            listing_rows.append({"paper_key": paper.key, "source": source, "listed_on": paper.listed_on})
+            listing_rows.append(
+                {"paper_key": paper.key, "source": source, "listed_on": paper.listed_on}
+            )
     if new_rows:
         conn.execute(insert(papers), new_rows)
     if listing_rows:
@@ -293,8 +307,17 @@ def upsert_papers(conn: Connection, fetched: Sequence[Paper], source: str) -> tu
 
 # Fields a later listing may improve (votes grow, code appears); identity fields never change.
 _REFRESHED = {
-    "abstract", "authors", "upvotes", "code_url", "project_url", "pdf_url", "organization",
-    "ai_keywords", "ai_summary", "github_stars", "arxiv_id",
+    "abstract",
+    "authors",
+    "upvotes",
+    "code_url",
+    "project_url",
+    "pdf_url",
+    "organization",
+    "ai_keywords",
+    "ai_summary",
+    "github_stars",
+    "arxiv_id",
 }
 
 
@@ -315,7 +338,8 @@ def papers_listed(conn: Connection, days: Sequence[date]) -> list[Paper]:
 
 
 def sent_keys(conn: Connection, email: str) -> set[str]:
-    """Keys of every paper already delivered to `email`: the ledger the diff runs against."""
+    """Keys of every paper already delivered to (or passed over for) `email`: what the diff
+    runs against."""
     stmt = select(deliveries.c.paper_key).where(deliveries.c.subscriber_email == email)
     return set(conn.execute(stmt).scalars())
 
@@ -327,7 +351,9 @@ def sync_subscribers(conn: Connection, subs: Sequence[Subscriber]) -> None:
         profile = dataclasses.asdict(sub)
         values = {"name": sub.name, "profile": profile, "updated_at": stamp}
         if sub.email in known:
-            conn.execute(update(subscribers).where(subscribers.c.email == sub.email).values(**values))
+            conn.execute(
+                update(subscribers).where(subscribers.c.email == sub.email).values(**values)
+            )
         else:
             conn.execute(insert(subscribers).values(email=sub.email, **values))
 
@@ -341,22 +367,33 @@ def record_sent(conn: Connection, digest: Digest, subject: str, run_id: int | No
         [
             {
                 "subscriber_email": digest.subscriber.email,
-                "paper_key": r.paper.key,
+                "paper_key": key,
                 "message_id": digest.message_id,
+                "included": included,
                 "sent_at": stamp,
             }
-            for r in digest.papers
+            for key, included in [
+                *((r.paper.key, True) for r in digest.papers),
+                *((k, False) for k in digest.passed_over),
+            ]
         ],
     )
 
 
-def record_failed(conn: Connection, digest: Digest, subject: str, run_id: int | None, detail: str) -> None:
+def record_failed(
+    conn: Connection, digest: Digest, subject: str, run_id: int | None, detail: str
+) -> None:
     """A permanent refusal: kept for the operator, and nothing enters the delivery ledger."""
     _put_message(conn, digest, subject, run_id, status="failed", detail=detail)
 
 
 def _put_message(
-    conn: Connection, digest: Digest, subject: str, run_id: int | None, *, status: str,
+    conn: Connection,
+    digest: Digest,
+    subject: str,
+    run_id: int | None,
+    *,
+    status: str,
     detail: str | None,
 ) -> None:
     """Insert or update the message row; a digest refused once may be accepted on a retry."""
@@ -387,4 +424,6 @@ def start_run(conn: Connection, days: Sequence[date]) -> int:
 
 
 def finish_run(conn: Connection, run_id: int, status: str, **counts: Any) -> None:
-    conn.execute(update(runs).where(runs.c.id == run_id).values(finished_at=now(), status=status, **counts))
+    conn.execute(
+        update(runs).where(runs.c.id == run_id).values(finished_at=now(), status=status, **counts)
+    )

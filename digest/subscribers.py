@@ -10,8 +10,10 @@ from typing import Any
 from .config import ConfigError
 from .models import Keyword, Subscriber, one_line
 
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$"
+)
 _KEYS = {"email", "name", "keywords", "exclude", "authors", "max_papers"}
 MAX_PAPERS_LIMIT = 100
 
@@ -67,8 +69,10 @@ def parse_entry(entry: Any) -> Subscriber:
     if name is not None and not isinstance(name, str):
         raise ValueError("'name' must be a string")
     max_papers = entry.get("max_papers", 10)
-    if isinstance(max_papers, bool) or not isinstance(max_papers, int) or not (
-        1 <= max_papers <= MAX_PAPERS_LIMIT
+    if (
+        isinstance(max_papers, bool)
+        or not isinstance(max_papers, int)
+        or not (1 <= max_papers <= MAX_PAPERS_LIMIT)
     ):
         raise ValueError(f"'max_papers' must be a whole number from 1 to {MAX_PAPERS_LIMIT}")
     return Subscriber(

@@ -34,13 +34,25 @@ def free_port() -> int:
 def hf_item(pid: str, title: str, summary: str = "", **paper: Any) -> dict[str, Any]:
     """An item in the Hugging Face Daily Papers shape (see shared/data/hf-item-example.json)."""
     body = {
-        "id": pid, "authors": [], "publishedAt": "2025-11-06T09:00:00.000Z",
-        "submittedOnDailyAt": "2025-11-06T10:00:00.000Z", "title": title, "summary": summary,
-        "upvotes": 0, "ai_summary": "", "ai_keywords": [],
+        "id": pid,
+        "authors": [],
+        "publishedAt": "2025-11-06T09:00:00.000Z",
+        "submittedOnDailyAt": "2025-11-06T10:00:00.000Z",
+        "title": title,
+        "summary": summary,
+        "upvotes": 0,
+        "ai_summary": "",
+        "ai_keywords": [],
     }
     body.update(paper)
-    return {"paper": body, "title": title, "summary": summary, "publishedAt": body["publishedAt"],
-            "numComments": 0, "isAuthorParticipating": False}
+    return {
+        "paper": body,
+        "title": title,
+        "summary": summary,
+        "publishedAt": body["publishedAt"],
+        "numComments": 0,
+        "isAuthorParticipating": False,
+    }
 
 
 def sample_items(day: str) -> list[dict[str, Any]]:
@@ -48,6 +60,7 @@ def sample_items(day: str) -> list[dict[str, Any]]:
 
 
 # --- SMTP ---------------------------------------------------------------------------------
+
 
 @dataclass
 class Received:
@@ -65,14 +78,16 @@ class SMTPHandler:
     received: list[Received] = field(default_factory=list)
     refuse_rcpt: dict[str, str] = field(default_factory=dict)
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse_rcpt:
             return self.refuse_rcpt[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append(
+            Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
+        )
         return "250 Message accepted for delivery"
 
 
@@ -106,16 +121,32 @@ def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     d = tmp_path_factory.mktemp("tls")
     cert, key = d / "cert.pem", d / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
 
 def authenticator(user: str, password: str) -> Callable[..., AuthResult]:
-    def check(server, session, envelope, mechanism, auth_data):  # noqa: ANN001
+    def check(server, session, envelope, mechanism, auth_data):
         ok = isinstance(auth_data, LoginPassword) and (
             auth_data.login.decode() == user and auth_data.password.decode() == password
         )
@@ -125,6 +156,7 @@ def authenticator(user: str, password: str) -> Callable[..., AuthResult]:
 
 
 # --- HTTP: the Hugging Face Daily Papers API on loopback -----------------------------------
+
 
 @dataclass
 class Scripted:
@@ -148,7 +180,7 @@ class FakeHF:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 hf.requests.append((time.monotonic(), url.path, query))
@@ -232,4 +264,3 @@ def make_settings(workdir: Path, **env: str) -> Settings:
     }
     base.update(env)
     return load_settings(base, dotenv_path=None)
-

@@ -14,16 +14,25 @@ from .conftest import make_settings
 EVIL = '<script>alert("x")</script> World Models & <b>friends</b>'
 
 
-def digest(n: int = 3, name: str | None = "Ada", abstract: str = "We study world models.") -> Digest:
+def digest(
+    n: int = 3, name: str | None = "Ada", abstract: str = "We study world models."
+) -> Digest:
     papers = [
         Ranked(
-            Paper(key=f"arxiv:2511.0000{i}", source="huggingface", source_id=f"2511.0000{i}",
-                  title=EVIL if i == 0 else f"Paper {i} on world models", abstract=abstract,
-                  authors=tuple(f"Author {j}" for j in range(7)), upvotes=12,
-                  url=f"https://huggingface.co/papers/2511.0000{i}",
-                  pdf_url=f"https://arxiv.org/pdf/2511.0000{i}",
-                  code_url="https://github.com/o/r" if i == 0 else None),
-            score=3.0, matches=(Match("world model", "title", 1, 3.0),),
+            Paper(
+                key=f"arxiv:2511.0000{i}",
+                source="huggingface",
+                source_id=f"2511.0000{i}",
+                title=EVIL if i == 0 else f"Paper {i} on world models",
+                abstract=abstract,
+                authors=tuple(f"Author {j}" for j in range(7)),
+                upvotes=12,
+                url=f"https://huggingface.co/papers/2511.0000{i}",
+                pdf_url=f"https://arxiv.org/pdf/2511.0000{i}",
+                code_url="https://github.com/o/r" if i == 0 else None,
+            ),
+            score=3.0,
+            matches=(Match("world model", "title", 1, 3.0),),
         )
         for i in range(n)
     ]
@@ -44,7 +53,9 @@ def test_multipart_alternative_with_headers(tmp_path: Path) -> None:
     assert msg["Subject"] == "3 new papers on world model"
     assert msg["From"] == "Paper Digest <digest@papers.example>"
     assert msg["To"] == "Ada <ada@example.org>"
-    assert msg["Message-ID"].startswith("<digest.20251106.") and msg["Message-ID"].endswith("@papers.example>")
+    assert msg["Message-ID"].startswith("<digest.20251106.") and msg["Message-ID"].endswith(
+        "@papers.example>"
+    )
     assert msg["List-Id"] == "Paper Digest <paper-digest.papers.example>"
     assert msg["Date"] and msg["List-Unsubscribe"]
 
@@ -53,7 +64,10 @@ def test_message_id_is_deterministic_per_decided_digest(tmp_path: Path) -> None:
     comp = composer(tmp_path)
     first, again = comp.compose(digest()), comp.compose(digest())
     assert first.message["Message-ID"] == again.message["Message-ID"]
-    assert comp.compose(digest(2)).message["Message-ID"] != comp.compose(digest(3)).message["Message-ID"]
+    assert (
+        comp.compose(digest(2)).message["Message-ID"]
+        != comp.compose(digest(3)).message["Message-ID"]
+    )
 
 
 def test_untrusted_title_stays_text(tmp_path: Path) -> None:

@@ -29,7 +29,10 @@ def test_pages_until_a_short_page(hf_api: FakeHF) -> None:
     assert len(papers) == 230
     assert len({p.key for p in papers}) == 230
     assert [(q["p"], q["limit"], q["date"]) for _, _, q in hf_api.requests] == [
-        ("0", "100", "2025-11-06"), ("1", "100", "2025-11-06"), ("2", "100", "2025-11-06")]
+        ("0", "100", "2025-11-06"),
+        ("1", "100", "2025-11-06"),
+        ("2", "100", "2025-11-06"),
+    ]
 
 
 def test_exact_multiple_of_page_size_stops_on_empty_page(hf_api: FakeHF) -> None:
@@ -105,12 +108,17 @@ def test_truncated_body_is_reported_not_retried(hf_api: FakeHF) -> None:
     ("payload", "expected"),
     [
         ({"error": "nope"}, "expected a JSON list of papers, got dict"),
-        ([hf_item("2511.00001", "ok"), {"paper": {"id": "2511.00002"}}], "item #1 (2511.00002): missing 'title'"),
+        (
+            [hf_item("2511.00001", "ok"), {"paper": {"id": "2511.00002"}}],
+            "item #1 (2511.00002): missing 'title'",
+        ),
         ([{"title": "no paper object"}], "item #0: missing 'paper' object"),
         ([hf_item("2511.00001", "ok", upvotes="many")], "'upvotes' should be a number"),
     ],
 )
-def test_unexpected_schema_names_the_first_offending_item(hf_api: FakeHF, payload, expected) -> None:
+def test_unexpected_schema_names_the_first_offending_item(
+    hf_api: FakeHF, payload, expected
+) -> None:
     hf_api.script = [Scripted(200, json.dumps(payload).encode())]
     with pytest.raises(SourceError) as err:
         source(hf_api).fetch(DAY)
@@ -119,7 +127,7 @@ def test_unexpected_schema_names_the_first_offending_item(hf_api: FakeHF, payloa
 
 def test_invalid_date_is_a_clear_http_400(hf_api: FakeHF) -> None:
     hf_api.script = [Scripted(400, b'{"error":"Invalid date"}')]
-    with pytest.raises(SourceError, match="HTTP 400: .*Invalid date"):
+    with pytest.raises(SourceError, match=r"HTTP 400: .*Invalid date"):
         source(hf_api).fetch(DAY)
     assert len(hf_api.requests) == 1
 

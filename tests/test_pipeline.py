@@ -20,8 +20,13 @@ D1, D2, D3 = date(2025, 11, 4), date(2025, 11, 5), date(2025, 11, 6)
 
 
 def settings_for(workdir: Path, hf: FakeHF, smtp: SMTPServer, **env: str):
-    base = {"DIGEST_SOURCES": "huggingface", "DIGEST_HF_API_URL": hf.api_url,
-            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "SMTP_SECURITY": "none"}
+    base = {
+        "DIGEST_SOURCES": "huggingface",
+        "DIGEST_HF_API_URL": hf.api_url,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "SMTP_SECURITY": "none",
+    }
     return make_settings(workdir, **{**base, **env})
 
 
@@ -43,7 +48,9 @@ def three_days(hf: FakeHF) -> None:
 
 
 def papers_in(message) -> list[str]:
-    return re.findall(r"https://huggingface\.co/papers/(\S+)", message.get_body(("plain",)).get_content())
+    return re.findall(
+        r"https://huggingface\.co/papers/(\S+)", message.get_body(("plain",)).get_content()
+    )
 
 
 def mail_for(smtp: SMTPServer, email: str):
@@ -52,7 +59,7 @@ def mail_for(smtp: SMTPServer, email: str):
 
 def ledger(settings, email: str | None = None) -> int:
     engine = create_engine(settings.database_url)
-    stmt = select(func.count()).select_from(store.deliveries)
+    stmt = select(func.count()).select_from(store.deliveries).where(store.deliveries.c.included)
     if email:
         stmt = stmt.where(store.deliveries.c.subscriber_email == email)
     with engine.connect() as conn:
@@ -68,7 +75,10 @@ def test_three_overlapping_days_never_repeat_a_paper(workdir, hf_api, smtp_serve
     ada = [papers_in(m) for m in mail_for(smtp_server, "ada@example.org")]
     grace = [papers_in(m) for m in mail_for(smtp_server, "grace@example.org")]
     assert ada == [["2511.00001", "xb0000001"], ["2511.00005"], ["2511.00007"]]
-    assert grace == [["2511.00003"], ["2511.00006"]]  # day 3 re-lists C under another id: nothing new
+    assert grace == [
+        ["2511.00003"],
+        ["2511.00006"],
+    ]  # day 3 re-lists C under another id: nothing new
     assert reports[2].summary().startswith("run 2025-11-06 ok: fetched 3 papers (1 new); 1 of 2")
 
     again = pipeline.run(settings, D3, sources=fast(hf_api))
@@ -90,11 +100,17 @@ def test_each_message_is_what_the_contract_says(workdir, hf_api, smtp_server) ->
 
 
 def test_untrusted_text_reaches_the_mail_as_text(workdir, hf_api, smtp_server) -> None:
-    hf_api.days[str(D1)] = [hf_item("2511.00001", "<script>alert(1)</script> World models",
-                                    "<img src=x onerror=alert(2)> world model")]
+    hf_api.days[str(D1)] = [
+        hf_item(
+            "2511.00001",
+            "<script>alert(1)</script> World models",
+            "<img src=x onerror=alert(2)> world model",
+        )
+    ]
     (workdir / "subscribers.toml").write_text(
         '[[subscriber]]\nemail = "eve@example.org"\nname = "Eve\\r\\nBcc: victim@example.com"\n'
-        'keywords = ["world model"]\n')
+        'keywords = ["world model"]\n'
+    )
     report = pipeline.run(settings_for(workdir, hf_api, smtp_server), D1, sources=fast(hf_api))
     assert report.sent == 1
     (got,) = smtp_server.received
@@ -115,12 +131,20 @@ def test_dry_run_sends_nothing_and_changes_nothing(workdir, hf_api, smtp_server)
     assert smtp_server.received == []
     engine = create_engine(settings.database_url)
     with engine.connect() as conn:
-        for table in (store.papers, store.listings, store.deliveries, store.runs, store.subscribers):
+        for table in (
+            store.papers,
+            store.listings,
+            store.deliveries,
+            store.runs,
+            store.subscribers,
+        ):
             assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 0
     assert pipeline.run(settings, D1, sources=fast(hf_api)).sent == 2
 
 
-def test_permanent_refusal_is_reported_and_others_still_get_mail(workdir, hf_api, smtp_server) -> None:
+def test_permanent_refusal_is_reported_and_others_still_get_mail(
+    workdir, hf_api, smtp_server
+) -> None:
     three_days(hf_api)
     settings = settings_for(workdir, hf_api, smtp_server)
     smtp_server.handler.refuse_rcpt["grace@example.org"] = "550 5.1.1 No such user"
@@ -138,7 +162,9 @@ def test_permanent_refusal_is_reported_and_others_still_get_mail(workdir, hf_api
 
 def test_relay_refusing_every_message_fails_the_run(workdir, hf_api, smtp_server) -> None:
     three_days(hf_api)
-    smtp_server.handler.refuse_rcpt.update({"ada@example.org": "550 no", "grace@example.org": "553 no"})
+    smtp_server.handler.refuse_rcpt.update(
+        {"ada@example.org": "550 no", "grace@example.org": "553 no"}
+    )
     report = pipeline.run(settings_for(workdir, hf_api, smtp_server), D1, sources=fast(hf_api))
     assert (report.sent, report.failed, report.exit_code) == (0, 2, 1)
 
@@ -194,10 +220,17 @@ def test_starttls_with_login(workdir, hf_api, tls_cert, monkeypatch) -> None:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     three_days(hf_api)
-    with SMTPServer(tls_context=context, require_starttls=True,
-                    authenticator=authenticator("digest", "s3cret")) as smtp:
-        settings = settings_for(workdir, hf_api, smtp, SMTP_SECURITY="starttls",
-                                SMTP_USERNAME="digest", SMTP_PASSWORD="s3cret")
+    with SMTPServer(
+        tls_context=context, require_starttls=True, authenticator=authenticator("digest", "s3cret")
+    ) as smtp:
+        settings = settings_for(
+            workdir,
+            hf_api,
+            smtp,
+            SMTP_SECURITY="starttls",
+            SMTP_USERNAME="digest",
+            SMTP_PASSWORD="s3cret",
+        )
         assert pipeline.run(settings, D1, sources=fast(hf_api)).sent == 2
         assert len(smtp.received) == 2
 
@@ -213,15 +246,23 @@ def test_implicit_tls(workdir, hf_api, tls_cert, monkeypatch) -> None:
         assert pipeline.run(settings, D1, sources=fast(hf_api)).sent == 2
 
 
-def test_wrong_password_fails_the_run_with_nothing_sent(workdir, hf_api, tls_cert, monkeypatch) -> None:
+def test_wrong_password_fails_the_run_with_nothing_sent(
+    workdir, hf_api, tls_cert, monkeypatch
+) -> None:
     cert, key = tls_cert
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     three_days(hf_api)
     with SMTPServer(tls_context=context, authenticator=authenticator("digest", "s3cret")) as smtp:
-        settings = settings_for(workdir, hf_api, smtp, SMTP_SECURITY="starttls",
-                                SMTP_USERNAME="digest", SMTP_PASSWORD="wrong")
+        settings = settings_for(
+            workdir,
+            hf_api,
+            smtp,
+            SMTP_SECURITY="starttls",
+            SMTP_USERNAME="digest",
+            SMTP_PASSWORD="wrong",
+        )
         report = pipeline.run(settings, D1, sources=fast(hf_api))
         assert report.exit_code == 1 and smtp.received == []
         assert "refused the login for digest: 535" in report.delivery_error
@@ -236,11 +277,12 @@ def test_file_backend_writes_eml_and_html(workdir) -> None:
     assert sorted(p.suffix for p in day_dir.iterdir()) == [".eml", ".eml", ".html", ".html"]
 
 
-def test_max_papers_caps_a_digest(workdir) -> None:
+def test_max_papers_caps_a_digest_and_leftovers_do_not_trickle_out(workdir) -> None:
     settings = make_settings(workdir, DIGEST_EMAIL_BACKEND="file")
     report = pipeline.run(settings, date(2025, 6, 26))
     assert report.sent == 2
     assert ledger(settings, "ada@example.org") == 5
+    assert pipeline.run(settings, date(2025, 6, 26)).sent == 0
 
 
 @pytest.mark.parametrize("backend", ["console"])
@@ -248,4 +290,7 @@ def test_console_backend_prints_the_message(workdir, capsys, backend) -> None:
     settings = make_settings(workdir, DIGEST_EMAIL_BACKEND=backend)
     assert pipeline.run(settings, D3).sent == 2
     out = capsys.readouterr().out
-    assert "To: Ada Lovelace <ada@example.org>" in out and "Paper:   https://huggingface.co/papers/" in out
+    assert (
+        "To: Ada Lovelace <ada@example.org>" in out
+        and "Paper:   https://huggingface.co/papers/" in out
+    )

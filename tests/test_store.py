@@ -12,15 +12,26 @@ from digest.models import Paper, canonical_key
 
 
 def make(pid: str, title: str, day: date = date(2025, 11, 6), **kw) -> Paper:
-    return Paper(key=canonical_key(pid, title), source="huggingface", source_id=pid, title=title,
-                 abstract="a", listed_on=day, **kw)
+    return Paper(
+        key=canonical_key(pid, title),
+        source="huggingface",
+        source_id=pid,
+        title=title,
+        abstract="a",
+        listed_on=day,
+        **kw,
+    )
 
 
 def test_canonical_key() -> None:
-    assert canonical_key("2602.23229v3", "x") == canonical_key("2602.23229", "y") == "arxiv:2602.23229"
+    assert (
+        canonical_key("2602.23229v3", "x") == canonical_key("2602.23229", "y") == "arxiv:2602.23229"
+    )
     assert canonical_key("arXiv:2602.23229", "x") == "arxiv:2602.23229"
     assert canonical_key("hep-th/9901001v2", "x") == "arxiv:hep-th/9901001"
-    assert canonical_key("x75e684e9", "Déjà  Vu: A  Paper!") == canonical_key(None, "deja vu a paper")
+    assert canonical_key("x75e684e9", "Déjà  Vu: A  Paper!") == canonical_key(
+        None, "deja vu a paper"
+    )
 
 
 def count(engine, table) -> int:
@@ -31,7 +42,9 @@ def count(engine, table) -> int:
 def test_versions_relistings_and_sources_are_one_paper(tmp_path: Path) -> None:
     engine = store.open_engine(f"sqlite:///{tmp_path / 'd.db'}")
     with engine.begin() as conn:
-        _, new = store.upsert_papers(conn, [make("2511.00001v1", "Title One", upvotes=1)], "huggingface")
+        _, new = store.upsert_papers(
+            conn, [make("2511.00001v1", "Title One", upvotes=1)], "huggingface"
+        )
         assert new == 1
     with engine.begin() as conn:
         later = [make("2511.00001v2", "Title One (revised)", date(2025, 11, 13), upvotes=7)]
@@ -39,7 +52,9 @@ def test_versions_relistings_and_sources_are_one_paper(tmp_path: Path) -> None:
         assert new == 0 and p.key == "arxiv:2511.00001"
     with engine.begin() as conn:
         # another source knows the paper only by its title
-        (p,), new = store.upsert_papers(conn, [make("xabc", "title one", date(2025, 11, 14))], "other")
+        (p,), new = store.upsert_papers(
+            conn, [make("xabc", "title one", date(2025, 11, 14))], "other"
+        )
         assert new == 0 and p.key == "arxiv:2511.00001"
     assert count(engine, store.papers) == 1
     assert count(engine, store.listings) == 3

@@ -10,7 +10,7 @@ from digest.config import ConfigError
 from digest.models import Keyword
 from digest.subscribers import load_subscribers
 
-GOOD = '''
+GOOD = """
 [[subscriber]]
 email = "Ada@Example.org"
 name = "Ada"
@@ -18,7 +18,7 @@ keywords = ["world model", { term = "diffusion policy", weight = 2.0 }]
 exclude = ["survey"]
 authors = ["Sergey Levine"]
 max_papers = 3
-'''
+"""
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -37,12 +37,27 @@ def test_reads_the_contract_shape(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ('email = "not-an-address"\nkeywords = ["x"]', "subscriber #2 (not-an-address): invalid email"),
-        ('email = "b@example.org"\nkeywords = []', "subscriber #2 (b@example.org): 'keywords' must be a non-empty list"),
-        ('email = "b@example.org"\nkeywords = ["x"]\ncolour = "red"', "subscriber #2 (b@example.org): unknown key(s): colour"),
-        ('email = "b@example.org"\nkeywords = [{ term = "x", weight = -1 }]', "needs a positive number"),
+        (
+            'email = "not-an-address"\nkeywords = ["x"]',
+            "subscriber #2 (not-an-address): invalid email",
+        ),
+        (
+            'email = "b@example.org"\nkeywords = []',
+            "subscriber #2 (b@example.org): 'keywords' must be a non-empty list",
+        ),
+        (
+            'email = "b@example.org"\nkeywords = ["x"]\ncolour = "red"',
+            "subscriber #2 (b@example.org): unknown key(s): colour",
+        ),
+        (
+            'email = "b@example.org"\nkeywords = [{ term = "x", weight = -1 }]',
+            "needs a positive number",
+        ),
         ('email = "b@example.org"\nkeywords = ["x"]\nmax_papers = 0', "'max_papers' must be"),
-        ('email = "ADA@example.org"\nkeywords = ["x"]', "subscriber #2 (ADA@example.org): duplicate email"),
+        (
+            'email = "ADA@example.org"\nkeywords = ["x"]',
+            "subscriber #2 (ADA@example.org): duplicate email",
+        ),
         ('email = "b@example.org"\nkeywords = ["  "]', "'keywords' has an empty entry"),
     ],
 )

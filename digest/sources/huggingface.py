@@ -7,8 +7,8 @@ import random
 import re
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
@@ -131,7 +131,9 @@ def parse_item(item: Any, listed_on: date, where: str) -> Paper:
 def parse_listing(data: Any, listed_on: date, source: str, where: str) -> list[Paper]:
     """A whole listing page; SourceError with the first offending item if any is malformed."""
     if not isinstance(data, list):
-        raise SourceError(source, where, f"expected a JSON list of papers, got {type(data).__name__}")
+        raise SourceError(
+            source, where, f"expected a JSON list of papers, got {type(data).__name__}"
+        )
     papers = []
     for index, item in enumerate(data):
         try:
@@ -226,6 +228,7 @@ class HuggingFaceSource:
             if len(data) < self.page_size:
                 return list(by_key.values())
         raise SourceError(
-            self.name, f"{self.api_url}/daily_papers?date={day}",
+            self.name,
+            f"{self.api_url}/daily_papers?date={day}",
             f"more than {self.max_pages} pages of {self.page_size}; refusing to page further",
         )

@@ -33,7 +33,9 @@ class SampleSource:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SourceError(self.name, str(path), f"malformed payload, not JSON ({exc})") from None
+            raise SourceError(
+                self.name, str(path), f"malformed payload, not JSON ({exc})"
+            ) from None
         by_key: dict[str, Paper] = {}
         for paper in parse_listing(data, day, self.name, str(path)):
             by_key.setdefault(paper.key, paper)

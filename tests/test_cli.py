@@ -1,0 +1,232 @@
+"""The `digest` command as an operator runs it: exit codes, one-line errors, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from digest import store
+
+from .conftest import SUBSCRIBERS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def digest(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SMTP_"))}
+    full.update({"DIGEST_SOURCES": "sample", "DIGEST_EMAIL_BACKEND": "file", **env})
+    return subprocess.run(
+        [sys.executable, "-m", "digest", *args],
+        cwd=cwd,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def cwd(tmp_path: Path) -> Path:
+    (tmp_path / "subscribers.toml").write_text(SUBSCRIBERS)
+    return tmp_path
+
+
+def count(cwd: Path, table) -> int:
+    with create_engine(f"sqlite:///{cwd / 'digest.db'}").connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_run_writes_the_outbox_and_a_second_run_sends_nothing(cwd: Path) -> None:
+    first = digest(cwd, "run", "--date", "2025-11-06")
+    assert first.returncode == 0, first.stderr
+    last = first.stdout.strip().splitlines()[-1]
+    assert last.startswith("run 2025-11-06 ok: fetched 83 papers (83 new); 2 of 2 subscribers")
+    assert "2 sent, 0 failed" in last
+    assert "emails written to" in first.stderr
+    assert len(list((cwd / "outbox" / "2025-11-06").glob("*.html"))) == 2
+
+    second = digest(cwd, "run", "--date", "2025-11-06")
+    assert second.returncode == 0
+    assert "0 of 2 subscribers had new papers; 0 sent" in second.stdout
+    assert "nothing new" in second.stderr
+
+
+def test_run_without_date_covers_the_lookback_window(cwd: Path) -> None:
+    result = digest(cwd, "run", DIGEST_LOOKBACK_DAYS="2")
+    assert result.returncode == 0, result.stderr
+    assert ".." in result.stdout.splitlines()[-1]  # a two-day span, in the summary
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        (
+            {"SMTP_HOST": "localhost", "SMTP_PORT": "abc", "DIGEST_EMAIL_BACKEND": ""},
+            "SMTP_PORT='abc'",
+        ),
+        ({"DIGEST_EMAIL_BACKEND": "pigeon"}, "DIGEST_EMAIL_BACKEND='pigeon' is not one of"),
+        ({"DIGEST_SOURCES": "huggingface,rss"}, "DIGEST_SOURCES: unknown source 'rss'"),
+        ({"DIGEST_TIMEZONE": "Mars/Olympus"}, "DIGEST_TIMEZONE"),
+        ({"DIGEST_SCHEDULE": "every day"}, "DIGEST_SCHEDULE"),
+        ({"DIGEST_SUBSCRIBERS": "missing.toml"}, "missing.toml: subscriber file not found"),
+    ],
+)
+def test_bad_configuration_is_one_line_and_exit_2(
+    cwd: Path, env: dict[str, str], needle: str
+) -> None:
+    result = digest(cwd, "run", "--date", "2025-11-06", **env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], result.stderr
+    assert not (cwd / "outbox").exists()
+
+
+def test_broken_subscriber_file_refuses_the_whole_run(cwd: Path) -> None:
+    (cwd / "subscribers.toml").write_text(
+        SUBSCRIBERS + '\n[[subscriber]]\nemail = "x@"\nkeywords = ["a"]\n'
+    )
+    result = digest(cwd, "run", "--date", "2025-11-06")
+    assert result.returncode == 2
+    assert "subscriber #3 (x@): invalid email address" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (cwd / "outbox").exists()
+
+
+def test_bad_date_is_a_usage_error(cwd: Path) -> None:
+    result = digest(cwd, "run", "--date", "06/11/2025")
+    assert result.returncode == 2 and "is not a date like" in result.stderr
+
+
+def test_unreachable_source_exits_1_with_one_clear_line(cwd: Path) -> None:
+    result = digest(
+        cwd,
+        "fetch",
+        "--date",
+        "2025-11-06",
+        DIGEST_SOURCES="huggingface",
+        DIGEST_HF_API_URL="http://127.0.0.1:9/api",
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "huggingface: http://127.0.0.1:9/api/daily_papers?date=2025-11-06" in result.stderr
+    assert "connection failed" in result.stderr
+
+
+def test_dry_run_and_preview_change_no_state(cwd: Path) -> None:
+    dry = digest(cwd, "run", "--date", "2025-11-06", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would send to ada@example.org" in dry.stderr
+    assert "2 messages rendered, none sent" in dry.stdout
+    out = cwd / "ada.html"
+    pre = digest(cwd, "preview", "ada@example.org", "--date", "2025-11-06", "--out", str(out))
+    assert pre.returncode == 0, pre.stderr
+    assert out.read_text().count('class="card"') >= 1 and out.with_suffix(".eml").exists()
+    assert not (cwd / "outbox").exists()
+    for table in (store.papers, store.deliveries, store.runs):
+        assert count(cwd, table) == 0
+
+
+def test_rank_json_explains_each_score(cwd: Path) -> None:
+    result = digest(cwd, "rank", "ada@example.org", "--date", "2025-06-26", "--top", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [r["rank"] for r in rows] == [1, 2, 3]
+    assert rows[0]["score"] >= rows[1]["score"] >= rows[2]["score"]
+    for r in rows:
+        assert r["matches"] and abs(sum(m["points"] for m in r["matches"]) - r["score"]) < 1e-3
+        assert {m["field"] for m in r["matches"]} <= {"title", "abstract", "keywords", "authors"}
+
+
+def test_rank_ignores_what_was_already_sent(cwd: Path) -> None:
+    digest(cwd, "run", "--date", "2025-06-26")
+    result = digest(cwd, "rank", "ada@example.org", "--date", "2025-06-26", "--json")
+    assert len(json.loads(result.stdout)) > 5  # more than the five that were mailed
+
+
+def test_unknown_subscriber(cwd: Path) -> None:
+    result = digest(cwd, "preview", "nobody@example.org", "--date", "2025-11-06")
+    assert result.returncode == 2 and "no subscriber 'nobody@example.org'" in result.stderr
+
+
+def test_dotenv_in_the_working_directory_is_read(cwd: Path) -> None:
+    (cwd / ".env").write_text("DIGEST_OUTBOX_DIR=mail-here\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SMTP_"))}
+    env["DIGEST_SOURCES"] = "sample"
+    result = subprocess.run(
+        [sys.executable, "-m", "digest", "run", "--date", "2025-11-06"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(list((cwd / "mail-here" / "2025-11-06").glob("*.eml"))) == 2
+
+
+def test_the_built_wheel_carries_templates_and_sample(tmp_path: Path) -> None:
+    """An installed, non-editable wheel must find its templates without the source tree."""
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stderr
+    (wheel,) = (tmp_path / "dist").glob("paper_digest-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "digest/templates/digest.html.j2" in names and "digest/sample/2025-11-06.json" in names
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    (cwd / "subscribers.toml").write_text(SUBSCRIBERS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SMTP_"))}
+    env.update(PYTHONPATH=str(site), DIGEST_SOURCES="sample")
+    where = subprocess.run(
+        [sys.executable, "-c", "import digest.compose as c; print(c.builtin_templates())"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert where.stdout.strip() == str(site / "digest" / "templates")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "digest",
+            "preview",
+            "ada@example.org",
+            "--date",
+            "2025-11-06",
+            "--out",
+            "p.html",
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Paper Digest" in (cwd / "p.html").read_text()
