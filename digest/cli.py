@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -14,12 +15,18 @@ from . import __version__, pipeline
 from .config import ConfigError, Settings, load_settings
 from .deliver import FileTransport
 from .progress import for_terminal
-from .sources.sample import sample_days
+
+T = TypeVar("T")
 
 
 def _settings() -> Settings:
+    return _guarded(load_settings)
+
+
+def _guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call into the library; a ConfigError is bad usage: one line, exit 2."""
     try:
-        return load_settings()
+        return fn(*args, **kwargs)
     except ConfigError as exc:
         _fail(str(exc), 2)
 
@@ -66,10 +73,7 @@ def main() -> None:
 def run_cmd(day: date | None, dry_run: bool) -> None:
     """Fetch, diff, rank, compose and deliver: the daily job."""
     settings = _settings()
-    try:
-        report = pipeline.run(settings, day, dry_run=dry_run, reporter=for_terminal())
-    except ConfigError as exc:
-        _fail(str(exc), 2)
+    report = _guarded(pipeline.run, settings, day, dry_run=dry_run, reporter=for_terminal())
     if report.mailed == 0 and not report.source_failures:
         click.echo(f"nothing new for any of {report.subscribers} subscribers", err=True)
     if report.sent and settings.email_backend == "file":
@@ -85,10 +89,7 @@ def run_cmd(day: date | None, dry_run: bool) -> None:
 def fetch_cmd(day: date | None) -> None:
     """Fetch listings and store them; send nothing."""
     settings = _settings()
-    try:
-        report = pipeline.fetch(settings, day, reporter=for_terminal())
-    except ConfigError as exc:
-        _fail(str(exc), 2)
+    report = _guarded(pipeline.fetch, settings, day, reporter=for_terminal())
     _report_failures(report)
     status = "ok" if report.ok else "FAILED"
     click.echo(
@@ -106,10 +107,7 @@ def fetch_cmd(day: date | None) -> None:
 def rank_cmd(email: str, day: date | None, top: int, as_json: bool) -> None:
     """Show how EMAIL's profile ranks a day's listing, and why, ignoring what was sent."""
     settings = _settings()
-    try:
-        report, ranked = pipeline.ranking(settings, email, day, reporter=for_terminal())
-    except ConfigError as exc:
-        _fail(str(exc), 2)
+    report, ranked = _guarded(pipeline.ranking, settings, email, day, reporter=for_terminal())
     _report_failures(report)
     ranked = ranked[:top]
     if as_json:
@@ -172,10 +170,7 @@ def rank_cmd(email: str, day: date | None, top: int, as_json: bool) -> None:
 def preview_cmd(email: str, day: date | None, out: Path | None) -> None:
     """Write the email EMAIL would get, as HTML and .eml, touching no state."""
     settings = _settings()
-    try:
-        report, composed = pipeline.preview(settings, email, day, reporter=for_terminal())
-    except ConfigError as exc:
-        _fail(str(exc), 2)
+    report, composed = _guarded(pipeline.preview, settings, email, day, reporter=for_terminal())
     _report_failures(report)
     if composed is None:
         click.echo(f"nothing new for {email} {pipeline._span(report.days)}")
@@ -188,9 +183,3 @@ def preview_cmd(email: str, day: date | None, out: Path | None) -> None:
     out.with_suffix(".eml").write_bytes(composed.message.as_bytes())
     click.echo(f"{composed.subject}\nwrote {out} and {out.with_suffix('.eml')}")
     sys.exit(report.exit_code)
-
-
-@main.command("sample-days", hidden=True)
-def sample_days_cmd() -> None:
-    """The listing days the bundled sample covers."""
-    click.echo(" ".join(d.isoformat() for d in sample_days()))

@@ -224,6 +224,10 @@ def run(
             f"{len(candidates)} papers listed {_span(days)}; "
             f"{len(digests)} of {len(subscribers)} subscribers have new matches"
         )
+        mailed = {d.subscriber.email for d in digests}
+        for sub in subscribers:
+            if sub.email not in mailed:
+                reporter.info(f"{sub.email}: nothing new, no email")
         with reporter.steps("composing", len(digests)) as advance:
             composed = []
             for d in digests:
@@ -270,6 +274,28 @@ def find_subscriber(settings: Settings, email: str) -> Subscriber:
     return sub
 
 
+@contextmanager
+def snapshot(
+    settings: Settings,
+    day: date | None,
+    *,
+    commit: bool = False,
+    reporter: Reporter | None = None,
+    sources: Sequence[Source] | None = None,
+) -> Iterator[tuple[RunReport, Connection, list[Paper]]]:
+    """The window's listing as the store would hold it after a fetch; kept only if `commit`."""
+    days = window(settings, day)
+    report = RunReport(days=days, dry_run=not commit)
+    engine = store.open_engine(settings.database_url)
+    try:
+        with collected(
+            engine, settings, days, report, reporter or Silent(), commit=commit, sources=sources
+        ) as (conn, candidates):
+            yield report, conn, candidates
+    finally:
+        engine.dispose()
+
+
 def ranking(
     settings: Settings,
     email: str,
@@ -280,19 +306,9 @@ def ranking(
 ) -> tuple[RunReport, list[Ranked]]:
     """How `email`'s profile ranks the window's listing, ignoring what was already sent.
     Changes no state."""
-    reporter = reporter or Silent()
-    sub = find_subscriber(settings, email)
-    days = window(settings, day)
-    report = RunReport(days=days, dry_run=True, subscribers=1)
-    engine = store.open_engine(settings.database_url)
-    try:
-        with collected(engine, settings, days, report, reporter, commit=False, sources=sources) as (
-            _,
-            candidates,
-        ):
-            ranked = rank(compile_profile(sub), [index_paper(p) for p in candidates])
-    finally:
-        engine.dispose()
+    profile = compile_profile(find_subscriber(settings, email))
+    with snapshot(settings, day, reporter=reporter, sources=sources) as (report, _, candidates):
+        ranked = rank(profile, [index_paper(p) for p in candidates])
     return report, ranked
 
 
@@ -305,19 +321,9 @@ def preview(
     sources: Sequence[Source] | None = None,
 ) -> tuple[RunReport, Composed | None]:
     """The message `email` would get from a run now, composed but neither sent nor recorded."""
-    reporter = reporter or Silent()
     sub = find_subscriber(settings, email)
-    days = window(settings, day)
-    report = RunReport(days=days, dry_run=True, subscribers=1)
-    engine = store.open_engine(settings.database_url)
-    try:
-        with collected(engine, settings, days, report, reporter, commit=False, sources=sources) as (
-            conn,
-            candidates,
-        ):
-            digests = decide(conn, [sub], [index_paper(p) for p in candidates], days[-1])
-    finally:
-        engine.dispose()
+    with snapshot(settings, day, reporter=reporter, sources=sources) as (report, conn, candidates):
+        digests = decide(conn, [sub], [index_paper(p) for p in candidates], report.days[-1])
     report.mailed = len(digests)
     return report, (Composer(settings).compose(digests[0]) if digests else None)
 
@@ -330,13 +336,5 @@ def fetch(
     sources: Sequence[Source] | None = None,
 ) -> RunReport:
     """Fetch and store only."""
-    reporter = reporter or Silent()
-    days = window(settings, day)
-    report = RunReport(days=days)
-    engine = store.open_engine(settings.database_url)
-    try:
-        with collected(engine, settings, days, report, reporter, commit=True, sources=sources):
-            pass
-    finally:
-        engine.dispose()
-    return report
+    with snapshot(settings, day, commit=True, reporter=reporter, sources=sources) as (report, _, _):
+        return report

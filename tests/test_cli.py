@@ -19,17 +19,17 @@ from .conftest import SUBSCRIBERS
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def digest(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def python(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Python as an operator's shell runs it: no DIGEST_/SMTP_ settings but those given."""
     full = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SMTP_"))}
     full.update({"DIGEST_SOURCES": "sample", "DIGEST_EMAIL_BACKEND": "file", **env})
     return subprocess.run(
-        [sys.executable, "-m", "digest", *args],
-        cwd=cwd,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=300
     )
+
+
+def digest(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return python(cwd, "-m", "digest", *args, **env)
 
 
 @pytest.fixture
@@ -55,7 +55,8 @@ def test_run_writes_the_outbox_and_a_second_run_sends_nothing(cwd: Path) -> None
     second = digest(cwd, "run", "--date", "2025-11-06")
     assert second.returncode == 0
     assert "0 of 2 subscribers had new papers; 0 sent" in second.stdout
-    assert "nothing new" in second.stderr
+    assert "nothing new for any of 2 subscribers" in second.stderr
+    assert "ada@example.org: nothing new, no email" in second.stderr
 
 
 def test_run_without_date_covers_the_lookback_window(cwd: Path) -> None:
@@ -158,41 +159,28 @@ def test_unknown_subscriber(cwd: Path) -> None:
 
 def test_dotenv_in_the_working_directory_is_read(cwd: Path) -> None:
     (cwd / ".env").write_text("DIGEST_OUTBOX_DIR=mail-here\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SMTP_"))}
-    env["DIGEST_SOURCES"] = "sample"
-    result = subprocess.run(
-        [sys.executable, "-m", "digest", "run", "--date", "2025-11-06"],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = digest(cwd, "run", "--date", "2025-11-06")
     assert result.returncode == 0, result.stderr
     assert len(list((cwd / "mail-here" / "2025-11-06").glob("*.eml"))) == 2
 
 
 def test_the_built_wheel_carries_templates_and_sample(tmp_path: Path) -> None:
     """An installed, non-editable wheel must find its templates without the source tree."""
-    build = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path / "dist"),
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    dist = tmp_path / "dist"
+    build = python(
+        ROOT,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "-q",
+        "-w",
+        str(dist),
+        str(ROOT),
     )
     assert build.returncode == 0, build.stderr
-    (wheel,) = (tmp_path / "dist").glob("paper_digest-*.whl")
+    (wheel,) = dist.glob("paper_digest-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "digest/templates/digest.html.j2" in names and "digest/sample/2025-11-06.json" in names
     site = tmp_path / "site"
@@ -200,33 +188,19 @@ def test_the_built_wheel_carries_templates_and_sample(tmp_path: Path) -> None:
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()
     (cwd / "subscribers.toml").write_text(SUBSCRIBERS)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SMTP_"))}
-    env.update(PYTHONPATH=str(site), DIGEST_SOURCES="sample")
-    where = subprocess.run(
-        [sys.executable, "-c", "import digest.compose as c; print(c.builtin_templates())"],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
+    where = python(
+        cwd, "-c", "import digest.compose as c; print(c.builtin_templates())", PYTHONPATH=str(site)
     )
     assert where.stdout.strip() == str(site / "digest" / "templates")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "digest",
-            "preview",
-            "ada@example.org",
-            "--date",
-            "2025-11-06",
-            "--out",
-            "p.html",
-        ],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = digest(
+        cwd,
+        "preview",
+        "ada@example.org",
+        "--date",
+        "2025-11-06",
+        "--out",
+        "p.html",
+        PYTHONPATH=str(site),
     )
     assert result.returncode == 0, result.stderr
     assert "Paper Digest" in (cwd / "p.html").read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -101,6 +102,16 @@ def test_text_part_is_wrapped_at_72(tmp_path: Path) -> None:
 def test_a_full_digest_stays_under_gmail_clipping(tmp_path: Path) -> None:
     c = composer(tmp_path).compose(digest(10, abstract="long abstract text " * 300))
     assert len(c.html.encode()) < GMAIL_CLIP_BYTES
+
+
+def test_one_upvote_is_singular(tmp_path: Path) -> None:
+    d = digest(1)
+    d.papers[0] = Ranked(
+        dataclasses.replace(d.papers[0].paper, upvotes=1), 3.0, d.papers[0].matches
+    )
+    c = composer(tmp_path).compose(d)
+    assert "1 upvote" in c.html and "1 upvotes" not in c.html
+    assert "1 upvote" in c.text and "1 upvotes" not in c.text
 
 
 def test_trim_on_a_word_boundary() -> None:

@@ -214,14 +214,22 @@ def test_a_failing_source_alone_sends_nothing(workdir, hf_api, smtp_server) -> N
     assert smtp_server.received == [] and ledger(settings) == 0
 
 
-def test_starttls_with_login(workdir, hf_api, tls_cert, monkeypatch) -> None:
+@pytest.fixture
+def server_tls(tls_cert, monkeypatch) -> ssl.SSLContext:
+    """The server's TLS context; the client trusts its certificate through SSL_CERT_FILE."""
     cert, key = tls_cert
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
+    return context
+
+
+def test_starttls_with_login(workdir, hf_api, server_tls) -> None:
     three_days(hf_api)
     with SMTPServer(
-        tls_context=context, require_starttls=True, authenticator=authenticator("digest", "s3cret")
+        tls_context=server_tls,
+        require_starttls=True,
+        authenticator=authenticator("digest", "s3cret"),
     ) as smtp:
         settings = settings_for(
             workdir,
@@ -235,26 +243,18 @@ def test_starttls_with_login(workdir, hf_api, tls_cert, monkeypatch) -> None:
         assert len(smtp.received) == 2
 
 
-def test_implicit_tls(workdir, hf_api, tls_cert, monkeypatch) -> None:
-    cert, key = tls_cert
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+def test_implicit_tls(workdir, hf_api, server_tls) -> None:
     three_days(hf_api)
-    with SMTPServer(ssl_context=context) as smtp:
+    with SMTPServer(ssl_context=server_tls) as smtp:
         settings = settings_for(workdir, hf_api, smtp, SMTP_SECURITY="ssl")
         assert pipeline.run(settings, D1, sources=fast(hf_api)).sent == 2
 
 
-def test_wrong_password_fails_the_run_with_nothing_sent(
-    workdir, hf_api, tls_cert, monkeypatch
-) -> None:
-    cert, key = tls_cert
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+def test_wrong_password_fails_the_run_with_nothing_sent(workdir, hf_api, server_tls) -> None:
     three_days(hf_api)
-    with SMTPServer(tls_context=context, authenticator=authenticator("digest", "s3cret")) as smtp:
+    with SMTPServer(
+        tls_context=server_tls, authenticator=authenticator("digest", "s3cret")
+    ) as smtp:
         settings = settings_for(
             workdir,
             hf_api,

@@ -16,10 +16,6 @@ def sample_dir() -> Path:
     return Path(str(resources.files("digest") / "sample"))
 
 
-def sample_days() -> list[date]:
-    return sorted(date.fromisoformat(p.stem) for p in sample_dir().glob("*.json"))
-
-
 class SampleSource:
     name = "sample"
 
