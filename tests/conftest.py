@@ -77,6 +77,12 @@ class Received:
 class SMTPHandler:
     received: list[Received] = field(default_factory=list)
     refuse_rcpt: dict[str, str] = field(default_factory=dict)
+    peers: set[tuple[str, int]] = field(default_factory=set)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.peers.add(tuple(session.peer))  # one client address and port per connection
+        session.host_name = hostname  # aiosmtpd leaves this to a handler that hooks EHLO
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse_rcpt:
