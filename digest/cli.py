@@ -54,11 +54,6 @@ date_option = click.option(
 )
 
 
-def _report_failures(report: pipeline.RunReport) -> None:
-    for line in report.source_failures:
-        click.echo(f"error: {line}", err=True)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="paper-digest")
 def main() -> None:
@@ -90,7 +85,6 @@ def fetch_cmd(day: date | None) -> None:
     """Fetch listings and store them; send nothing."""
     settings = _settings()
     report = _guarded(pipeline.fetch, settings, day, reporter=for_terminal())
-    _report_failures(report)
     status = "ok" if report.ok else "FAILED"
     click.echo(
         f"fetch {status}: {report.fetched} papers ({report.new} new) "
@@ -108,7 +102,6 @@ def rank_cmd(email: str, day: date | None, top: int, as_json: bool) -> None:
     """Show how EMAIL's profile ranks a day's listing, and why, ignoring what was sent."""
     settings = _settings()
     report, ranked = _guarded(pipeline.ranking, settings, email, day, reporter=for_terminal())
-    _report_failures(report)
     ranked = ranked[:top]
     if as_json:
         click.echo(
@@ -171,7 +164,6 @@ def preview_cmd(email: str, day: date | None, out: Path | None) -> None:
     """Write the email EMAIL would get, as HTML and .eml, touching no state."""
     settings = _settings()
     report, composed = _guarded(pipeline.preview, settings, email, day, reporter=for_terminal())
-    _report_failures(report)
     if composed is None:
         click.echo(f"nothing new for {email} {pipeline._span(report.days)}")
         sys.exit(report.exit_code)

@@ -146,6 +146,8 @@ class SMTPTransport:
                 raise Refused(
                     None, f"connection lost: {again or type(again).__name__}", False
                 ) from None
+        except smtplib.SMTPException as exc:
+            raise Refused(None, f"{type(exc).__name__}: {exc}", permanent=False) from None
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]+")

@@ -91,7 +91,7 @@ def fetch_all(
                     advance()
             except SourceError as exc:
                 report.source_failures.append(str(exc))
-                reporter.warn(str(exc))
+                reporter.error(str(exc))
                 continue
             fetched[source.name] = papers
             report.fetched += len(papers)
@@ -184,7 +184,7 @@ def deliver(
                 advance()
     except DeliveryError as exc:
         report.delivery_error = str(exc)
-        reporter.warn(str(exc))
+        reporter.error(str(exc))
 
 
 def run(
@@ -227,7 +227,7 @@ def run(
         mailed = {d.subscriber.email for d in digests}
         for sub in subscribers:
             if sub.email not in mailed:
-                reporter.info(f"{sub.email}: nothing new, no email")
+                reporter.info(f"{sub.email}: no new matches, no email")
         with reporter.steps("composing", len(digests)) as advance:
             composed = []
             for d in digests:

@@ -7,12 +7,15 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import IO, Protocol
 
+from rich.markup import escape
+
 Advance = Callable[[], None]
 
 
 class Reporter(Protocol):
     def info(self, message: str) -> None: ...
     def warn(self, message: str) -> None: ...
+    def error(self, message: str) -> None: ...
     def steps(self, description: str, total: int) -> AbstractContextManager[Advance]: ...
 
 
@@ -21,6 +24,9 @@ class Silent:
         pass
 
     def warn(self, message: str) -> None:
+        pass
+
+    def error(self, message: str) -> None:
         pass
 
     @contextmanager
@@ -39,6 +45,9 @@ class Plain:
 
     def warn(self, message: str) -> None:
         print(f"warning: {message}", file=self.stream, flush=True)
+
+    def error(self, message: str) -> None:
+        print(f"error: {message}", file=self.stream, flush=True)
 
     @contextmanager
     def steps(self, description: str, total: int) -> Iterator[Advance]:
@@ -66,7 +75,10 @@ class Fancy(Plain):
         self.console.print(message, markup=False, highlight=False)
 
     def warn(self, message: str) -> None:
-        self.console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+        self.console.print("[yellow]warning:[/yellow]", escape(message), highlight=False)
+
+    def error(self, message: str) -> None:
+        self.console.print("[bold red]error:[/bold red]", escape(message), highlight=False)
 
     @contextmanager
     def steps(self, description: str, total: int) -> Iterator[Advance]:

@@ -56,7 +56,7 @@ def test_run_writes_the_outbox_and_a_second_run_sends_nothing(cwd: Path) -> None
     assert second.returncode == 0
     assert "0 of 2 subscribers had new papers; 0 sent" in second.stdout
     assert "nothing new for any of 2 subscribers" in second.stderr
-    assert "ada@example.org: nothing new, no email" in second.stderr
+    assert "ada@example.org: no new matches, no email" in second.stderr
 
 
 def test_run_without_date_covers_the_lookback_window(cwd: Path) -> None:
@@ -119,6 +119,10 @@ def test_unreachable_source_exits_1_with_one_clear_line(cwd: Path) -> None:
     assert "Traceback" not in result.stderr
     assert "huggingface: http://127.0.0.1:9/api/daily_papers?date=2025-11-06" in result.stderr
     assert "connection failed" in result.stderr
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
+    assert line.startswith(
+        "error: huggingface: http://127.0.0.1:9/api/daily_papers?date=2025-11-06"
+    )
 
 
 def test_dry_run_and_preview_change_no_state(cwd: Path) -> None:
