@@ -225,6 +225,12 @@ def server_tls(tls_cert, monkeypatch) -> ssl.SSLContext:
     return context
 
 
+def starttls_settings(workdir: Path, hf: FakeHF, smtp: SMTPServer, password: str):
+    return settings_for(
+        workdir, hf, smtp, SMTP_SECURITY="starttls", SMTP_USERNAME="digest", SMTP_PASSWORD=password
+    )
+
+
 def test_starttls_with_login(workdir, hf_api, server_tls) -> None:
     three_days(hf_api)
     with SMTPServer(
@@ -232,14 +238,7 @@ def test_starttls_with_login(workdir, hf_api, server_tls) -> None:
         require_starttls=True,
         authenticator=authenticator("digest", "s3cret"),
     ) as smtp:
-        settings = settings_for(
-            workdir,
-            hf_api,
-            smtp,
-            SMTP_SECURITY="starttls",
-            SMTP_USERNAME="digest",
-            SMTP_PASSWORD="s3cret",
-        )
+        settings = starttls_settings(workdir, hf_api, smtp, password="s3cret")
         assert pipeline.run(settings, D1, sources=fast(hf_api)).sent == 2
         assert len(smtp.received) == 2
 
@@ -256,14 +255,7 @@ def test_wrong_password_fails_the_run_with_nothing_sent(workdir, hf_api, server_
     with SMTPServer(
         tls_context=server_tls, authenticator=authenticator("digest", "s3cret")
     ) as smtp:
-        settings = settings_for(
-            workdir,
-            hf_api,
-            smtp,
-            SMTP_SECURITY="starttls",
-            SMTP_USERNAME="digest",
-            SMTP_PASSWORD="wrong",
-        )
+        settings = starttls_settings(workdir, hf_api, smtp, password="wrong")
         report = pipeline.run(settings, D1, sources=fast(hf_api))
         assert report.exit_code == 1 and smtp.received == []
         assert "refused the login for digest: 535" in report.delivery_error
