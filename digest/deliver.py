@@ -14,7 +14,6 @@ import smtplib
 import ssl
 import sys
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Protocol, Self
 
 from .compose import Composed
@@ -160,7 +159,6 @@ class FileTransport:
 
     def __init__(self, outbox: Path) -> None:
         self.outbox = outbox
-        self.written: list[Path] = []
 
     def describe(self) -> str:
         return f"{self.outbox}/"
@@ -190,7 +188,6 @@ class FileTransport:
             _write_atomic(eml, composed.message.as_bytes())
         except OSError as exc:
             raise DeliveryError(f"cannot write to outbox {eml.parent}: {exc.strerror}") from None
-        self.written.append(html)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -216,12 +213,7 @@ class ConsoleTransport:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc: BaseException | None = None,
-        tb: TracebackType | None = None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         pass
 
     def send(self, composed: Composed) -> None:
