@@ -14,6 +14,7 @@ import click
 from . import __version__, pipeline
 from .config import ConfigError, Settings, load_settings
 from .deliver import FileTransport
+from .lock import Busy
 from .progress import for_terminal
 
 T = TypeVar("T")
@@ -24,11 +25,14 @@ def _settings() -> Settings:
 
 
 def _guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call into the library; a ConfigError is bad usage: one line, exit 2."""
+    """Call into the library; a ConfigError is bad usage (exit 2), a held lock means this run
+    did nothing (exit 1): one line each, no traceback."""
     try:
         return fn(*args, **kwargs)
     except ConfigError as exc:
         _fail(str(exc), 2)
+    except Busy as exc:
+        _fail(str(exc), 1)
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -168,10 +172,11 @@ def preview_cmd(email: str, day: date | None, out: Path | None) -> None:
         click.echo(f"nothing new for {email} {pipeline._span(report.days)}")
         sys.exit(report.exit_code)
     if out is None:
-        eml, _ = FileTransport(Path("previews")).paths(composed)
+        d = composed.digest
+        eml, _ = FileTransport(Path("previews")).paths(d.subscriber.email, d.day, d.message_id)
         out = eml.with_suffix(".html")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(composed.html, encoding="utf-8")
-    out.with_suffix(".eml").write_bytes(composed.message.as_bytes())
+    out.with_suffix(".eml").write_bytes(composed.raw)
     click.echo(f"{composed.subject}\nwrote {out} and {out.with_suffix('.eml')}")
     sys.exit(report.exit_code)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import textwrap
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -107,6 +109,45 @@ class Composed:
     subject: str
     html: str
     text: str
+    raw: bytes  # the message as it goes over the wire (CRLF), headers verified
+
+
+# Control characters (C0, DEL, C1), line and paragraph separators, and the bidi controls that
+# can make a header read differently from what it says. Header text keeps none of them.
+_HEADER_UNSAFE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+"
+)
+_HEADER_LINE = re.compile(rb"^(?:[!-9;-~]+:|[ \t])")
+WIRE = policy.SMTP.clone(max_line_length=78)
+
+
+def header_text(value: str, limit: int = 200) -> str:
+    """Untrusted text made safe for a header: one line, no controls, bounded length."""
+    text = " ".join(_HEADER_UNSAFE.sub(" ", value).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def serialize(msg: EmailMessage) -> bytes:
+    """The message's wire bytes, refusing any header block that a newline smuggled through.
+
+    Python before 3.11.10 / 3.12.5 can write a newline from a header value raw, or inside an
+    encoded word, into the output (CVE-2024-6923); this checks the output itself, so safety
+    does not depend on the interpreter.
+    """
+    raw = msg.as_bytes(policy=WIRE)
+    head, sep, _ = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    names = [line.split(b":", 1)[0].lower() for line in lines if not line[:1].isspace()]
+    expected = [k.lower().encode() for k in msg]
+    if (
+        not sep
+        or b"\n" in head.replace(b"\r\n", b"")
+        or b"\r" in head.replace(b"\r\n", b"")
+        or not all(_HEADER_LINE.match(line) for line in lines)
+        or names != expected
+    ):
+        raise ValueError("refusing to send a message whose headers do not serialize cleanly")
+    return raw
 
 
 class Composer:
@@ -152,7 +193,7 @@ class Composer:
             digest.topics = topics(digest.papers)
         if not digest.message_id:
             digest.message_id = message_id(digest, self.domain)
-        subject = subject_line(digest)
+        subject = header_text(subject_line(digest))
         ctx = self.context(digest, subject)
         html = self.inline(self.html_template.render(ctx))
         text = self.text_template.render(ctx)
@@ -161,7 +202,8 @@ class Composer:
         msg["Subject"] = subject
         msg["From"] = self.sender
         msg["To"] = Address(
-            display_name=digest.subscriber.name or "", addr_spec=digest.subscriber.email
+            display_name=header_text(digest.subscriber.name or "", 100),
+            addr_spec=digest.subscriber.email,
         )
         msg["Date"] = format_datetime(datetime.now(UTC))
         msg["Message-ID"] = digest.message_id
@@ -170,4 +212,4 @@ class Composer:
         msg["Auto-Submitted"] = "auto-generated"
         msg.set_content(text, cte="quoted-printable")
         msg.add_alternative(html, subtype="html", cte="quoted-printable")
-        return Composed(digest, msg, subject, html, text)
+        return Composed(digest, msg, subject, html, text, serialize(msg))

@@ -33,12 +33,15 @@ class Settings:
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_username: str | None = None
-    smtp_password: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
     smtp_security: str = "starttls"
     smtp_timeout: float = 30.0
+    smtp_retries: int = 3
+    smtp_retry_delay: float = 10.0
+    suppress_after: int = 3
     from_address: Address = field(default_factory=lambda: _from_address(DEFAULT_FROM))
     base_url: str | None = None
-    secret_key: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
     schedule: str = "0 7 * * *"
     timezone: str = "UTC"
     lookback_days: int = 3
@@ -62,6 +65,19 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> i
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not lo <= value <= hi:  # also refuses nan
+        raise ConfigError(f"{name}={raw} is out of range ({lo:g} to {hi:g})")
+    return value
+
+
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
     value = env.get(name, "").strip().lower() or default
     if value not in choices:
@@ -71,7 +87,7 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
 
 def _from_address(raw: str) -> Address:
     name, addr = parseaddr(raw)
-    if "@" not in addr or "\n" in raw or "\r" in raw:
+    if "@" not in addr or any(ord(c) < 32 or ord(c) == 127 for c in raw):
         raise ConfigError(f"DIGEST_FROM={raw!r} is not an address like 'Name <user@host>'")
     local, _, domain = addr.rpartition("@")
     return Address(display_name=name, username=local, domain=domain)
@@ -137,6 +153,10 @@ def load_settings(
         smtp_username=env.get("SMTP_USERNAME", "").strip() or None,
         smtp_password=env.get("SMTP_PASSWORD") or None,
         smtp_security=security,
+        smtp_timeout=_float(env, "SMTP_TIMEOUT", 30.0, 0.1, 600),
+        smtp_retries=_int(env, "SMTP_RETRIES", 3, 0, 20),
+        smtp_retry_delay=_float(env, "SMTP_RETRY_DELAY", 10.0, 0, 3600),
+        suppress_after=_int(env, "DIGEST_SUPPRESS_AFTER", 3, 1, 100),
         from_address=_from_address(env.get("DIGEST_FROM", "").strip() or DEFAULT_FROM),
         base_url=(env.get("DIGEST_BASE_URL", "").strip().rstrip("/") or None),
         secret_key=env.get("DIGEST_SECRET_KEY") or None,

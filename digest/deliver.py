@@ -1,37 +1,52 @@
 """Transports hand a composed message to the world: an SMTP relay, an outbox folder, stdout.
 
-A transport's send() returns only when the message was accepted; a refusal of that one
-message raises Refused (permanent or not), and a failure that stops all delivery raises
-DeliveryError. The caller writes the ledger, never the transport.
+A transport sends the stored bytes of one outbox message. send() returns only when the
+message was accepted; a refusal of that one message raises Refused (permanent or not), and a
+failure that stops all delivery raises DeliveryError. The caller marks the outbox, never the
+transport.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import smtplib
 import ssl
 import sys
+from datetime import date
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from typing import IO, Protocol, Self
 
-from .compose import Composed
 from .config import Settings
+from .store import Outgoing
 
 
 class DeliveryError(Exception):
-    """Nothing can be delivered this run (relay unreachable, login refused, outbox unwritable)."""
+    """Nothing can be delivered now (relay unreachable, login or sender refused, outbox
+    unwritable)."""
+
+
+# Enhanced status codes (RFC 3463) that blame the address: 5.1.x addressing, 5.2.x mailbox.
+_ADDRESS_FAULT = re.compile(r"^\s*5\.[12]\.\d+")
 
 
 class Refused(Exception):
-    """The transport declined this one message; `permanent` says whether retrying can help."""
+    """The transport declined this one message; `permanent` says whether retrying can help,
+    `address_fault` whether the recipient address is to blame (what suppression counts)."""
 
-    def __init__(self, code: int | None, reason: str, permanent: bool) -> None:
+    def __init__(
+        self, code: int | None, reason: str, permanent: bool, address_fault: bool = False
+    ) -> None:
         super().__init__(f"{code} {reason}" if code else reason)
         self.code = code
         self.reason = reason
         self.permanent = permanent
+        self.address_fault = permanent and address_fault
 
 
 class Transport(Protocol):
@@ -39,7 +54,7 @@ class Transport(Protocol):
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...
-    def send(self, composed: Composed) -> None: ...
+    def send(self, out: Outgoing) -> None: ...
     def describe(self) -> str: ...
 
 
@@ -49,7 +64,8 @@ def _reason(raw: bytes | str) -> str:
 
 
 class SMTPTransport:
-    """One connection for the whole batch, reopened once if the relay drops it."""
+    """One connection reused for every message; a lost connection is reopened on the next
+    send. Answers are sorted into delivered, refused for now, refused for good, or stop."""
 
     name = "smtp"
 
@@ -70,17 +86,15 @@ class SMTPTransport:
     def _connect(self) -> smtplib.SMTP:
         where = f"SMTP relay {self.host}:{self.port}"
         context = ssl.create_default_context()
+        conn: smtplib.SMTP | None = None
         try:
             if self.security == "ssl":
-                conn: smtplib.SMTP = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout, context=context
-                )
+                conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
             else:
                 conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
             conn.ehlo()
             if self.security == "starttls":
                 if not conn.has_extn("starttls"):
-                    conn.close()
                     raise DeliveryError(
                         f"{where} does not offer STARTTLS (set SMTP_SECURITY=ssl or none)"
                     )
@@ -88,15 +102,22 @@ class SMTPTransport:
                 conn.ehlo()
             if self.username:
                 conn.login(self.username, self.password or "")
+        except DeliveryError:
+            _close(conn)
+            raise
         except smtplib.SMTPAuthenticationError as exc:
+            _close(conn)
             answer = f"{exc.smtp_code} {_reason(exc.smtp_error)}"
             message = f"{where} refused the login for {self.username}: {answer}"
             raise DeliveryError(message) from None
         except smtplib.SMTPNotSupportedError as exc:
+            _close(conn)
             raise DeliveryError(f"{where}: {exc}") from None
         except ssl.SSLError as exc:
+            _close(conn)
             raise DeliveryError(f"{where}: TLS failed: {exc.reason or exc}") from None
         except (smtplib.SMTPException, OSError) as exc:
+            _close(conn)
             raise DeliveryError(f"cannot reach {where}: {exc or type(exc).__name__}") from None
         return conn
 
@@ -112,41 +133,53 @@ class SMTPTransport:
                 self.conn.close()
             self.conn = None
 
-    def _send_once(self, composed: Composed) -> None:
-        assert self.conn is not None
-        rcpt = composed.digest.subscriber.email
+    def _lost(self, why: str) -> Refused:
+        _close(self.conn)
+        self.conn = None
+        return Refused(None, f"connection lost: {why}", permanent=False)
+
+    def send(self, out: Outgoing) -> None:
+        """Raises Refused for this message, DeliveryError when the relay cannot be reached
+        again or refuses the sender (no other message could go either)."""
+        if self.conn is None:
+            self.conn = self._connect()
+        conn, rcpt = self.conn, out.recipient
+        utf8 = not (rcpt.isascii() and self.sender.isascii())
+        options = ["SMTPUTF8"] if utf8 else []
         try:
-            self.conn.send_message(composed.message, from_addr=self.sender, to_addrs=[rcpt])
+            conn.sendmail(self.sender, [rcpt], out.raw, mail_options=options)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reason = exc.recipients.get(rcpt, (None, b"recipient refused"))
-            raise Refused(code, _reason(reason), permanent=bool(code and code >= 500)) from None
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-            raise Refused(
-                exc.smtp_code, _reason(exc.smtp_error), permanent=exc.smtp_code >= 500
-            ) from None
-
-    def send(self, composed: Composed) -> None:
-        try:
-            self._send_once(composed)
-        except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException, OSError) as exc:
-            if isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code != 421:
-                raise Refused(
-                    exc.smtp_code, _reason(exc.smtp_error), exc.smtp_code >= 500
+            if code == 421:
+                raise self._lost(f"421 {_reason(reason)}") from None
+            permanent = bool(code and code >= 500)
+            raise Refused(code, _reason(reason), permanent, address_fault=True) from None
+        except smtplib.SMTPSenderRefused as exc:
+            answer = f"{exc.smtp_code} {_reason(exc.smtp_error)}"
+            if exc.smtp_code == 421:
+                raise self._lost(answer) from None
+            if exc.smtp_code >= 500:
+                raise DeliveryError(
+                    f"SMTP relay {self.host}:{self.port} refuses the sender {self.sender}: {answer}"
                 ) from None
-            self.__exit__()
-            try:
-                self.conn = self._connect()
-                self._send_once(composed)
-            except DeliveryError as again:
-                raise Refused(
-                    None, f"connection lost and not regained: {again}", permanent=False
-                ) from None
-            except (smtplib.SMTPException, OSError) as again:
-                raise Refused(
-                    None, f"connection lost: {again or type(again).__name__}", False
-                ) from None
+            raise Refused(exc.smtp_code, _reason(exc.smtp_error), permanent=False) from None
+        except smtplib.SMTPResponseException as exc:
+            reason = _reason(exc.smtp_error)
+            if exc.smtp_code == 421:
+                raise self._lost(f"421 {reason}") from None
+            permanent = exc.smtp_code >= 500
+            fault = bool(_ADDRESS_FAULT.match(reason))
+            raise Refused(exc.smtp_code, reason, permanent, address_fault=fault) from None
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            raise self._lost(str(exc) or type(exc).__name__) from None
         except smtplib.SMTPException as exc:
-            raise Refused(None, f"{type(exc).__name__}: {exc}", permanent=False) from None
+            raise self._lost(f"{type(exc).__name__}: {exc}") from None
+
+
+def _close(conn: smtplib.SMTP | None) -> None:
+    if conn is not None:
+        with contextlib.suppress(OSError):
+            conn.close()
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]+")
@@ -173,21 +206,26 @@ class FileTransport:
     def __exit__(self, *exc: object) -> None:
         pass
 
-    def paths(self, composed: Composed) -> tuple[Path, Path]:
-        digest = composed.digest
-        tag = hashlib.sha256(digest.message_id.encode()).hexdigest()[:8]
-        stem = f"{_UNSAFE.sub('_', digest.subscriber.email)}.{tag}"
-        folder = self.outbox / digest.day.isoformat()
+    def paths(self, recipient: str, day: date, message_id: str) -> tuple[Path, Path]:
+        tag = hashlib.sha256(message_id.encode()).hexdigest()[:8]
+        stem = f"{_UNSAFE.sub('_', recipient)}.{tag}"
+        folder = self.outbox / day.isoformat()
         return folder / f"{stem}.eml", folder / f"{stem}.html"
 
-    def send(self, composed: Composed) -> None:
-        eml, html = self.paths(composed)
+    def send(self, out: Outgoing) -> None:
+        eml, html = self.paths(out.recipient, out.day, out.message_id)
+        body = parse(out.raw).get_body(("html",))
         try:
             eml.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(html, composed.html.encode("utf-8"))
-            _write_atomic(eml, composed.message.as_bytes())
+            if body is not None:
+                _write_atomic(html, body.get_content().encode("utf-8"))
+            _write_atomic(eml, out.raw)
         except OSError as exc:
             raise DeliveryError(f"cannot write to outbox {eml.parent}: {exc.strerror}") from None
+
+
+def parse(raw: bytes) -> EmailMessage:
+    return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -216,10 +254,11 @@ class ConsoleTransport:
     def __exit__(self, *exc: object) -> None:
         pass
 
-    def send(self, composed: Composed) -> None:
-        msg = composed.message
+    def send(self, out: Outgoing) -> None:
+        msg = parse(out.raw)
+        text = msg.get_body(("plain",))
         self.stream.write("\n".join(f"{k}: {v}" for k, v in msg.items()))
-        self.stream.write("\n\n" + composed.text + "\n" + "-" * 72 + "\n")
+        self.stream.write("\n\n" + (text.get_content() if text else "") + "\n" + "-" * 72 + "\n")
         self.stream.flush()
 
 

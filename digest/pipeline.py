@@ -5,68 +5,23 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from jinja2 import TemplateError
 from sqlalchemy import Connection, Engine
 
 from . import store
 from .compose import Composed, Composer
 from .config import ConfigError, Settings
-from .deliver import DeliveryError, Refused, Transport, make_transport
+from .deliver import Transport, make_transport
+from .lock import run_lock
 from .models import Digest, Paper, Ranked, Subscriber
+from .outbox import deliver
 from .progress import Reporter, Silent
 from .rank import PaperIndex, compile_profile, index_paper, rank
+from .report import RunReport
 from .sources import Source, SourceError, make_sources
 from .subscribers import load_subscribers
-
-
-@dataclass
-class RunReport:
-    days: list[date]
-    dry_run: bool = False
-    fetched: int = 0
-    new: int = 0
-    subscribers: int = 0
-    mailed: int = 0
-    sent: int = 0
-    failed: int = 0
-    deferred: int = 0
-    source_failures: list[str] = field(default_factory=list)
-    refusals: list[str] = field(default_factory=list)
-    delivery_error: str | None = None
-    destination: str = ""
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        relay_refused_all = self.mailed > 0 and self.sent == 0 and not self.dry_run
-        return not (self.source_failures or self.delivery_error or relay_refused_all)
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.ok else 1
-
-    def summary(self) -> str:
-        span = str(self.days[0]) if len(self.days) == 1 else f"{self.days[0]}..{self.days[-1]}"
-        head = "dry run" if self.dry_run else "run"
-        parts = [
-            f"fetched {self.fetched} papers ({self.new} new)",
-            f"{self.mailed} of {self.subscribers} subscribers had new papers",
-        ]
-        if self.dry_run:
-            parts.append(f"{self.mailed} messages rendered, none sent")
-        else:
-            parts.append(f"{self.sent} sent, {self.failed} failed")
-            if self.deferred:
-                parts.append(f"{self.deferred} left for the next run")
-        if self.source_failures:
-            parts.append(f"{len(self.source_failures)} source(s) failed")
-        if self.delivery_error:
-            parts.append("delivery stopped")
-        tail = f" -> {self.destination}" if self.sent and self.destination else ""
-        status = "ok" if self.ok else "FAILED"
-        return f"{head} {span} {status}: " + "; ".join(parts) + tail
 
 
 def window(settings: Settings, day: date | None) -> list[date]:
@@ -152,39 +107,20 @@ def decide(
     return digests
 
 
-def deliver(
-    engine: Engine,
-    transport: Transport,
-    composed: Sequence[Composed],
-    report: RunReport,
-    reporter: Reporter,
-    run_id: int | None,
-) -> None:
-    """Send each message and write its ledger entry only once the transport accepted it."""
-    try:
-        with transport, reporter.steps("sending", len(composed)) as advance:
-            for item in composed:
-                email = item.digest.subscriber.email
-                try:
-                    transport.send(item)
-                except Refused as exc:
-                    if exc.permanent:
-                        report.failed += 1
-                        report.refusals.append(f"{email}: {exc}")
-                        with engine.begin() as conn:
-                            store.record_failed(conn, item.digest, item.subject, run_id, str(exc))
-                    else:
-                        report.deferred += 1
-                        report.refusals.append(f"{email}: {exc} (will retry next run)")
-                    reporter.warn(f"{email}: refused: {exc}")
-                    continue
-                with engine.begin() as conn:
-                    store.record_sent(conn, item.digest, item.subject, run_id)
-                report.sent += 1
-                advance()
-    except DeliveryError as exc:
-        report.delivery_error = str(exc)
-        reporter.error(str(exc))
+def compose_all(
+    composer: Composer, digests: Sequence[Digest], report: RunReport, reporter: Reporter
+) -> Iterator[Composed]:
+    """Compose each digest; one that cannot be composed is reported and skipped, its papers
+    left unclaimed, and the others still go out."""
+    with reporter.steps("composing", len(digests)) as advance:
+        for d in digests:
+            try:
+                yield composer.compose(d)
+            except (TemplateError, ValueError) as exc:
+                problem = f"{d.subscriber.email}: cannot compose the digest: {exc}"
+                report.compose_errors.append(problem)
+                reporter.error(problem)
+            advance()
 
 
 def run(
@@ -196,7 +132,11 @@ def run(
     sources: Sequence[Source] | None = None,
     transport: Transport | None = None,
 ) -> RunReport:
-    """The main job. Raises ConfigError for unusable settings or subscriber file (nothing done)."""
+    """The main job: decide and store every digest in the outbox, then deliver the outbox.
+
+    Raises ConfigError for unusable settings or subscriber file, Busy when another run holds
+    the lock; in both cases nothing was done.
+    """
     started = time.monotonic()
     reporter = reporter or Silent()
     days = window(settings, day)
@@ -208,58 +148,117 @@ def run(
     report.destination = transport.describe()
     engine = store.open_engine(settings.database_url)
     try:
-        run_id = None
-        if not dry_run:
-            with engine.begin() as conn:
-                run_id = store.start_run(conn, days)
-        with collected(
-            engine, settings, days, report, reporter, commit=not dry_run, sources=sources
-        ) as (conn, candidates):
-            if not dry_run:
-                store.sync_subscribers(conn, subscribers)
-            indexed = [index_paper(p) for p in candidates]
-            digests = decide(conn, subscribers, indexed, days[-1])
-        report.mailed = len(digests)
-        reporter.info(
-            f"{len(candidates)} papers listed {_span(days)}; "
-            f"{len(digests)} of {len(subscribers)} subscribers have new matches"
-        )
-        mailed = {d.subscriber.email for d in digests}
-        for sub in subscribers:
-            if sub.email not in mailed:
-                reporter.info(f"{sub.email}: no new matches, no email")
-        with reporter.steps("composing", len(digests)) as advance:
-            composed = []
-            for d in digests:
-                composed.append(composer.compose(d))
-                advance()
         if dry_run:
-            for c in composed:
-                reporter.info(f"would send to {c.digest.subscriber.email}: {c.subject}")
-        elif composed:
-            deliver(engine, transport, composed, report, reporter, run_id)
-        report.seconds = round(time.monotonic() - started, 3)
-        if run_id is not None:
-            with engine.begin() as conn:
-                store.finish_run(
-                    conn,
-                    run_id,
-                    "ok" if report.ok else "failed",
-                    fetched=report.fetched,
-                    new=report.new,
-                    mailed=report.mailed,
-                    sent=report.sent,
-                    failed=report.failed,
-                    seconds=report.seconds,
-                    detail="\n".join(
-                        report.source_failures
-                        + report.refusals
-                        + ([report.delivery_error] if report.delivery_error else [])
-                    ),
-                )
+            _dry_run(engine, settings, composer, subscribers, report, reporter, sources)
+        else:
+            with run_lock(settings.database_url):
+                _run(engine, settings, composer, transport, subscribers, report, reporter, sources)
     finally:
         engine.dispose()
+    report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def _active(
+    conn: Connection, subscribers: Sequence[Subscriber], report: RunReport
+) -> list[Subscriber]:
+    """The subscribers that may be mailed: all but suppressed addresses."""
+    suppressed = store.suppressed(conn)
+    report.suppressed = sum(1 for s in subscribers if s.email in suppressed)
+    return [s for s in subscribers if s.email not in suppressed]
+
+
+def _run(
+    engine: Engine,
+    settings: Settings,
+    composer: Composer,
+    transport: Transport,
+    subscribers: Sequence[Subscriber],
+    report: RunReport,
+    reporter: Reporter,
+    sources: Sequence[Source] | None,
+) -> None:
+    started = time.monotonic()
+    days = report.days
+    with engine.begin() as conn:
+        run_id = store.start_run(conn, days)
+        report.earlier = len(store.pending(conn))
+    status = "failed"
+    try:
+        with collected(engine, settings, days, report, reporter, commit=True, sources=sources) as (
+            conn,
+            candidates,
+        ):
+            store.sync_subscribers(conn, subscribers)
+            active = _active(conn, subscribers, report)
+            cancelled = store.cancel_pending_except(conn, {s.email for s in active})
+            if cancelled:
+                reporter.info(f"cancelled pending mail to {cancelled} former subscriber(s)")
+                report.earlier = len(store.pending(conn))
+            digests = decide(conn, active, [index_paper(p) for p in candidates], days[-1])
+            _announce(candidates, subscribers, digests, report, reporter)
+            for c in compose_all(composer, digests, report, reporter):
+                store.record_pending(conn, c.digest, c.subject, c.raw, run_id)
+        if report.earlier:
+            reporter.info(f"{report.earlier} message(s) pending from earlier runs go out too")
+        deliver(engine, transport, settings, report, reporter)
+        status = "ok" if report.ok else "failed"
+    finally:
+        with engine.begin() as conn:
+            store.finish_run(
+                conn,
+                run_id,
+                status,
+                fetched=report.fetched,
+                new=report.new,
+                mailed=report.mailed,
+                sent=report.sent,
+                failed=report.failed,
+                seconds=round(time.monotonic() - started, 3),
+                detail="\n".join(report.problems),
+            )
+
+
+def _dry_run(
+    engine: Engine,
+    settings: Settings,
+    composer: Composer,
+    subscribers: Sequence[Subscriber],
+    report: RunReport,
+    reporter: Reporter,
+    sources: Sequence[Source] | None,
+) -> None:
+    days = report.days
+    with collected(engine, settings, days, report, reporter, commit=False, sources=sources) as (
+        conn,
+        candidates,
+    ):
+        active = _active(conn, subscribers, report)
+        report.earlier = len(store.pending(conn))
+        digests = decide(conn, active, [index_paper(p) for p in candidates], days[-1])
+    _announce(candidates, subscribers, digests, report, reporter)
+    for c in compose_all(composer, digests, report, reporter):
+        reporter.info(f"would send to {c.digest.subscriber.email}: {c.subject}")
+    if report.earlier:
+        reporter.info(f"{report.earlier} message(s) pending from earlier runs would go out too")
+
+
+def _announce(
+    candidates: Sequence[Paper],
+    subscribers: Sequence[Subscriber],
+    digests: Sequence[Digest],
+    report: RunReport,
+    reporter: Reporter,
+) -> None:
+    report.mailed = len(digests)
+    reporter.info(
+        f"{len(candidates)} papers listed {_span(report.days)}; "
+        f"{len(digests)} of {len(subscribers)} subscribers have new matches"
+    )
+    mailed = {d.subscriber.email for d in digests}
+    for sub in subscribers:
+        if sub.email not in mailed:
+            reporter.info(f"{sub.email}: no new matches, no email")
 
 
 def _span(days: Sequence[date]) -> str:
@@ -335,6 +334,9 @@ def fetch(
     reporter: Reporter | None = None,
     sources: Sequence[Source] | None = None,
 ) -> RunReport:
-    """Fetch and store only."""
-    with snapshot(settings, day, commit=True, reporter=reporter, sources=sources) as (report, _, _):
+    """Fetch and store only (holding the run lock, as it writes)."""
+    with (
+        run_lock(settings.database_url, "fetch"),
+        snapshot(settings, day, commit=True, reporter=reporter, sources=sources) as (report, _, _),
+    ):
         return report

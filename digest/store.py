@@ -1,4 +1,5 @@
-"""State on SQLAlchemy Core: papers under canonical keys, listings, subscribers, ledger, runs."""
+"""State on SQLAlchemy Core: papers under canonical keys, listings, subscribers, the outbox
+(messages and the papers each one claims), suppressed addresses, runs."""
 
 from __future__ import annotations
 
@@ -19,14 +20,17 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     create_engine,
+    delete,
     event,
     func,
     insert,
+    inspect,
     select,
     update,
 )
@@ -98,6 +102,12 @@ runs = Table(
     Column("detail", Text),
 )
 
+# The outbox. A message is decided and stored (pending) before any delivery starts, so a run
+# killed at any point leaves each digest either accepted (sent) or still pending with the same
+# bytes and Message-ID. failed: refused for good, relay answer kept. cancelled: the subscriber
+# went away or was suppressed before it could go out.
+PENDING, SENT, FAILED, CANCELLED = "pending", "sent", "failed", "cancelled"
+
 messages = Table(
     "messages",
     metadata,
@@ -106,21 +116,38 @@ messages = Table(
     Column("run_id", Integer, ForeignKey("runs.id")),
     Column("day", Date, nullable=False),
     Column("subject", Text, nullable=False),
-    Column("status", String, nullable=False),
+    Column("status", String, nullable=False, index=True),
     Column("detail", Text),
     Column("created_at", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("sent_at", DateTime),
+    Column("raw", LargeBinary),  # the exact bytes to send; dropped once the relay accepted them
 )
 
+# The ledger: the papers each pending or sent message claims for its subscriber. A paper here is
+# never decided for that subscriber again; a message that fails or is cancelled frees its rows.
 deliveries = Table(
     "deliveries",
     metadata,
     Column("subscriber_email", String, primary_key=True),
     Column("paper_key", String, ForeignKey("papers.key"), primary_key=True),
-    Column("message_id", String, ForeignKey("messages.message_id"), nullable=False),
+    Column("message_id", String, ForeignKey("messages.message_id"), nullable=False, index=True),
     # False: the paper matched but ranked below the cut of that digest; it counts as seen, so
     # a second run of the same day does not mail the leftovers.
     Column("included", Boolean, nullable=False),
-    Column("sent_at", DateTime, nullable=False),
+    Column("decided_at", DateTime, nullable=False),
+)
+
+# Addresses with permanent refusals since their last accepted message; suppressed once
+# `failures` reaches the threshold, until an operator re-enables them.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("email", String, primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_answer", Text),
+    Column("first_failed_at", DateTime, nullable=False),
+    Column("suppressed_at", DateTime),
 )
 
 
@@ -143,7 +170,7 @@ def open_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
     except (SQLAlchemyError, ValueError, ImportError, OSError) as exc:
-        raise ConfigError(f"DIGEST_DATABASE_URL={url!r}: {exc}") from None
+        raise ConfigError(f"DIGEST_DATABASE_URL={safe_url(url)}: {exc}") from None
 
     if engine.dialect.name == "sqlite":
         # pysqlite's own transaction handling skips BEGIN for some statements; take it over
@@ -163,12 +190,39 @@ def open_engine(url: str) -> Engine:
 
     try:
         with engine.begin() as conn:
+            _upgrade(conn)
             metadata.create_all(conn)
     except SQLAlchemyError as exc:
         raise ConfigError(
-            f"DIGEST_DATABASE_URL={url!r}: cannot open database: {exc.orig or exc}"
+            f"DIGEST_DATABASE_URL={safe_url(url)}: cannot open database: {exc.orig or exc}"
         ) from None
     return engine
+
+
+def safe_url(url: str) -> str:
+    """The database URL as it may appear in a message: password masked."""
+    try:
+        return repr(make_url(url).render_as_string(hide_password=True))
+    except (ValueError, SQLAlchemyError):
+        return "(unparsable URL)"
+
+
+def _upgrade(conn: Connection) -> None:
+    """Bring a database written by an earlier version up to this schema, in place."""
+    tables = set(inspect(conn).get_table_names())
+    if "messages" in tables:
+        have = {c["name"] for c in inspect(conn).get_columns("messages")}
+        for ddl in (
+            ("attempts", "INTEGER NOT NULL DEFAULT 0"),
+            ("sent_at", "DATETIME"),
+            ("raw", "BLOB"),
+        ):
+            if ddl[0] not in have:
+                conn.exec_driver_sql(f"ALTER TABLE messages ADD COLUMN {ddl[0]} {ddl[1]}")
+    if "deliveries" in tables:
+        have = {c["name"] for c in inspect(conn).get_columns("deliveries")}
+        if "sent_at" in have and "decided_at" not in have:
+            conn.exec_driver_sql("ALTER TABLE deliveries RENAME COLUMN sent_at TO decided_at")
 
 
 def _paper_row(paper: Paper) -> dict[str, Any]:
@@ -338,8 +392,8 @@ def papers_listed(conn: Connection, days: Sequence[date]) -> list[Paper]:
 
 
 def sent_keys(conn: Connection, email: str) -> set[str]:
-    """Keys of every paper already delivered to (or passed over for) `email`: what the diff
-    runs against."""
+    """Keys of every paper claimed for `email` by a pending or sent digest (including those
+    passed over below its cut): what the diff runs against."""
     stmt = select(deliveries.c.paper_key).where(deliveries.c.subscriber_email == email)
     return set(conn.execute(stmt).scalars())
 
@@ -358,63 +412,204 @@ def sync_subscribers(conn: Connection, subs: Sequence[Subscriber]) -> None:
             conn.execute(insert(subscribers).values(email=sub.email, **values))
 
 
-def record_sent(conn: Connection, digest: Digest, subject: str, run_id: int | None) -> None:
-    """The ledger entry for a message the transport accepted; call inside its own transaction."""
+# --- the outbox ---------------------------------------------------------------------------
+
+
+def record_pending(
+    conn: Connection, digest: Digest, subject: str, raw: bytes, run_id: int | None
+) -> None:
+    """Store a decided digest, bytes and all, and claim its papers for its subscriber.
+
+    The Message-ID is a hash of subscriber, day and papers, so a digest that failed for good
+    and is decided again unchanged comes back under the same id: the row is reused.
+    """
+    email = digest.subscriber.email
     stamp = now()
-    _put_message(conn, digest, subject, run_id, status="sent", detail=None)
+    values = {
+        "subscriber_email": email,
+        "run_id": run_id,
+        "day": digest.day,
+        "subject": subject,
+        "status": PENDING,
+        "detail": None,
+        "raw": raw,
+        "sent_at": None,
+    }
+    reused = conn.execute(
+        update(messages)
+        .where(messages.c.message_id == digest.message_id, messages.c.status != SENT)
+        .values(**values)
+    ).rowcount
+    if not reused:
+        conn.execute(
+            insert(messages).values(message_id=digest.message_id, created_at=stamp, **values)
+        )
+    claimed = [
+        *((r.paper.key, True) for r in digest.papers),
+        *((k, False) for k in digest.passed_over),
+    ]
     conn.execute(
         insert(deliveries),
         [
             {
-                "subscriber_email": digest.subscriber.email,
+                "subscriber_email": email,
                 "paper_key": key,
                 "message_id": digest.message_id,
                 "included": included,
-                "sent_at": stamp,
+                "decided_at": stamp,
             }
-            for key, included in [
-                *((r.paper.key, True) for r in digest.papers),
-                *((k, False) for k in digest.passed_over),
-            ]
+            for key, included in claimed
         ],
     )
 
 
-def record_failed(
-    conn: Connection, digest: Digest, subject: str, run_id: int | None, detail: str
-) -> None:
-    """A permanent refusal: kept for the operator, and nothing enters the delivery ledger."""
-    _put_message(conn, digest, subject, run_id, status="failed", detail=detail)
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One stored message as a transport needs it."""
+
+    message_id: str
+    recipient: str
+    day: date
+    subject: str
+    raw: bytes
+    attempts: int
 
 
-def _put_message(
-    conn: Connection,
-    digest: Digest,
-    subject: str,
-    run_id: int | None,
-    *,
-    status: str,
-    detail: str | None,
-) -> None:
-    """Insert or update the message row; a digest refused once may be accepted on a retry."""
-    values = {"status": status, "detail": detail, "run_id": run_id}
-    found = conn.execute(
-        update(messages).where(messages.c.message_id == digest.message_id).values(**values)
-    ).rowcount
-    if not found:
-        conn.execute(
-            insert(messages).values(
-                message_id=digest.message_id,
-                subscriber_email=digest.subscriber.email,
-                day=digest.day,
-                subject=subject,
-                created_at=now(),
-                **values,
-            )
+def pending(conn: Connection) -> list[tuple[str, str]]:
+    """(message_id, recipient) of every pending message, oldest first."""
+    stmt = (
+        select(messages.c.message_id, messages.c.subscriber_email)
+        .where(messages.c.status == PENDING)
+        .order_by(messages.c.created_at, messages.c.message_id)
+    )
+    return [(r.message_id, r.subscriber_email) for r in conn.execute(stmt)]
+
+
+def outgoing(conn: Connection, message_id: str) -> Outgoing | None:
+    """The message, if it is still pending (a message is read just before it is sent, so the
+    outbox streams and never holds a run's worth of messages in memory)."""
+    row = conn.execute(
+        select(messages).where(messages.c.message_id == message_id, messages.c.status == PENDING)
+    ).first()
+    if row is None or row.raw is None:
+        return None
+    return Outgoing(
+        row.message_id, row.subscriber_email, row.day, row.subject, row.raw, row.attempts
+    )
+
+
+def mark_sent(conn: Connection, message_id: str, email: str) -> None:
+    conn.execute(
+        update(messages)
+        .where(messages.c.message_id == message_id)
+        .values(
+            status=SENT,
+            sent_at=now(),
+            attempts=messages.c.attempts + 1,
+            detail=None,
+            raw=None,
         )
+    )
+    conn.execute(delete(suppressions).where(suppressions.c.email == email))
+
+
+def mark_deferred(conn: Connection, message_id: str, answer: str) -> None:
+    """A transient refusal: stays pending for the next attempt, the relay's answer kept."""
+    conn.execute(
+        update(messages)
+        .where(messages.c.message_id == message_id)
+        .values(attempts=messages.c.attempts + 1, detail=answer)
+    )
+
+
+def _release(conn: Connection, where: Any, status: str, detail: str) -> None:
+    """End messages without delivery and free the papers they claimed."""
+    ids = list(conn.execute(select(messages.c.message_id).where(where)).scalars())
+    for chunk in _chunks(ids):
+        conn.execute(
+            update(messages)
+            .where(messages.c.message_id.in_(chunk))
+            .values(status=status, detail=detail, raw=None)
+        )
+        conn.execute(delete(deliveries).where(deliveries.c.message_id.in_(chunk)))
+
+
+def mark_failed(
+    conn: Connection, message_id: str, email: str, answer: str, suppress_after: int | None
+) -> bool:
+    """A permanent refusal. The papers are freed (a later digest may carry them if the address
+    recovers). A refusal that blames the address (`suppress_after` given) counts towards
+    suppressing it; returns True when this one does."""
+    conn.execute(
+        update(messages)
+        .where(messages.c.message_id == message_id)
+        .values(status=FAILED, detail=answer, attempts=messages.c.attempts + 1, raw=None)
+    )
+    conn.execute(delete(deliveries).where(deliveries.c.message_id == message_id))
+    if suppress_after is None:
+        return False
+    row = conn.execute(select(suppressions).where(suppressions.c.email == email)).first()
+    stamp = now()
+    failures = (row.failures if row else 0) + 1
+    suppress = failures >= suppress_after and (row is None or row.suppressed_at is None)
+    values = {
+        "failures": failures,
+        "last_answer": answer,
+        **({"suppressed_at": stamp} if suppress else {}),
+    }
+    if row is None:
+        conn.execute(insert(suppressions).values(email=email, first_failed_at=stamp, **values))
+    else:
+        conn.execute(update(suppressions).where(suppressions.c.email == email).values(**values))
+    if suppress:
+        _release(
+            conn,
+            (messages.c.subscriber_email == email) & (messages.c.status == PENDING),
+            CANCELLED,
+            "address suppressed",
+        )
+    return suppress
+
+
+def cancel_pending_except(conn: Connection, keep: set[str]) -> int:
+    """Cancel pending messages to addresses no longer subscribed (or now suppressed)."""
+    stale = {
+        email
+        for email in conn.execute(
+            select(messages.c.subscriber_email).where(messages.c.status == PENDING).distinct()
+        ).scalars()
+        if email not in keep
+    }
+    for email in stale:
+        _release(
+            conn,
+            (messages.c.subscriber_email == email) & (messages.c.status == PENDING),
+            CANCELLED,
+            "no longer an active subscriber",
+        )
+    return len(stale)
+
+
+def suppressed(conn: Connection) -> set[str]:
+    stmt = select(suppressions.c.email).where(suppressions.c.suppressed_at.is_not(None))
+    return set(conn.execute(stmt).scalars())
+
+
+def unsuppress(conn: Connection, email: str) -> bool:
+    """Re-enable an address: forget its failures. False if it was not suppressed."""
+    return bool(conn.execute(delete(suppressions).where(suppressions.c.email == email)).rowcount)
+
+
+# --- runs and status ----------------------------------------------------------------------
 
 
 def start_run(conn: Connection, days: Sequence[date]) -> int:
+    """Record a run; call it holding the run lock, so any run still 'running' has died."""
+    conn.execute(
+        update(runs)
+        .where(runs.c.status == "running")
+        .values(status="interrupted", detail="the process ended before the run finished")
+    )
     result = conn.execute(
         insert(runs).values(
             started_at=now(), status="running", window_start=min(days), window_end=max(days)
@@ -426,4 +621,39 @@ def start_run(conn: Connection, days: Sequence[date]) -> int:
 def finish_run(conn: Connection, run_id: int, status: str, **counts: Any) -> None:
     conn.execute(
         update(runs).where(runs.c.id == run_id).values(finished_at=now(), status=status, **counts)
+    )
+
+
+def recent_runs(conn: Connection, limit: int = 10) -> list[Any]:
+    return list(conn.execute(select(runs).order_by(runs.c.id.desc()).limit(limit)))
+
+
+def messages_in(conn: Connection, status: str, limit: int = 20) -> tuple[int, list[Any]]:
+    """How many messages have `status`, and the most recent of them."""
+    total = conn.execute(
+        select(func.count()).select_from(messages).where(messages.c.status == status)
+    ).scalar_one()
+    rows = conn.execute(
+        select(
+            messages.c.message_id,
+            messages.c.subscriber_email,
+            messages.c.day,
+            messages.c.attempts,
+            messages.c.detail,
+            messages.c.created_at,
+        )
+        .where(messages.c.status == status)
+        .order_by(messages.c.created_at.desc())
+        .limit(limit)
+    )
+    return int(total), list(rows)
+
+
+def suppression_rows(conn: Connection) -> list[Any]:
+    return list(
+        conn.execute(
+            select(suppressions)
+            .where(suppressions.c.suppressed_at.is_not(None))
+            .order_by(suppressions.c.suppressed_at)
+        )
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -75,26 +77,81 @@ class Received:
 
 @dataclass
 class SMTPHandler:
+    """Accepts and keeps every message, unless told otherwise.
+
+    `faults[rcpt]` lists what the server does on that recipient's successive attempts:
+    an SMTP answer ("451 4.3.0 later") refuses at RCPT; "data 554 ..." refuses after DATA;
+    "drop" closes the connection mid-DATA; "stall" says nothing until the client times out;
+    "ok" (or a list run out) accepts. `on_mail(n, server)` runs at the n-th MAIL FROM and
+    `on_data(n, server)` at the n-th DATA (`server` is the session's aiosmtpd SMTP instance).
+    """
+
     received: list[Received] = field(default_factory=list)
     refuse_rcpt: dict[str, str] = field(default_factory=dict)
+    faults: dict[str, list[str]] = field(default_factory=dict)
+    attempts: Counter[str] = field(default_factory=Counter)
     peers: set[tuple[str, int]] = field(default_factory=set)
+    refuse_mail: str | None = None
+    on_mail: Callable[[int, Any], None] | None = None
+    on_data: Callable[[int, Any], None] | None = None
+    data_delay: float = 0.0
+    mails: int = 0
+    datas: int = 0
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.peers.add(tuple(session.peer))  # one client address and port per connection
         session.host_name = hostname  # aiosmtpd leaves this to a handler that hooks EHLO
         return responses
 
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.mails += 1
+        if self.on_mail:
+            self.on_mail(self.mails, server)
+        if self.refuse_mail:
+            return self.refuse_mail
+        envelope.mail_from = address
+        return "250 OK"
+
+    def _fault(self, envelope) -> str:
+        (rcpt,) = envelope.rcpt_tos or ["?"]
+        script = self.faults.get(rcpt, [])
+        n = self.attempts[rcpt] - 1
+        return script[n] if 0 <= n < len(script) else "ok"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse_rcpt:
             return self.refuse_rcpt[address]
+        self.attempts[address] += 1
+        script = self.faults.get(address, [])
+        fault = script[self.attempts[address] - 1] if self.attempts[address] <= len(script) else ""
+        if fault[:1].isdigit():
+            return fault
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        self.datas += 1
+        if self.on_data:
+            self.on_data(self.datas, server)
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
+        fault = self._fault(envelope)
+        if fault == "drop":
+            server.transport.close()
+            return "421 closing"
+        if fault == "stall":
+            await asyncio.sleep(3)
+            return "451 too late"
+        if fault.startswith("data "):
+            return fault[5:]
         self.received.append(
             Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
         )
         return "250 Message accepted for delivery"
+
+    def count(self) -> Counter[str]:
+        """Accepted copies per recipient."""
+        return Counter(r for m in self.received for r in m.rcpt_tos)
 
 
 class SMTPServer:
@@ -267,6 +324,8 @@ def make_settings(workdir: Path, **env: str) -> Settings:
         "DIGEST_SUBSCRIBERS": str(workdir / "subscribers.toml"),
         "DIGEST_OUTBOX_DIR": str(workdir / "outbox"),
         "DIGEST_SOURCES": "sample",
+        "SMTP_RETRY_DELAY": "0.01",
+        "SMTP_TIMEOUT": "1",
     }
     base.update(env)
     return load_settings(base, dotenv_path=None)

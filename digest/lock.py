@@ -1,0 +1,62 @@
+"""One run at a time: an exclusive lock on a file beside the database.
+
+The kernel releases a flock when its holder dies, however it dies, so a crashed run never
+blocks the next one; the file itself is left in place and only names the last holder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+
+class Busy(Exception):
+    """Another process holds the run lock."""
+
+
+def lock_path(database_url: str) -> Path | None:
+    """`digest.db.lock` beside a SQLite file; None for an in-memory database (nothing to
+    share); for a server database, a per-URL file in the temp folder (one host only)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            return None
+        return Path(f"{url.database}.lock")
+    tag = hashlib.sha256(url.render_as_string(hide_password=False).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"paper-digest-{tag}.lock"
+
+
+@contextmanager
+def run_lock(database_url: str, what: str = "run") -> Iterator[None]:
+    path = lock_path(database_url)
+    if path is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "unknown process"
+            raise Busy(
+                f"another digest run is in progress ({holder}; lock {path}); "
+                "this one exits without doing anything"
+            ) from None
+        os.ftruncate(fd, 0)
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        os.pwrite(fd, f"{what} by pid {os.getpid()} since {stamp}".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -1,0 +1,80 @@
+"""What a run did, as counts an operator reads in one line and the runs table keeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass
+class RunReport:
+    days: list[date]
+    dry_run: bool = False
+    fetched: int = 0
+    new: int = 0
+    subscribers: int = 0
+    suppressed: int = 0
+    mailed: int = 0
+    earlier: int = 0  # pending messages from earlier runs that this run delivers too
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    source_failures: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+    compose_errors: list[str] = field(default_factory=list)
+    delivery_error: str | None = None
+    destination: str = ""
+    seconds: float = 0.0
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.failed + self.deferred
+
+    @property
+    def ok(self) -> bool:
+        relay_refused_all = self.attempted > 0 and self.sent == 0 and not self.dry_run
+        return not (
+            self.source_failures or self.delivery_error or self.compose_errors or relay_refused_all
+        )
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    @property
+    def problems(self) -> list[str]:
+        return [
+            *self.source_failures,
+            *self.compose_errors,
+            *self.refusals,
+            *([self.delivery_error] if self.delivery_error else []),
+        ]
+
+    def summary(self) -> str:
+        span = str(self.days[0]) if len(self.days) == 1 else f"{self.days[0]}..{self.days[-1]}"
+        head = "dry run" if self.dry_run else "run"
+        parts = [
+            f"fetched {self.fetched} papers ({self.new} new)",
+            f"{self.mailed} of {self.subscribers} subscribers had new papers",
+        ]
+        if self.suppressed:
+            parts.append(f"{self.suppressed} suppressed")
+        if self.dry_run:
+            parts.append(f"{self.mailed} messages rendered, none sent")
+            if self.earlier:
+                parts.append(f"{self.earlier} pending from earlier runs")
+        else:
+            if self.earlier:
+                parts.append(f"{self.earlier} pending from earlier runs")
+            parts.append(f"{self.sent} sent, {self.failed} failed")
+            if self.deferred:
+                parts.append(f"{self.deferred} left pending for the next run")
+        if self.source_failures:
+            parts.append(f"{len(self.source_failures)} source(s) failed")
+        if self.compose_errors:
+            parts.append(f"{len(self.compose_errors)} digest(s) could not be composed")
+        if self.delivery_error:
+            parts.append("delivery stopped")
+        tail = f" -> {self.destination}" if self.sent and self.destination else ""
+        status = "ok" if self.ok else "FAILED"
+        return f"{head} {span} {status}: " + "; ".join(parts) + tail
