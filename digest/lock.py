@@ -16,6 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from .config import ConfigError
 
 
 class Busy(Exception):
@@ -25,7 +28,10 @@ class Busy(Exception):
 def lock_path(database_url: str) -> Path | None:
     """`digest.db.lock` beside a SQLite file; None for an in-memory database (nothing to
     share); for a server database, a per-URL file in the temp folder (one host only)."""
-    url = make_url(database_url)
+    try:
+        url = make_url(database_url)
+    except (ArgumentError, ValueError):
+        raise ConfigError("DIGEST_DATABASE_URL is not a database URL SQLAlchemy can read") from None
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
             return None
@@ -40,7 +46,11 @@ def run_lock(database_url: str, what: str = "run") -> Iterator[None]:
     if path is None:
         yield
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ConfigError(f"cannot open the run lock {path}: {exc.strerror}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

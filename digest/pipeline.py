@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -146,15 +147,15 @@ def run(
     composer = Composer(settings)
     transport = transport or make_transport(settings)
     report.destination = transport.describe()
-    engine = store.open_engine(settings.database_url)
-    try:
+    with contextlib.ExitStack() as stack:
+        if not dry_run:
+            stack.enter_context(run_lock(settings.database_url))
+        engine = store.open_engine(settings.database_url)
+        stack.callback(engine.dispose)
         if dry_run:
             _dry_run(engine, settings, composer, subscribers, report, reporter, sources)
         else:
-            with run_lock(settings.database_url):
-                _run(engine, settings, composer, transport, subscribers, report, reporter, sources)
-    finally:
-        engine.dispose()
+            _run(engine, settings, composer, transport, subscribers, report, reporter, sources)
     report.seconds = round(time.monotonic() - started, 3)
     return report
 

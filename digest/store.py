@@ -179,17 +179,22 @@ def open_engine(url: str) -> Engine:
         def _connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=15000")
+            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
 
     try:
-        with engine.begin() as conn:
+        # IMMEDIATE: two processes opening a new database at once queue for the write lock
+        # instead of both reading "no tables" and the second failing on its stale snapshot.
+        with (
+            engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as conn,
+            conn.begin(),
+        ):
             _upgrade(conn)
             metadata.create_all(conn)
     except SQLAlchemyError as exc:

@@ -1,0 +1,162 @@
+"""Kill a real `digest run` (SIGKILL) at chosen points, start two at once, and count at the
+SMTP server: every subscriber ends with exactly one copy of their digest."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.exc import OperationalError
+
+from digest import store
+
+from .conftest import SMTPServer
+
+DAY = "2025-06-26"
+TOPICS = ["language model", "diffusion", "reinforcement learning", "video", "reasoning", "agent"]
+
+
+def write_subscribers(cwd: Path, n: int) -> list[str]:
+    emails = [f"reader{i}@example.org" for i in range(n)]
+    (cwd / "subscribers.toml").write_text(
+        "".join(
+            f'[[subscriber]]\nemail = "{e}"\nkeywords = ["{TOPICS[i % len(TOPICS)]}"]\n\n'
+            for i, e in enumerate(emails)
+        )
+    )
+    return emails
+
+
+def start(cwd: Path, smtp: SMTPServer) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SMTP_"))}
+    env.update(
+        DIGEST_SOURCES="sample",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp.port),
+        SMTP_SECURITY="none",
+        SMTP_RETRY_DELAY="0.01",
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "digest", "run", "--date", DAY],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, err
+
+
+def db(cwd: Path):
+    return create_engine(f"sqlite:///{cwd / 'digest.db'}")
+
+
+def pending(cwd: Path) -> dict[str, tuple[str, bytes]]:
+    m = store.messages
+    with db(cwd).connect() as conn:
+        rows = conn.execute(
+            select(m.c.subscriber_email, m.c.message_id, m.c.raw).where(m.c.status == "pending")
+        )
+        return {r.subscriber_email: (r.message_id, r.raw) for r in rows}
+
+
+def run_statuses(cwd: Path) -> list[str]:
+    with db(cwd).connect() as conn:
+        return list(conn.execute(select(store.runs.c.status).order_by(store.runs.c.id)).scalars())
+
+
+class Killed(Exception):
+    """Raised in the SMTP handler after the kill, so that message is never accepted."""
+
+
+@pytest.mark.parametrize(
+    ("stage", "n"),
+    [("mail", 1), ("mail", 2), ("mail", 4), ("data", 1), ("data", 3)],
+    ids=["before-first", "after-first", "after-third", "mid-first", "mid-third"],
+)
+def test_a_killed_run_is_finished_by_the_next_with_one_copy_each(
+    tmp_path: Path, stage: str, n: int
+) -> None:
+    emails = write_subscribers(tmp_path, 5)
+    with SMTPServer() as smtp:
+        victim: list[subprocess.Popen[str]] = []
+
+        def kill(k: int, _session) -> None:
+            if k == n and victim:
+                proc = victim.pop()
+                proc.kill()
+                proc.wait()
+                if stage == "data":
+                    raise Killed
+
+        setattr(smtp.handler, f"on_{stage}", kill)
+        proc = start(tmp_path, smtp)
+        victim.append(proc)
+        code, _, err = finish(proc)
+        assert code == -signal.SIGKILL, err
+        accepted = smtp.handler.count().total()
+        assert accepted == n - 1
+        left = pending(tmp_path)
+        assert len(left) == 5 - accepted
+
+        code, out, err = finish(start(tmp_path, smtp))
+        assert code == 0, err
+        assert f"{len(left)} pending from earlier runs" in out
+        assert smtp.handler.count() == dict.fromkeys(emails, 1)
+        for email, (message_id, raw) in left.items():
+            (got,) = [m for m in smtp.received if m.rcpt_tos == [email]]
+            assert got.message["Message-ID"] == message_id
+            assert got.raw.rstrip(b"\r\n") == raw.rstrip(b"\r\n")
+
+        code, out, _ = finish(start(tmp_path, smtp))
+        assert code == 0 and "0 sent" in out
+        assert smtp.handler.count() == dict.fromkeys(emails, 1)
+    assert run_statuses(tmp_path) == ["interrupted", "ok", "ok"]
+
+
+def test_a_run_killed_mid_transaction_leaves_no_trace_of_it(tmp_path: Path) -> None:
+    """Killed while deciding and composing (inside the transaction that fills the outbox):
+    nothing of it is committed, and the next run does the whole job once."""
+    emails = write_subscribers(tmp_path, 120)
+    with SMTPServer() as smtp:
+        proc = start(tmp_path, smtp)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OperationalError):  # not created yet
+                if run_statuses(tmp_path) == ["running"]:
+                    break
+            time.sleep(0.02)
+        time.sleep(0.5)
+        proc.kill()
+        finish(proc)
+        with db(tmp_path).connect() as conn:
+            committed = conn.execute(select(func.count()).select_from(store.messages)).scalar()
+        assert committed == 0 and smtp.handler.count().total() == 0
+
+        code, _, err = finish(start(tmp_path, smtp))
+        assert code == 0, err
+        assert smtp.handler.count() == dict.fromkeys(emails, 1)
+    assert run_statuses(tmp_path) == ["interrupted", "ok"]
+
+
+def test_two_runs_started_at_once_send_one_copy_each(tmp_path: Path) -> None:
+    emails = write_subscribers(tmp_path, 4)
+    with SMTPServer() as smtp:
+        smtp.handler.data_delay = 0.3  # keeps the first run busy while the second starts
+        results = [finish(p) for p in [start(tmp_path, smtp), start(tmp_path, smtp)]]
+        assert sorted(code for code, _, _ in results) == [0, 1], results
+        (busy,) = [err for code, _, err in results if code == 1]
+        assert "another digest run is in progress" in busy
+        assert "Traceback" not in busy
+        assert smtp.handler.count() == dict.fromkeys(emails, 1)
