@@ -180,3 +180,94 @@ def preview_cmd(email: str, day: date | None, out: Path | None) -> None:
     out.with_suffix(".eml").write_bytes(composed.raw)
     click.echo(f"{composed.subject}\nwrote {out} and {out.with_suffix('.eml')}")
     sys.exit(report.exit_code)
+
+
+@main.command("status")
+@click.option("--runs", "n_runs", default=10, show_default=True, type=click.IntRange(min=1))
+def status_cmd(n_runs: int) -> None:
+    """Show the last runs, pending and failed messages, and suppressed addresses."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    st = _guarded(pipeline.status, _settings(), runs=n_runs)
+    console = Console()
+
+    def when(value: Any) -> str:
+        return f"{value:%m-%d %H:%M}" if value else "-"
+
+    def num(value: int | None) -> str:
+        return "-" if value is None else str(value)
+
+    runs = Table(
+        title="last runs (started in UTC)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for col in ("run", "started", "status", "window", "papers", "new", "mailed", "sent", "failed"):
+        left = col in ("started", "status", "window")
+        width = {"started": 11, "window": 12}.get(col, len(col))
+        runs.add_column(col, justify="left" if left else "right", min_width=width, no_wrap=True)
+    for r in st.runs:
+        window = (
+            f"{r.window_start}"
+            if r.window_end == r.window_start
+            else f"{r.window_start:%m-%d}..{r.window_end:%m-%d}"
+        )
+        bad = r.status not in ("ok", "running")
+        runs.add_row(
+            str(r.id),
+            when(r.started_at),
+            Text(r.status, style="bold red" if bad else ""),
+            window,
+            *(num(v) for v in (r.fetched, r.new, r.mailed, r.sent, r.failed)),
+        )
+    console.print(runs if st.runs else "no runs yet")
+    latest = st.runs[0] if st.runs else None
+    if latest is not None and latest.detail:
+        console.print(f"problems in run {latest.id}:")
+        for line in latest.detail.splitlines():
+            console.print(Text(f"  {line}"))
+
+    for label, (total, rows) in (("pending", st.pending), ("failed", st.failed)):
+        if not total:
+            console.print(f"{label} messages: none")
+            continue
+        table = Table(title=f"{label} messages: {total} (latest {len(rows)})")
+        for col in ("to", "day", "tries", "relay's last answer"):
+            table.add_column(col, overflow="fold", justify="right" if col == "tries" else "left")
+        for m in rows:
+            table.add_row(
+                Text(m.subscriber_email), str(m.day), str(m.attempts), Text(m.detail or "-")
+            )
+        console.print(table)
+
+    if not st.suppressed:
+        console.print("suppressed addresses: none")
+    else:
+        table = Table(title=f"suppressed addresses: {len(st.suppressed)}")
+        for col in ("address", "since", "refusals", "last answer"):
+            table.add_column(col, overflow="fold")
+        for s in st.suppressed:
+            table.add_row(
+                Text(s.email), when(s.suppressed_at), str(s.failures), Text(s.last_answer or "")
+            )
+        console.print(table)
+        console.print("re-enable one with: digest subscribers enable EMAIL")
+
+
+@main.group("subscribers")
+def subscribers_cmd() -> None:
+    """Manage subscribers' delivery state."""
+
+
+@subscribers_cmd.command("enable")
+@click.argument("email")
+def enable_cmd(email: str) -> None:
+    """Re-enable EMAIL after it was suppressed for repeated permanent refusals."""
+    if _guarded(pipeline.enable, _settings(), email):
+        click.echo(f"{email}: re-enabled; the next run mails it again")
+    else:
+        click.echo(f"{email}: was not suppressed; nothing to do")

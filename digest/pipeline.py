@@ -6,7 +6,9 @@ import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from jinja2 import TemplateError
 from sqlalchemy import Connection, Engine
@@ -341,3 +343,36 @@ def fetch(
         snapshot(settings, day, commit=True, reporter=reporter, sources=sources) as (report, _, _),
     ):
         return report
+
+
+@dataclass(frozen=True)
+class Status:
+    runs: list[Any]
+    pending: tuple[int, list[Any]]
+    failed: tuple[int, list[Any]]
+    suppressed: list[Any]
+
+
+def status(settings: Settings, *, runs: int = 10) -> Status:
+    """What an operator checks: the last runs, the outbox, suppressed addresses. Read-only."""
+    engine = store.open_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            return Status(
+                runs=store.recent_runs(conn, runs),
+                pending=store.messages_in(conn, store.PENDING),
+                failed=store.messages_in(conn, store.FAILED),
+                suppressed=store.suppression_rows(conn),
+            )
+    finally:
+        engine.dispose()
+
+
+def enable(settings: Settings, email: str) -> bool:
+    """Re-enable a suppressed address; False if it was not suppressed."""
+    engine = store.open_engine(settings.database_url)
+    try:
+        with engine.begin() as conn:
+            return store.unsuppress(conn, email.strip().lower())
+    finally:
+        engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
 from typing import IO, Protocol
 
 from rich.markup import escape
@@ -35,19 +36,24 @@ class Silent:
 
 
 class Plain:
-    """One line per event on stderr: what cron mails and what logs keep."""
+    """One line per event on stderr, `<UTC time> <level>: <message>`: what cron mails and what
+    logs keep, easy to grep by level or address."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream or sys.stderr
 
+    def _line(self, level: str, message: str) -> None:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        print(f"{stamp} {level}: {message}", file=self.stream, flush=True)
+
     def info(self, message: str) -> None:
-        print(message, file=self.stream, flush=True)
+        self._line("info", message)
 
     def warn(self, message: str) -> None:
-        print(f"warning: {message}", file=self.stream, flush=True)
+        self._line("warning", message)
 
     def error(self, message: str) -> None:
-        print(f"error: {message}", file=self.stream, flush=True)
+        self._line("error", message)
 
     @contextmanager
     def steps(self, description: str, total: int) -> Iterator[Advance]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -119,8 +120,8 @@ def test_unreachable_source_exits_1_with_one_clear_line(cwd: Path) -> None:
     assert "Traceback" not in result.stderr
     assert "huggingface: http://127.0.0.1:9/api/daily_papers?date=2025-11-06" in result.stderr
     assert "connection failed" in result.stderr
-    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
-    assert line.startswith(
+    (line,) = [x for x in result.stderr.splitlines() if re.match(r"\S+Z error: ", x)]
+    assert line.split(" ", 1)[1].startswith(
         "error: huggingface: http://127.0.0.1:9/api/daily_papers?date=2025-11-06"
     )
 
@@ -208,3 +209,74 @@ def test_the_built_wheel_carries_templates_and_sample(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Paper Digest" in (cwd / "p.html").read_text()
+
+
+def smtp_env(smtp, **env: str) -> dict[str, str]:
+    return {
+        "DIGEST_EMAIL_BACKEND": "smtp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "SMTP_SECURITY": "none",
+        "SMTP_RETRY_DELAY": "0.01",
+        "SMTP_RETRIES": "1",
+        **env,
+    }
+
+
+def test_status_shows_the_outbox_and_enable_lifts_a_suppression(cwd: Path) -> None:
+    from .conftest import SMTPServer
+
+    with SMTPServer() as smtp:
+        smtp.handler.faults["ada@example.org"] = ["451 4.7.1 greylisted"] * 2
+        smtp.handler.refuse_rcpt["grace@example.org"] = "550 5.1.1 no such user"
+        env = smtp_env(smtp, DIGEST_SUPPRESS_AFTER="1")
+        run = digest(cwd, "run", "--date", "2025-11-06", **env)
+        assert run.returncode == 1, run.stderr  # nothing was accepted
+        assert re.search(r"Z warning: ada@example.org: refused for now: 451", run.stderr)
+
+        status = digest(cwd, "status", **env)
+        assert status.returncode == 0, status.stderr
+        out = status.stdout
+        assert "pending messages: 1" in out and "451 4.7.1 greylisted" in out
+        assert "failed messages: 1" in out and "550 5.1.1 no such user" in out
+        assert "suppressed addresses: 1" in out and "grace@example.org" in out
+        assert re.search(
+            r"^\s+1\s+\S+ \S+\s+failed\s+2025-11-06\s+83\s+83\s+2\s+0\s+1\s*$", out, re.M
+        )
+
+        enable = digest(cwd, "subscribers", "enable", "grace@example.org", **env)
+        assert enable.returncode == 0 and "re-enabled" in enable.stdout
+        assert "suppressed addresses: none" in digest(cwd, "status", **env).stdout
+
+        smtp.handler.refuse_rcpt.clear()
+        again = digest(cwd, "run", "--date", "2025-11-06", **env)
+        assert again.returncode == 0, again.stderr
+        assert "1 pending from earlier runs; 2 sent, 0 failed" in again.stdout
+        assert smtp.handler.count() == {"ada@example.org": 1, "grace@example.org": 1}
+
+
+def test_a_run_while_another_holds_the_lock_exits_1_at_once(cwd: Path) -> None:
+    from digest.lock import run_lock
+
+    with run_lock(f"sqlite:///{cwd / 'digest.db'}"):
+        result = digest(cwd, "run", "--date", "2025-11-06")
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: another digest run is in progress (run by pid ")
+    assert not (cwd / "outbox").exists()
+
+
+def test_secrets_never_reach_output_or_the_database(cwd: Path) -> None:
+    from .conftest import SMTPServer, authenticator
+
+    with SMTPServer(authenticator=authenticator("digest", "right"), auth_require_tls=False) as smtp:
+        env = smtp_env(smtp, SMTP_USERNAME="digest", SMTP_PASSWORD="Sup3r-Secret-pw")
+        run = digest(cwd, "run", "--date", "2025-11-06", DIGEST_SECRET_KEY="k3y-Secret", **env)
+    assert run.returncode == 1 and "refused the login for digest: 535" in run.stderr
+    assert "Secret" not in run.stdout + run.stderr
+    assert b"Secret" not in (cwd / "digest.db").read_bytes()
+
+    url = "postgresql://digest:Sup3r-Secret-pw@127.0.0.1:9/digest"
+    bad = digest(cwd, "run", DIGEST_DATABASE_URL=url)
+    assert bad.returncode == 2 and "DIGEST_DATABASE_URL=" in bad.stderr
+    assert "Secret" not in bad.stdout + bad.stderr

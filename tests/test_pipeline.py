@@ -176,9 +176,7 @@ def test_relay_refusing_every_message_fails_the_run(workdir, hf_api, smtp_server
     assert (report.sent, report.failed, report.exit_code) == (0, 2, 1)
 
 
-def test_unreachable_relay_fails_early_and_marks_nothing_sent(
-    workdir, hf_api, smtp_server
-) -> None:
+def test_unreachable_relay_fails_early_and_marks_nothing_sent(workdir, hf_api, smtp_server) -> None:
     three_days(hf_api)
     settings = settings_for(workdir, hf_api, smtp_server, SMTP_PORT="9")
     report = pipeline.run(settings, D1, sources=fast(hf_api))
