@@ -122,8 +122,12 @@ WIRE = policy.SMTP.clone(max_line_length=78)
 
 
 def header_text(value: str, limit: int = 200) -> str:
-    """Untrusted text made safe for a header: one line, no controls, bounded length."""
+    """Untrusted text made safe for a header: one line, no controls, no encoded words,
+    bounded length."""
     text = " ".join(_HEADER_UNSAFE.sub(" ", value).split())
+    # The email package decodes anything shaped like an RFC 2047 encoded word in a value it is
+    # given ("=?x?q?=0D?=" becomes a raw CR); break the shape so text stays text.
+    text = text.replace("=?", "= ?")
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

@@ -18,6 +18,9 @@ _KEYS = {"email", "name", "keywords", "exclude", "authors", "max_papers"}
 MAX_PAPERS_LIMIT = 100
 
 
+MAX_WEIGHT = 100.0
+
+
 def valid_email(addr: str) -> bool:
     return bool(_EMAIL.match(addr)) and len(addr) <= 254
 
@@ -45,8 +48,15 @@ def _keywords(value: Any) -> tuple[Keyword, ...]:
             term, weight = kw.get("term"), kw.get("weight", 1.0)
             if not isinstance(term, str):
                 raise ValueError("a keyword table needs a string 'term'")
-            if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
-                raise ValueError(f"keyword {term!r} needs a positive number as 'weight'")
+            if (
+                isinstance(weight, bool)
+                or not isinstance(weight, int | float)
+                or not 0 < weight <= MAX_WEIGHT
+            ):
+                raise ValueError(
+                    f"keyword {term!r} needs a number above 0 and at most {MAX_WEIGHT:g} "
+                    "as 'weight'"
+                )
         else:
             raise ValueError("each keyword is a string or {term = ..., weight = ...}")
         term = one_line(term)

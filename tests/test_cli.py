@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -99,7 +99,7 @@ def test_broken_subscriber_file_refuses_the_whole_run(cwd: Path) -> None:
     assert result.returncode == 2
     assert "subscriber #3 (x@): invalid email address" in result.stderr
     assert "Traceback" not in result.stderr
-    assert not (cwd / "outbox").exists()
+    assert not (cwd / "outbox").exists() and not (cwd / "digest.db").exists()
 
 
 def test_bad_date_is_a_usage_error(cwd: Path) -> None:
