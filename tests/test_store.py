@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from digest import store
+from digest import pipeline, store
 from digest.models import Paper, canonical_key
+
+from .conftest import SUBSCRIBERS, make_settings
 
 
 def make(pid: str, title: str, day: date = date(2025, 11, 6), **kw) -> Paper:
@@ -86,3 +89,46 @@ def test_rollback_leaves_nothing(tmp_path: Path) -> None:
         store.upsert_papers(conn, [make("2511.00001", "T")], "huggingface")
         tx.rollback()
     assert count(engine, store.papers) == 0
+
+
+# The two tables as the first release created them; the others have not changed since.
+FIRST_RELEASE = """
+CREATE TABLE messages (
+    message_id VARCHAR NOT NULL, subscriber_email VARCHAR NOT NULL, run_id INTEGER,
+    day DATE NOT NULL, subject TEXT NOT NULL, status VARCHAR NOT NULL, detail TEXT,
+    created_at DATETIME NOT NULL, PRIMARY KEY (message_id),
+    FOREIGN KEY(run_id) REFERENCES runs (id));
+CREATE TABLE deliveries (
+    subscriber_email VARCHAR NOT NULL, paper_key VARCHAR NOT NULL, message_id VARCHAR NOT NULL,
+    included BOOLEAN NOT NULL, sent_at DATETIME NOT NULL,
+    PRIMARY KEY (subscriber_email, paper_key),
+    FOREIGN KEY(paper_key) REFERENCES papers ("key"),
+    FOREIGN KEY(message_id) REFERENCES messages (message_id));
+INSERT INTO messages VALUES ('<old@localhost>', 'ada@example.org', NULL, '2025-11-06', 's',
+    'sent', NULL, '2025-11-06 07:00:00');
+INSERT INTO deliveries VALUES ('ada@example.org', '{key}', '<old@localhost>', 1,
+    '2025-11-06 07:00:00');
+"""
+
+
+def test_a_database_from_the_first_release_is_upgraded_in_place(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, DIGEST_EMAIL_BACKEND="file")
+    (tmp_path / "subscribers.toml").write_text(SUBSCRIBERS)
+    scratch = make_settings(tmp_path, DIGEST_DATABASE_URL=f"sqlite:///{tmp_path / 'scratch.db'}")
+    _, ranked = pipeline.ranking(scratch, "ada@example.org", date(2025, 11, 6))
+    already = ranked[0].paper.key  # what ada would get first, had she not got it before
+    with sqlite3.connect(tmp_path / "digest.db") as db:
+        db.executescript(FIRST_RELEASE.format(key=already))
+
+    report = pipeline.run(settings, date(2025, 11, 6))
+    assert report.sent == 2
+    engine = store.open_engine(settings.database_url)
+    with engine.connect() as conn:
+        ada = conn.execute(
+            select(store.deliveries.c.paper_key, store.messages.c.status)
+            .join(store.messages)
+            .where(store.deliveries.c.subscriber_email == "ada@example.org")
+        ).all()
+    engine.dispose()
+    assert (already, "sent") in ada and len(ada) > 1
+    assert [k for k, _ in ada].count(already) == 1
