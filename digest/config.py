@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.utils import parseaddr
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
+
+N = TypeVar("N", int, float)
 
 BACKENDS = ("smtp", "file", "console")
 SECURITY = ("starttls", "ssl", "none")
@@ -52,27 +55,17 @@ class Settings:
         return ZoneInfo(self.timezone)
 
 
-def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+def _number(
+    env: Mapping[str, str], name: str, default: N, lo: N, hi: N, kind: Callable[[str], N]
+) -> N:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name}={value} is out of range ({lo} to {hi})")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name}={raw!r} is not {what}") from None
     if not lo <= value <= hi:  # also refuses nan
         raise ConfigError(f"{name}={raw} is out of range ({lo:g} to {hi:g})")
     return value
@@ -149,19 +142,19 @@ def load_settings(
         email_backend=backend,
         outbox_dir=Path(env.get("DIGEST_OUTBOX_DIR", "").strip() or "outbox"),
         smtp_host=smtp_host,
-        smtp_port=_int(env, "SMTP_PORT", default_port, 1, 65535),
+        smtp_port=_number(env, "SMTP_PORT", default_port, 1, 65535, int),
         smtp_username=env.get("SMTP_USERNAME", "").strip() or None,
         smtp_password=env.get("SMTP_PASSWORD") or None,
         smtp_security=security,
-        smtp_timeout=_float(env, "SMTP_TIMEOUT", 30.0, 0.1, 600),
-        smtp_retries=_int(env, "SMTP_RETRIES", 3, 0, 20),
-        smtp_retry_delay=_float(env, "SMTP_RETRY_DELAY", 10.0, 0, 3600),
-        suppress_after=_int(env, "DIGEST_SUPPRESS_AFTER", 3, 1, 100),
+        smtp_timeout=_number(env, "SMTP_TIMEOUT", 30.0, 0.1, 600, float),
+        smtp_retries=_number(env, "SMTP_RETRIES", 3, 0, 20, int),
+        smtp_retry_delay=_number(env, "SMTP_RETRY_DELAY", 10.0, 0, 3600, float),
+        suppress_after=_number(env, "DIGEST_SUPPRESS_AFTER", 3, 1, 100, int),
         from_address=_from_address(env.get("DIGEST_FROM", "").strip() or DEFAULT_FROM),
         base_url=(env.get("DIGEST_BASE_URL", "").strip().rstrip("/") or None),
         secret_key=env.get("DIGEST_SECRET_KEY") or None,
         schedule=_cron(env.get("DIGEST_SCHEDULE", "").strip() or "0 7 * * *"),
         timezone=timezone,
-        lookback_days=_int(env, "DIGEST_LOOKBACK_DAYS", 3, 1, 60),
+        lookback_days=_number(env, "DIGEST_LOOKBACK_DAYS", 3, 1, 60, int),
         templates_dir=Path(templates) if templates else None,
     )

@@ -50,31 +50,29 @@ class RunReport:
             *([self.delivery_error] if self.delivery_error else []),
         ]
 
+    @staticmethod
+    def _some(count: int, text: str) -> list[str]:
+        return [text.format(count)] if count else []
+
     def summary(self) -> str:
         span = str(self.days[0]) if len(self.days) == 1 else f"{self.days[0]}..{self.days[-1]}"
         head = "dry run" if self.dry_run else "run"
+        sending = (
+            [f"{self.mailed} messages rendered, none sent"]
+            if self.dry_run
+            else [f"{self.sent} sent, {self.failed} failed"]
+        )
         parts = [
             f"fetched {self.fetched} papers ({self.new} new)",
             f"{self.mailed} of {self.subscribers} subscribers had new papers",
+            *self._some(self.suppressed, "{} suppressed"),
+            *self._some(self.earlier, "{} pending from earlier runs"),
+            *sending,
+            *self._some(0 if self.dry_run else self.deferred, "{} left pending for the next run"),
+            *self._some(len(self.source_failures), "{} source(s) failed"),
+            *self._some(len(self.compose_errors), "{} digest(s) could not be composed"),
+            *(["delivery stopped"] if self.delivery_error else []),
         ]
-        if self.suppressed:
-            parts.append(f"{self.suppressed} suppressed")
-        if self.dry_run:
-            parts.append(f"{self.mailed} messages rendered, none sent")
-            if self.earlier:
-                parts.append(f"{self.earlier} pending from earlier runs")
-        else:
-            if self.earlier:
-                parts.append(f"{self.earlier} pending from earlier runs")
-            parts.append(f"{self.sent} sent, {self.failed} failed")
-            if self.deferred:
-                parts.append(f"{self.deferred} left pending for the next run")
-        if self.source_failures:
-            parts.append(f"{len(self.source_failures)} source(s) failed")
-        if self.compose_errors:
-            parts.append(f"{len(self.compose_errors)} digest(s) could not be composed")
-        if self.delivery_error:
-            parts.append("delivery stopped")
         tail = f" -> {self.destination}" if self.sent and self.destination else ""
         status = "ok" if self.ok else "FAILED"
         return f"{head} {span} {status}: " + "; ".join(parts) + tail
