@@ -216,15 +216,19 @@ def status_cmd(n_runs: int) -> None:
             if r.window_end == r.window_start
             else f"{r.window_start:%m-%d}..{r.window_end:%m-%d}"
         )
-        bad = r.status not in ("ok", "running")
+        state = r.status
+        if state == "running" and st.lock_holder is None:
+            state = "died"  # nobody holds the lock: the next run marks it interrupted
         runs.add_row(
             str(r.id),
             when(r.started_at),
-            Text(r.status, style="bold red" if bad else ""),
+            Text(state, style="" if state in ("ok", "running") else "bold red"),
             window,
             *(num(v) for v in (r.fetched, r.new, r.mailed, r.sent, r.failed)),
         )
     console.print(runs if st.runs else "no runs yet")
+    if st.lock_holder:
+        console.print(Text(f"a run is in progress: {st.lock_holder}"))
     latest = st.runs[0] if st.runs else None
     if latest is not None and latest.detail:
         console.print(f"problems in run {latest.id}:")

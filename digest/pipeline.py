@@ -17,6 +17,7 @@ from . import store
 from .compose import Composed, Composer
 from .config import ConfigError, Settings
 from .deliver import Transport, make_transport
+from .lock import holder as lock_holder
 from .lock import run_lock
 from .models import Digest, Paper, Ranked, Subscriber
 from .outbox import deliver
@@ -351,6 +352,7 @@ class Status:
     pending: tuple[int, list[Any]]
     failed: tuple[int, list[Any]]
     suppressed: list[Any]
+    lock_holder: str | None  # who is running now; a 'running' row nobody holds has died
 
 
 def status(settings: Settings, *, runs: int = 10) -> Status:
@@ -363,6 +365,7 @@ def status(settings: Settings, *, runs: int = 10) -> Status:
                 pending=store.messages_in(conn, store.PENDING),
                 failed=store.messages_in(conn, store.FAILED),
                 suppressed=store.suppression_rows(conn),
+                lock_holder=lock_holder(settings.database_url),
             )
     finally:
         engine.dispose()

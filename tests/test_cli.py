@@ -260,6 +260,8 @@ def test_a_run_while_another_holds_the_lock_exits_1_at_once(cwd: Path) -> None:
 
     with run_lock(f"sqlite:///{cwd / 'digest.db'}"):
         result = digest(cwd, "run", "--date", "2025-11-06")
+        status = digest(cwd, "status")
+    assert f"a run is in progress: run by pid {os.getpid()} since" in status.stdout
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: another digest run is in progress (run by pid ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -34,7 +35,7 @@ def write_subscribers(cwd: Path, n: int) -> list[str]:
     return emails
 
 
-def start(cwd: Path, smtp: SMTPServer) -> subprocess.Popen[str]:
+def environment(smtp: SMTPServer) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SMTP_"))}
     env.update(
         DIGEST_SOURCES="sample",
@@ -43,10 +44,14 @@ def start(cwd: Path, smtp: SMTPServer) -> subprocess.Popen[str]:
         SMTP_SECURITY="none",
         SMTP_RETRY_DELAY="0.01",
     )
+    return env
+
+
+def start(cwd: Path, smtp: SMTPServer) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "digest", "run", "--date", DAY],
         cwd=cwd,
-        env=env,
+        env=environment(smtp),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -143,6 +148,14 @@ def test_a_run_killed_mid_transaction_leaves_no_trace_of_it(tmp_path: Path) -> N
         with db(tmp_path).connect() as conn:
             committed = conn.execute(select(func.count()).select_from(store.messages)).scalar()
         assert committed == 0 and smtp.handler.count().total() == 0
+        status = subprocess.run(
+            [sys.executable, "-m", "digest", "status"],
+            cwd=tmp_path,
+            env=environment(smtp),
+            capture_output=True,
+            text=True,
+        )
+        assert re.search(r"^\s+1\s+\S+ \S+\s+died\s", status.stdout, re.M), status.stdout
 
         code, _, err = finish(start(tmp_path, smtp))
         assert code == 0, err
