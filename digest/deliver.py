@@ -102,24 +102,23 @@ class SMTPTransport:
                 conn.ehlo()
             if self.username:
                 conn.login(self.username, self.password or "")
-        except DeliveryError:
+            return conn
+        except (DeliveryError, smtplib.SMTPException, OSError) as exc:
             _close(conn)
-            raise
-        except smtplib.SMTPAuthenticationError as exc:
-            _close(conn)
+            raise self._cannot_connect(where, exc) from None
+
+    def _cannot_connect(self, where: str, exc: Exception) -> DeliveryError:
+        """One line for whatever stopped the connection; never the password."""
+        if isinstance(exc, DeliveryError):
+            return exc
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
             answer = f"{exc.smtp_code} {_reason(exc.smtp_error)}"
-            message = f"{where} refused the login for {self.username}: {answer}"
-            raise DeliveryError(message) from None
-        except smtplib.SMTPNotSupportedError as exc:
-            _close(conn)
-            raise DeliveryError(f"{where}: {exc}") from None
-        except ssl.SSLError as exc:
-            _close(conn)
-            raise DeliveryError(f"{where}: TLS failed: {exc.reason or exc}") from None
-        except (smtplib.SMTPException, OSError) as exc:
-            _close(conn)
-            raise DeliveryError(f"cannot reach {where}: {exc or type(exc).__name__}") from None
-        return conn
+            return DeliveryError(f"{where} refused the login for {self.username}: {answer}")
+        if isinstance(exc, smtplib.SMTPNotSupportedError):
+            return DeliveryError(f"{where}: {exc}")
+        if isinstance(exc, ssl.SSLError):
+            return DeliveryError(f"{where}: TLS failed: {exc.reason or exc}")
+        return DeliveryError(f"cannot reach {where}: {exc or type(exc).__name__}")
 
     def __enter__(self) -> Self:
         self.conn = self._connect()
@@ -143,37 +142,38 @@ class SMTPTransport:
         again or refuses the sender (no other message could go either)."""
         if self.conn is None:
             self.conn = self._connect()
-        conn, rcpt = self.conn, out.recipient
-        utf8 = not (rcpt.isascii() and self.sender.isascii())
-        options = ["SMTPUTF8"] if utf8 else []
+        rcpt = out.recipient
+        options = [] if rcpt.isascii() and self.sender.isascii() else ["SMTPUTF8"]
         try:
-            conn.sendmail(self.sender, [rcpt], out.raw, mail_options=options)
+            self.conn.sendmail(self.sender, [rcpt], out.raw, mail_options=options)
+            return
         except smtplib.SMTPRecipientsRefused as exc:
-            code, reason = exc.recipients.get(rcpt, (None, b"recipient refused"))
-            if code == 421:
-                raise self._lost(f"421 {_reason(reason)}") from None
-            permanent = bool(code and code >= 500)
-            raise Refused(code, _reason(reason), permanent, address_fault=True) from None
+            code, raw = exc.recipients.get(rcpt, (None, b"recipient refused"))
+            stage = "RCPT"
         except smtplib.SMTPSenderRefused as exc:
-            answer = f"{exc.smtp_code} {_reason(exc.smtp_error)}"
-            if exc.smtp_code == 421:
-                raise self._lost(answer) from None
-            if exc.smtp_code >= 500:
-                raise DeliveryError(
-                    f"SMTP relay {self.host}:{self.port} refuses the sender {self.sender}: {answer}"
-                ) from None
-            raise Refused(exc.smtp_code, _reason(exc.smtp_error), permanent=False) from None
+            code, raw, stage = exc.smtp_code, exc.smtp_error, "MAIL"
         except smtplib.SMTPResponseException as exc:
-            reason = _reason(exc.smtp_error)
-            if exc.smtp_code == 421:
-                raise self._lost(f"421 {reason}") from None
-            permanent = exc.smtp_code >= 500
-            fault = bool(_ADDRESS_FAULT.match(reason))
-            raise Refused(exc.smtp_code, reason, permanent, address_fault=fault) from None
+            code, raw, stage = exc.smtp_code, exc.smtp_error, "DATA"
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             raise self._lost(str(exc) or type(exc).__name__) from None
         except smtplib.SMTPException as exc:
             raise self._lost(f"{type(exc).__name__}: {exc}") from None
+        raise self._answer(code, _reason(raw), stage)
+
+    def _answer(self, code: int | None, reason: str, stage: str) -> Exception:
+        """What a refusal at `stage` means: 421 is a lost connection; 5xx to MAIL FROM stops
+        delivery (our sender is refused, not the subscriber); otherwise Refused, permanent
+        for 5xx, blaming the address at RCPT or with a 5.1.x/5.2.x status."""
+        if code == 421:
+            return self._lost(f"421 {reason}")
+        permanent = bool(code and code >= 500)
+        if stage == "MAIL" and permanent:
+            return DeliveryError(
+                f"SMTP relay {self.host}:{self.port} refuses the sender {self.sender}: "
+                f"{code} {reason}"
+            )
+        fault = stage == "RCPT" or bool(_ADDRESS_FAULT.match(reason))
+        return Refused(code, reason, permanent, address_fault=fault)
 
 
 def _close(conn: smtplib.SMTP | None) -> None:
