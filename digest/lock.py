@@ -40,6 +40,11 @@ def lock_path(database_url: str) -> Path | None:
     return Path(tempfile.gettempdir()) / f"paper-digest-{tag}.lock"
 
 
+def _named(fd: int) -> str:
+    """What the holder wrote into the lock file about itself."""
+    return os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown process"
+
+
 @contextmanager
 def run_lock(database_url: str, what: str = "run") -> Iterator[None]:
     path = lock_path(database_url)
@@ -55,9 +60,8 @@ def run_lock(database_url: str, what: str = "run") -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "unknown process"
             raise Busy(
-                f"another digest run is in progress ({holder}; lock {path}); "
+                f"another digest run is in progress ({_named(fd)}; lock {path}); "
                 "this one exits without doing anything"
             ) from None
         os.ftruncate(fd, 0)
@@ -82,7 +86,7 @@ def holder(database_url: str) -> str | None:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return os.read(fd, 200).decode("utf-8", "replace").strip() or "unknown process"
+            return _named(fd)
         fcntl.flock(fd, fcntl.LOCK_UN)
         return None
     finally:

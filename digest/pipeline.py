@@ -28,6 +28,16 @@ from .sources import Source, SourceError, make_sources
 from .subscribers import load_subscribers
 
 
+@contextmanager
+def opened(settings: Settings) -> Iterator[Engine]:
+    """The configured database, disposed of on the way out."""
+    engine = store.open_engine(settings.database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def window(settings: Settings, day: date | None) -> list[date]:
     """The listing days a run covers: `day`, or the lookback window ending today."""
     if day is not None:
@@ -153,8 +163,7 @@ def run(
     with contextlib.ExitStack() as stack:
         if not dry_run:
             stack.enter_context(run_lock(settings.database_url))
-        engine = store.open_engine(settings.database_url)
-        stack.callback(engine.dispose)
+        engine = stack.enter_context(opened(settings))
         if dry_run:
             _dry_run(engine, settings, composer, subscribers, report, reporter, sources)
         else:
@@ -186,7 +195,6 @@ def _run(
     days = report.days
     with engine.begin() as conn:
         run_id = store.start_run(conn, days)
-        report.earlier = len(store.pending(conn))
     status = "failed"
     try:
         with collected(engine, settings, days, report, reporter, commit=True, sources=sources) as (
@@ -198,7 +206,7 @@ def _run(
             cancelled = store.cancel_pending_except(conn, {s.email for s in active})
             if cancelled:
                 reporter.info(f"cancelled pending mail to {cancelled} former subscriber(s)")
-                report.earlier = len(store.pending(conn))
+            report.earlier = store.count_messages(conn, store.PENDING)
             digests = decide(conn, active, [index_paper(p) for p in candidates], days[-1])
             _announce(candidates, subscribers, digests, report, reporter)
             for c in compose_all(composer, digests, report, reporter):
@@ -238,7 +246,7 @@ def _dry_run(
         candidates,
     ):
         active = _active(conn, subscribers, report)
-        report.earlier = len(store.pending(conn))
+        report.earlier = store.count_messages(conn, store.PENDING)
         digests = decide(conn, active, [index_paper(p) for p in candidates], days[-1])
     _announce(candidates, subscribers, digests, report, reporter)
     for c in compose_all(composer, digests, report, reporter):
@@ -289,14 +297,13 @@ def snapshot(
     """The window's listing as the store would hold it after a fetch; kept only if `commit`."""
     days = window(settings, day)
     report = RunReport(days=days, dry_run=not commit)
-    engine = store.open_engine(settings.database_url)
-    try:
-        with collected(
+    with (
+        opened(settings) as engine,
+        collected(
             engine, settings, days, report, reporter or Silent(), commit=commit, sources=sources
-        ) as (conn, candidates):
-            yield report, conn, candidates
-    finally:
-        engine.dispose()
+        ) as (conn, candidates),
+    ):
+        yield report, conn, candidates
 
 
 def ranking(
@@ -357,25 +364,17 @@ class Status:
 
 def status(settings: Settings, *, runs: int = 10) -> Status:
     """What an operator checks: the last runs, the outbox, suppressed addresses. Read-only."""
-    engine = store.open_engine(settings.database_url)
-    try:
-        with engine.connect() as conn:
-            return Status(
-                runs=store.recent_runs(conn, runs),
-                pending=store.messages_in(conn, store.PENDING),
-                failed=store.messages_in(conn, store.FAILED),
-                suppressed=store.suppression_rows(conn),
-                lock_holder=lock_holder(settings.database_url),
-            )
-    finally:
-        engine.dispose()
+    with opened(settings) as engine, engine.connect() as conn:
+        return Status(
+            runs=store.recent_runs(conn, runs),
+            pending=store.messages_in(conn, store.PENDING),
+            failed=store.messages_in(conn, store.FAILED),
+            suppressed=store.suppression_rows(conn),
+            lock_holder=lock_holder(settings.database_url),
+        )
 
 
 def enable(settings: Settings, email: str) -> bool:
     """Re-enable a suppressed address; False if it was not suppressed."""
-    engine = store.open_engine(settings.database_url)
-    try:
-        with engine.begin() as conn:
-            return store.unsuppress(conn, email.strip().lower())
-    finally:
-        engine.dispose()
+    with opened(settings) as engine, engine.begin() as conn:
+        return store.unsuppress(conn, email.strip().lower())

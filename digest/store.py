@@ -527,16 +527,20 @@ def mark_deferred(conn: Connection, message_id: str, answer: str) -> None:
     )
 
 
-def _release(conn: Connection, where: Any, status: str, detail: str) -> None:
+def _release(conn: Connection, where: Any, status: str, detail: str, **values: Any) -> None:
     """End messages without delivery and free the papers they claimed."""
     ids = list(conn.execute(select(messages.c.message_id).where(where)).scalars())
     for chunk in _chunks(ids):
         conn.execute(
             update(messages)
             .where(messages.c.message_id.in_(chunk))
-            .values(status=status, detail=detail, raw=None)
+            .values(status=status, detail=detail, raw=None, **values)
         )
         conn.execute(delete(deliveries).where(deliveries.c.message_id.in_(chunk)))
+
+
+def _pending_to(email: str) -> Any:
+    return (messages.c.subscriber_email == email) & (messages.c.status == PENDING)
 
 
 def mark_failed(
@@ -545,12 +549,13 @@ def mark_failed(
     """A permanent refusal. The papers are freed (a later digest may carry them if the address
     recovers). A refusal that blames the address (`suppress_after` given) counts towards
     suppressing it; returns True when this one does."""
-    conn.execute(
-        update(messages)
-        .where(messages.c.message_id == message_id)
-        .values(status=FAILED, detail=answer, attempts=messages.c.attempts + 1, raw=None)
+    _release(
+        conn,
+        messages.c.message_id == message_id,
+        FAILED,
+        answer,
+        attempts=messages.c.attempts + 1,
     )
-    conn.execute(delete(deliveries).where(deliveries.c.message_id == message_id))
     if suppress_after is None:
         return False
     row = conn.execute(select(suppressions).where(suppressions.c.email == email)).first()
@@ -567,12 +572,7 @@ def mark_failed(
     else:
         conn.execute(update(suppressions).where(suppressions.c.email == email).values(**values))
     if suppress:
-        _release(
-            conn,
-            (messages.c.subscriber_email == email) & (messages.c.status == PENDING),
-            CANCELLED,
-            "address suppressed",
-        )
+        _release(conn, _pending_to(email), CANCELLED, "address suppressed")
     return suppress
 
 
@@ -586,12 +586,7 @@ def cancel_pending_except(conn: Connection, keep: set[str]) -> int:
         if email not in keep
     }
     for email in stale:
-        _release(
-            conn,
-            (messages.c.subscriber_email == email) & (messages.c.status == PENDING),
-            CANCELLED,
-            "no longer an active subscriber",
-        )
+        _release(conn, _pending_to(email), CANCELLED, "no longer an active subscriber")
     return len(stale)
 
 
@@ -633,11 +628,14 @@ def recent_runs(conn: Connection, limit: int = 10) -> list[Any]:
     return list(conn.execute(select(runs).order_by(runs.c.id.desc()).limit(limit)))
 
 
+def count_messages(conn: Connection, status: str) -> int:
+    stmt = select(func.count()).select_from(messages).where(messages.c.status == status)
+    return int(conn.execute(stmt).scalar_one())
+
+
 def messages_in(conn: Connection, status: str, limit: int = 20) -> tuple[int, list[Any]]:
     """How many messages have `status`, and the most recent of them."""
-    total = conn.execute(
-        select(func.count()).select_from(messages).where(messages.c.status == status)
-    ).scalar_one()
+    total = count_messages(conn, status)
     rows = conn.execute(
         select(
             messages.c.message_id,
@@ -651,7 +649,7 @@ def messages_in(conn: Connection, status: str, limit: int = 20) -> tuple[int, li
         .order_by(messages.c.created_at.desc())
         .limit(limit)
     )
-    return int(total), list(rows)
+    return total, list(rows)
 
 
 def suppression_rows(conn: Connection) -> list[Any]:
