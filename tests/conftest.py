@@ -164,6 +164,17 @@ class SMTPServer:
     def received(self) -> list[Received]:
         return self.handler.received
 
+    def env(self, **extra: str) -> dict[str, str]:
+        """Settings that send through this server, in plain text, retrying without delay."""
+        return {
+            "DIGEST_EMAIL_BACKEND": "smtp",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.port),
+            "SMTP_SECURITY": "none",
+            "SMTP_RETRY_DELAY": "0.01",
+            **extra,
+        }
+
     def __enter__(self) -> SMTPServer:
         self.controller.start()
         return self

@@ -212,15 +212,7 @@ def test_the_built_wheel_carries_templates_and_sample(tmp_path: Path) -> None:
 
 
 def smtp_env(smtp, **env: str) -> dict[str, str]:
-    return {
-        "DIGEST_EMAIL_BACKEND": "smtp",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp.port),
-        "SMTP_SECURITY": "none",
-        "SMTP_RETRY_DELAY": "0.01",
-        "SMTP_RETRIES": "1",
-        **env,
-    }
+    return smtp.env(SMTP_RETRIES="1", **env)
 
 
 def test_status_shows_the_outbox_and_enable_lifts_a_suppression(cwd: Path) -> None:

@@ -37,14 +37,7 @@ def write_subscribers(cwd: Path, n: int) -> list[str]:
 
 def environment(smtp: SMTPServer) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SMTP_"))}
-    env.update(
-        DIGEST_SOURCES="sample",
-        SMTP_HOST="127.0.0.1",
-        SMTP_PORT=str(smtp.port),
-        SMTP_SECURITY="none",
-        SMTP_RETRY_DELAY="0.01",
-    )
-    return env
+    return {**env, **smtp.env(DIGEST_SOURCES="sample")}
 
 
 def start(cwd: Path, smtp: SMTPServer) -> subprocess.Popen[str]:

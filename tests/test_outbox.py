@@ -16,14 +16,7 @@ ADA, GRACE = "ada@example.org", "grace@example.org"
 
 
 def settings_for(workdir, smtp: SMTPServer, **env: str):
-    return make_settings(
-        workdir,
-        SMTP_HOST="127.0.0.1",
-        SMTP_PORT=str(smtp.port),
-        SMTP_SECURITY="none",
-        SMTP_RETRIES="2",
-        **env,
-    )
+    return make_settings(workdir, **smtp.env(SMTP_RETRIES="2", **env))
 
 
 def outbox(settings) -> dict[str, tuple[str, int, str | None]]:

@@ -20,13 +20,7 @@ D1, D2, D3 = date(2025, 11, 4), date(2025, 11, 5), date(2025, 11, 6)
 
 
 def settings_for(workdir: Path, hf: FakeHF, smtp: SMTPServer, **env: str):
-    base = {
-        "DIGEST_SOURCES": "huggingface",
-        "DIGEST_HF_API_URL": hf.api_url,
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp.port),
-        "SMTP_SECURITY": "none",
-    }
+    base = smtp.env(DIGEST_SOURCES="huggingface", DIGEST_HF_API_URL=hf.api_url)
     return make_settings(workdir, **{**base, **env})
 
 
