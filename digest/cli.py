@@ -125,6 +125,8 @@ def rank_cmd(email: str, day: date | None, top: int, as_json: bool) -> None:
                                 "keyword": m.term,
                                 "field": m.field,
                                 "count": m.count,
+                                "via": list(m.via),
+                                "rarity": m.rarity,
                                 "points": m.points,
                             }
                             for m in r.matches
@@ -148,7 +150,8 @@ def rank_cmd(email: str, day: date | None, top: int, as_json: bool) -> None:
         table.add_column("why", overflow="fold")
         for i, r in enumerate(ranked, start=1):
             why = ", ".join(
-                f"{m.term} ({m.field}{' x' + str(m.count) if m.count > 1 else ''})"
+                f"{m.term} ({m.field}{' x' + str(m.count) if m.count > 1 else ''}"
+                f"{', as ' + ' / '.join(m.via) if m.via else ''})"
                 for m in r.matches
             )
             table.add_row(str(i), f"{r.score:.2f}", Text(r.paper.title), Text(why))

@@ -86,6 +86,7 @@ class Paper:
 class Keyword:
     term: str
     weight: float = 1.0
+    synonyms: tuple[str, ...] = ()  # the subscriber's own, on top of the built-in ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +97,22 @@ class Subscriber:
     exclude: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()
     max_papers: int = 10
+    min_score: float | None = None  # None: the ranker's default threshold
 
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """One keyword found in one field of a paper, and the points it earned there."""
+    """One keyword found in one field of a paper, and the points it earned there.
+
+    `via` names the synonyms that were found instead of the keyword as written; `rarity`
+    is the keyword's weight for being specific (1.0 for a term almost no paper uses)."""
 
     term: str
     field: str
     count: int
     points: float
+    via: tuple[str, ...] = ()
+    rarity: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +121,7 @@ class Ranked:
     score: float
     matches: tuple[Match, ...]
     by_followed_author: bool = False
+    coverage: float = 1.0  # the factor for matching several of the profile's keywords
 
     @property
     def matched_terms(self) -> list[str]:

@@ -22,7 +22,7 @@ from .lock import run_lock
 from .models import Digest, Paper, Ranked, Subscriber
 from .outbox import deliver
 from .progress import Reporter, Silent
-from .rank import PaperIndex, compile_profile, index_paper, rank
+from .rank import Listing, Rarity, compile_profile, explain, rank, select
 from .report import RunReport
 from .sources import Source, SourceError, make_sources
 from .subscribers import load_subscribers
@@ -105,19 +105,32 @@ def collected(
             tx.rollback()
 
 
+REFERENCE_PAPERS = 3000  # how many of the store's latest papers teach the ranker rarity
+
+
+def listing_for(conn: Connection, candidates: Sequence[Paper]) -> tuple[Listing, Rarity]:
+    """The candidates indexed once for every subscriber, and term rarity learned from the
+    papers the store has seen (which include the candidates: the listing is stored first)."""
+    listing = Listing(candidates)
+    indexed = {i.paper.key: i for i in listing.indexed}
+    reference = [indexed.get(p.key, p) for p in store.recent_papers(conn, REFERENCE_PAPERS)]
+    return listing, Rarity(Listing(reference or listing.indexed))
+
+
 def decide(
-    conn: Connection, subscribers: Sequence[Subscriber], indexed: Sequence[PaperIndex], day: date
+    conn: Connection, subscribers: Sequence[Subscriber], candidates: Sequence[Paper], day: date
 ) -> list[Digest]:
     """Each subscriber's digest: what is new to them (not in their ledger), ranked, capped.
     What falls below the cap is passed over for good once the digest is accepted."""
+    listing, rarity = listing_for(conn, candidates)
     digests = []
     for sub in subscribers:
-        already = store.sent_keys(conn, sub.email)
-        fresh = [i for i in indexed if i.paper.key not in already]
-        ranked = rank(compile_profile(sub), fresh)
-        if ranked:
-            passed = tuple(r.paper.key for r in ranked[sub.max_papers :])
-            digests.append(Digest(sub, day, ranked[: sub.max_papers], passed_over=passed))
+        profile = compile_profile(sub)
+        chosen = select(profile, listing, rarity, skip=store.sent_keys(conn, sub.email))
+        if chosen:
+            top = [explain(listing, profile, s) for s in chosen[: sub.max_papers]]
+            passed = tuple(s.key for s in chosen[sub.max_papers :])
+            digests.append(Digest(sub, day, top, passed_over=passed))
     return digests
 
 
@@ -207,7 +220,7 @@ def _run(
             if cancelled:
                 reporter.info(f"cancelled pending mail to {cancelled} former subscriber(s)")
             report.earlier = store.count_messages(conn, store.PENDING)
-            digests = decide(conn, active, [index_paper(p) for p in candidates], days[-1])
+            digests = decide(conn, active, candidates, days[-1])
             _announce(candidates, subscribers, digests, report, reporter)
             for c in compose_all(composer, digests, report, reporter):
                 store.record_pending(conn, c.digest, c.subject, c.raw, run_id)
@@ -247,7 +260,7 @@ def _dry_run(
     ):
         active = _active(conn, subscribers, report)
         report.earlier = store.count_messages(conn, store.PENDING)
-        digests = decide(conn, active, [index_paper(p) for p in candidates], days[-1])
+        digests = decide(conn, active, candidates, days[-1])
     _announce(candidates, subscribers, digests, report, reporter)
     for c in compose_all(composer, digests, report, reporter):
         reporter.info(f"would send to {c.digest.subscriber.email}: {c.subject}")
@@ -317,8 +330,8 @@ def ranking(
     """How `email`'s profile ranks the window's listing, ignoring what was already sent.
     Changes no state."""
     profile = compile_profile(find_subscriber(settings, email))
-    with snapshot(settings, day, reporter=reporter, sources=sources) as (report, _, candidates):
-        ranked = rank(profile, [index_paper(p) for p in candidates])
+    with snapshot(settings, day, reporter=reporter, sources=sources) as (report, conn, candidates):
+        ranked = rank(profile, *listing_for(conn, candidates))
     return report, ranked
 
 
@@ -333,7 +346,7 @@ def preview(
     """The message `email` would get from a run now, composed but neither sent nor recorded."""
     sub = find_subscriber(settings, email)
     with snapshot(settings, day, reporter=reporter, sources=sources) as (report, conn, candidates):
-        digests = decide(conn, [sub], [index_paper(p) for p in candidates], report.days[-1])
+        digests = decide(conn, [sub], candidates, report.days[-1])
     report.mailed = len(digests)
     return report, (Composer(settings).compose(digests[0]) if digests else None)
 

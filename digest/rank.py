@@ -1,86 +1,92 @@
 """Keyword-profile ranking that explains itself: every point of a score is a Match.
 
-Text is folded to stemmed tokens (case, hyphens and plurals do not matter), a keyword matches
-as a contiguous token phrase, and each field has a weight: the title counts most, the listing's
-own keywords next, the abstract least. Repeats add only logarithmically, and gently:
-three keywords in a title beat one keyword said four times.
+A keyword is a concept: the phrase as written plus its synonyms (`synonyms.py`). It matches a
+field where its words occur in order and close together. What a match is worth:
+
+- **where**: title 3, the listing's own keywords 2, abstract 1, summed over the fields;
+- **how often**, saturating: a keyword said ten times is not ten times better (x / (x + K));
+- **how specific**: rarity, learned from every paper the store has seen (an inverse document
+  frequency scaled so that a phrase in one paper in 200 or fewer counts fully);
+- **the subscriber's weight** for that keyword;
+- **several keywords**: the strongest counts in full, each further one at 0.7 times the one
+  before, so a paper about one of them beats a paper that mentions several in passing.
+
+Followed authors rank first; `exclude` vetoes; upvotes only break ties; papers below the
+threshold are not candidates at all.
 """
 
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Container, Iterable, Sequence
+from dataclasses import dataclass, field
 
 from .models import Match, Paper, Ranked, Subscriber
+from .synonyms import THESAURUS, Thesaurus, Variant
+from .text import BREAK, FUNCTION_WORDS, tokens
 
 FIELD_WEIGHTS: dict[str, float] = {"title": 3.0, "keywords": 2.0, "abstract": 1.0}
-AUTHOR_POINTS = 5.0
-REPEAT_BONUS = 0.5
-_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
-_BREAK = "\x00"  # between ai_keywords, so a phrase never spans two of them
-
-
-def stem(token: str) -> str:
-    """A light plural folding: enough that "policies" is "policy" and "models" is "model"."""
-    if len(token) <= 3 or token.isdigit():
-        return token
-    if token.endswith("ies") and len(token) > 4:
-        return token[:-3] + "y"
-    if token.endswith(("sses", "shes", "ches", "xes")):
-        return token[:-2]
-    if token.endswith("s") and not token.endswith(("ss", "us", "is")):
-        return token[:-1]
-    return token
-
-
-def fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text).casefold()
-    return "".join(c for c in text if not unicodedata.combining(c))
-
-
-def tokens(text: str) -> tuple[str, ...]:
-    return tuple(stem(t) for t in _TOKEN.findall(fold(text)))
+SATURATION = 2.0  # weighted occurrences at which a keyword earns half its points
+GAP = 2  # words allowed between two words of a phrase: "LLM-based web agents"
+SPECIFIC = 200  # a phrase in one paper in this many is fully specific (rarity 1.0)
+_NO_GAP = frozenset(t for w in FUNCTION_WORDS for t in tokens(w)) | {BREAK}
+MIN_RARITY = 0.3  # a keyword the subscriber chose is never worthless, however common
+FURTHER = 0.7  # the second-strongest keyword counts 70%, the third 49%, ...
+AUTHOR_POINTS = 1.0
+MIN_SCORE = 0.15  # one common word once in an abstract: about 0.1; in the title: 0.2
 
 
 @dataclass(frozen=True, slots=True)
-class Term:
+class Concept:
+    """One keyword of a profile, with every way of writing it."""
+
     label: str
-    tokens: tuple[str, ...]
+    variants: tuple[Variant, ...]
     weight: float = 1.0
+
+    @property
+    def key(self) -> frozenset[tuple[str, ...]]:
+        return frozenset(v.tokens for v in self.variants)
 
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    keywords: tuple[Term, ...]
-    exclude: tuple[Term, ...]
+    concepts: tuple[Concept, ...]
+    exclude: tuple[Concept, ...]
     authors: tuple[tuple[str, str], ...]  # (as written, folded)
     max_papers: int
+    min_score: float = MIN_SCORE
 
 
-def compile_profile(sub: Subscriber) -> Profile:
-    """Tokenize a subscriber's terms once, so scoring a paper is only lookups."""
-
-    def terms(items: Iterable[tuple[str, float]]) -> tuple[Term, ...]:
-        out = []
-        for label, weight in items:
-            toks = tokens(label)
-            if toks:
-                out.append(Term(label, toks, weight))
-        return tuple(out)
-
+def compile_profile(sub: Subscriber, thesaurus: Thesaurus = THESAURUS) -> Profile:
+    """Expand a subscriber's terms once, so scoring is only lookups. Keywords that are
+    synonyms of each other ("MPC", "model predictive control") become one concept with
+    their weights added: the subscriber said it twice, so it is the heart of the profile."""
+    concepts: list[Concept] = []
+    for kw in sub.keywords:
+        variants = thesaurus.variants(kw.term, kw.synonyms)
+        if not variants:
+            continue
+        written = {v.tokens for v in variants}
+        same = next((i for i, c in enumerate(concepts) if c.key & written), None)
+        if same is None:
+            concepts.append(Concept(kw.term, variants, kw.weight))
+        else:
+            c = concepts[same]
+            merged = c.variants + tuple(v for v in variants if v.tokens not in c.key)
+            concepts[same] = Concept(c.label, merged, c.weight + kw.weight)
+    exclude = tuple(Concept(t, v) for t in sub.exclude if (v := thesaurus.variants(t)))
     return Profile(
-        keywords=terms((k.term, k.weight) for k in sub.keywords),
-        exclude=terms((t, 1.0) for t in sub.exclude),
+        concepts=tuple(concepts),
+        exclude=exclude,
         authors=tuple((a, " ".join(tokens(a))) for a in sub.authors),
         max_papers=sub.max_papers,
+        min_score=MIN_SCORE if sub.min_score is None else sub.min_score,
     )
 
 
 class FieldIndex:
-    """A field's tokens and where each token occurs, for phrase counting by lookup."""
+    """A field's tokens and where each occurs, so a phrase is found by lookups."""
 
     __slots__ = ("positions", "tokens")
 
@@ -90,15 +96,39 @@ class FieldIndex:
         for i, tok in enumerate(self.tokens):
             self.positions.setdefault(tok, []).append(i)
 
-    def count(self, phrase: tuple[str, ...]) -> int:
+    def spans(self, v: Variant) -> Iterable[tuple[int, int]]:
+        """Where the variant's tokens occur in order, each right after the last or, where
+        the variant allows it, within GAP words of it."""
+        phrase = v.tokens
         starts = self.positions.get(phrase[0])
         if not starts:
-            return 0
-        n = len(phrase)
-        if n == 1:
-            return len(starts)
-        toks = self.tokens
-        return sum(1 for i in starts if toks[i : i + n] == phrase)
+            return
+        for start in starts:
+            end = start + 1
+            for word, loose in zip(phrase[1:], v.loose, strict=True):
+                reach = end + GAP if loose else end
+                nxt = next((p for p in self.positions.get(word, ()) if end <= p <= reach), None)
+                if nxt is None or any(t in _NO_GAP for t in self.tokens[end:nxt]):
+                    break
+                end = nxt + 1
+            else:
+                yield start, end
+
+
+def occurrences(idx: FieldIndex, variants: Sequence[Variant]) -> tuple[int, tuple[str, ...]]:
+    """How often a concept occurs in a field, and which variants other than the first were
+    seen. Overlapping finds count once, and so does "model predictive control (MPC)"."""
+    found = sorted((start, -end, i) for i, v in enumerate(variants) for start, end in idx.spans(v))
+    count, last_end, via = 0, -2, set()
+    for start, neg_end, i in found:
+        if start <= last_end + 1:
+            last_end = max(last_end, -neg_end)
+            continue
+        count += 1
+        last_end = -neg_end
+        if i:
+            via.add(variants[i].label)
+    return count, tuple(sorted(via))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +142,7 @@ def index_paper(paper: Paper) -> PaperIndex:
     kw_tokens: list[str] = []
     for kw in paper.ai_keywords:
         kw_tokens.extend(tokens(kw))
-        kw_tokens.append(_BREAK)
+        kw_tokens.append(BREAK)
     return PaperIndex(
         paper=paper,
         fields={
@@ -124,36 +154,184 @@ def index_paper(paper: Paper) -> PaperIndex:
     )
 
 
-def score(profile: Profile, idx: PaperIndex) -> Ranked | None:
-    """The paper's score and its reasons, or None when it is vetoed or matches nothing."""
-    for term in profile.exclude:
-        if any(f.count(term.tokens) for f in idx.fields.values()):
-            return None
-    matches: list[Match] = []
-    for term in profile.keywords:
-        for field, weight in FIELD_WEIGHTS.items():
-            n = idx.fields[field].count(term.tokens)
-            if n:
-                points = term.weight * weight * (1.0 + REPEAT_BONUS * math.log(n))
-                matches.append(Match(term.label, field, n, round(points, 4)))
-    followed = False
-    for written, folded in profile.authors:
-        if folded in idx.authors:
-            followed = True
-            matches.append(Match(written, "authors", 1, AUTHOR_POINTS))
-    if not matches:
-        return None
-    total = round(sum(m.points for m in matches), 4)
-    return Ranked(idx.paper, total, tuple(matches), by_followed_author=followed)
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A concept found in one paper: (field, count, synonyms seen) for each field, and its
+    strength there (0 to 1) from the field-weighted count."""
+
+    fields: tuple[tuple[str, int, tuple[str, ...]], ...]
+    weighted: float
+    strength: float
 
 
-def sort_key(r: Ranked) -> tuple[bool, float, int, str]:
-    """Followed authors first, then score; upvotes only break ties."""
-    return (not r.by_followed_author, -r.score, -(r.paper.upvotes or 0), r.paper.key)
+def _hit(fields: tuple[tuple[str, int, tuple[str, ...]], ...]) -> Hit:
+    weighted = sum(FIELD_WEIGHTS[f] * n for f, n, _ in fields)
+    return Hit(fields, weighted, strength(weighted))
 
 
-def rank(profile: Profile, indexed: Iterable[PaperIndex]) -> list[Ranked]:
-    """Every candidate that matches the profile, best first."""
-    ranked = [r for r in (score(profile, idx) for idx in indexed) if r is not None]
-    ranked.sort(key=sort_key)
-    return ranked
+class Listing:
+    """Papers indexed once for every profile that ranks them. A concept's finds are
+    cached, so ten thousand profiles that share "world model" look for it once."""
+
+    def __init__(self, papers: Iterable[Paper | PaperIndex]) -> None:
+        self.indexed = [p if isinstance(p, PaperIndex) else index_paper(p) for p in papers]
+        self._postings: dict[str, set[int]] = {}
+        for n, idx in enumerate(self.indexed):
+            for f in idx.fields.values():
+                for tok in f.positions:
+                    self._postings.setdefault(tok, set()).add(n)
+        self._hits: dict[frozenset[tuple[str, ...]], dict[int, Hit]] = {}
+        self.upvotes = [i.paper.upvotes or 0 for i in self.indexed]
+
+    def __len__(self) -> int:
+        return len(self.indexed)
+
+    def hits(self, variants: Sequence[Variant]) -> dict[int, Hit]:
+        """Papers (by position) where any variant occurs, with where and how often."""
+        key = frozenset(v.tokens for v in variants)
+        cached = self._hits.get(key)
+        if cached is not None:
+            return cached
+        candidates: set[int] = set()
+        for v in variants:
+            sets = [self._postings.get(t) for t in set(v.tokens)]
+            if all(sets):
+                candidates |= set.intersection(*sets)  # type: ignore[arg-type]
+        out: dict[int, Hit] = {}
+        for n in candidates:
+            per_field = []
+            for name, f in self.indexed[n].fields.items():
+                count, via = occurrences(f, variants)
+                if count:
+                    per_field.append((name, count, via))
+            if per_field:
+                out[n] = _hit(tuple(per_field))
+        self._hits[key] = out
+        return out
+
+
+@dataclass
+class Rarity:
+    """How specific a concept is, from how many of the reference papers mention it."""
+
+    reference: Listing
+    _cache: dict[frozenset[tuple[str, ...]], float] = field(default_factory=dict)
+
+    def __call__(self, concept: Concept) -> float:
+        key = concept.key
+        value = self._cache.get(key)
+        if value is None:
+            df = len(self.reference.hits(concept.variants))
+            share = (df + 0.5) / (len(self.reference) + 1)
+            value = min(1.0, max(MIN_RARITY, math.log(1 / share) / math.log(SPECIFIC)))
+            self._cache[key] = value
+        return value
+
+
+def strength(weighted: float) -> float:
+    """0 to 1, saturating: a keyword said ten times is not ten times better."""
+    return weighted / (weighted + SATURATION)
+
+
+@dataclass(frozen=True, slots=True)
+class Selected:
+    """A paper the profile selects, scored but not yet explained (explaining costs more than
+    scoring, and most selected papers fall below max_papers)."""
+
+    n: int
+    score: float
+    followed: bool
+    found: tuple[tuple[float, Concept, Hit, float], ...]  # (points, concept, hit, rarity)
+    key: str
+
+
+def select(
+    profile: Profile,
+    listing: Listing,
+    rarity: Rarity | None = None,
+    skip: Container[str] = frozenset(),
+) -> list[Selected]:
+    """Every paper of `listing` (but those keyed in `skip`) that the profile selects, best
+    first. Rarity comes from `rarity`'s reference papers, or else from the listing itself."""
+    rarity = rarity or Rarity(listing)
+    vetoed: set[int] = set()
+    for concept in profile.exclude:
+        vetoed.update(listing.hits(concept.variants))
+    found: dict[int, list[tuple[float, Concept, Hit, float]]] = {}
+    for concept in profile.concepts:
+        r = rarity(concept)
+        scale = concept.weight * r
+        for n, hit in listing.hits(concept.variants).items():
+            if n not in vetoed:
+                found.setdefault(n, []).append((scale * hit.strength, concept, hit, r))
+    followed = _followed(profile, listing, vetoed)
+    out = []
+    papers = listing.indexed
+    for n in found.keys() | followed.keys() if followed else found.keys():
+        key = papers[n].paper.key
+        if key in skip:
+            continue
+        per = sorted(found.get(n, ()), key=lambda x: -x[0])
+        score = sum(p * FURTHER**i for i, (p, *_) in enumerate(per))
+        if n in followed:
+            score += AUTHOR_POINTS * len(followed[n])
+        elif score < profile.min_score:
+            continue
+        out.append(Selected(n, round(score, 4), n in followed, tuple(per), key))
+    upvotes = listing.upvotes
+    out.sort(key=lambda s: (not s.followed, -round(s.score, 3), -upvotes[s.n], s.key))
+    return out
+
+
+def explain(listing: Listing, profile: Profile, s: Selected) -> Ranked:
+    """The selected paper with its points as Matches: each keyword's points shared out over
+    the fields it was found in, the strongest keyword in full and each further one at
+    FURTHER times the one before, so a paper about one thing beats a paper that mentions
+    several in passing. The Matches add up to the score."""
+    matches = []
+    for i, (points, concept, hit, r) in enumerate(s.found):
+        points *= FURTHER**i
+        matches.extend(
+            Match(
+                concept.label,
+                f,
+                count,
+                round(points * FIELD_WEIGHTS[f] * count / hit.weighted, 4),
+                via,
+                round(r, 4),
+            )
+            for f, count, via in hit.fields
+        )
+    if s.followed:
+        authors = listing.indexed[s.n].authors
+        matches.extend(
+            Match(written, "authors", 1, AUTHOR_POINTS)
+            for written, folded in profile.authors
+            if folded in authors
+        )
+    return Ranked(listing.indexed[s.n].paper, s.score, tuple(matches), s.followed)
+
+
+def rank(
+    profile: Profile,
+    listing: Listing,
+    rarity: Rarity | None = None,
+    skip: Container[str] = frozenset(),
+    limit: int | None = None,
+) -> list[Ranked]:
+    """The papers `select` picks, best first and explained; the first `limit` of them."""
+    chosen = select(profile, listing, rarity, skip)
+    return [explain(listing, profile, s) for s in chosen[:limit]]
+
+
+def _followed(profile: Profile, listing: Listing, vetoed: set[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    if not profile.authors:
+        return out
+    for n, idx in enumerate(listing.indexed):
+        if n in vetoed:
+            continue
+        for written, folded in profile.authors:
+            if folded in idx.authors:
+                out.setdefault(n, []).append(written)
+    return out

@@ -396,6 +396,27 @@ def papers_listed(conn: Connection, days: Sequence[date]) -> list[Paper]:
     return [_paper_from_row(row, row.listed_on) for row in conn.execute(stmt)]
 
 
+def recent_papers(conn: Connection, limit: int) -> list[Paper]:
+    """The `limit` papers the store saw last, with only what ranking reads: the reference
+    from which the ranker learns how common a term is."""
+    stmt = (
+        select(papers.c.key, papers.c.title, papers.c.abstract, papers.c.ai_keywords)
+        .order_by(papers.c.first_seen_at.desc(), papers.c.key)
+        .limit(limit)
+    )
+    return [
+        Paper(
+            key=row.key,
+            source="",
+            source_id=row.key,
+            title=row.title,
+            abstract=row.abstract,
+            ai_keywords=tuple(row.ai_keywords or ()),
+        )
+        for row in conn.execute(stmt)
+    ]
+
+
 def sent_keys(conn: Connection, email: str) -> set[str]:
     """Keys of every paper claimed for `email` by a pending or sent digest (including those
     passed over below its cut): what the diff runs against."""

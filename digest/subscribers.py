@@ -14,7 +14,8 @@ _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$"
 )
-_KEYS = {"email", "name", "keywords", "exclude", "authors", "max_papers"}
+_KEYS = {"email", "name", "keywords", "exclude", "authors", "max_papers", "min_score"}
+MAX_SCORE = 100.0
 MAX_PAPERS_LIMIT = 100
 
 
@@ -34,35 +35,45 @@ def _terms(value: Any, what: str) -> tuple[str, ...]:
     return terms
 
 
+def _number(value: Any, what: str, lo: float, hi: float, *, above: bool = False) -> float:
+    """A finite number in the range; NaN and booleans are refused, as TOML allows both."""
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and (lo < value if above else lo <= value)
+        and value <= hi
+    )
+    if not ok:
+        bound = "above" if above else "from"
+        raise ValueError(f"{what} must be a number {bound} {lo:g} and at most {hi:g}")
+    return float(value)
+
+
 def _keywords(value: Any) -> tuple[Keyword, ...]:
     if not isinstance(value, list) or not value:
         raise ValueError("'keywords' must be a non-empty list")
     out = []
     for kw in value:
+        synonyms: tuple[str, ...] = ()
         if isinstance(kw, str):
             term, weight = kw, 1.0
         elif isinstance(kw, dict):
-            unknown = set(kw) - {"term", "weight"}
+            unknown = set(kw) - {"term", "weight", "synonyms"}
             if unknown:
                 raise ValueError(f"keyword has unknown key(s): {', '.join(sorted(unknown))}")
-            term, weight = kw.get("term"), kw.get("weight", 1.0)
+            term = kw.get("term")
             if not isinstance(term, str):
                 raise ValueError("a keyword table needs a string 'term'")
-            if (
-                isinstance(weight, bool)
-                or not isinstance(weight, int | float)
-                or not 0 < weight <= MAX_WEIGHT
-            ):
-                raise ValueError(
-                    f"keyword {term!r} needs a number above 0 and at most {MAX_WEIGHT:g} "
-                    "as 'weight'"
-                )
+            weight = _number(
+                kw.get("weight", 1.0), f"keyword {term!r}: 'weight'", 0, MAX_WEIGHT, above=True
+            )
+            synonyms = _terms(kw.get("synonyms", []), f"keyword {term!r}: 'synonyms'")
         else:
             raise ValueError("each keyword is a string or {term = ..., weight = ...}")
         term = one_line(term)
         if not term:
             raise ValueError("'keywords' has an empty entry")
-        out.append(Keyword(term, float(weight)))
+        out.append(Keyword(term, weight, synonyms))
     return tuple(out)
 
 
@@ -85,6 +96,9 @@ def parse_entry(entry: Any) -> Subscriber:
         or not (1 <= max_papers <= MAX_PAPERS_LIMIT)
     ):
         raise ValueError(f"'max_papers' must be a whole number from 1 to {MAX_PAPERS_LIMIT}")
+    min_score = entry.get("min_score")
+    if min_score is not None:
+        min_score = _number(min_score, "'min_score'", 0, MAX_SCORE)
     return Subscriber(
         email=email.strip().lower(),
         name=(one_line(name) or None) if name else None,
@@ -92,6 +106,7 @@ def parse_entry(entry: Any) -> Subscriber:
         exclude=_terms(entry.get("exclude", []), "exclude"),
         authors=_terms(entry.get("authors", []), "authors"),
         max_papers=max_papers,
+        min_score=min_score,
     )
 
 

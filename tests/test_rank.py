@@ -1,12 +1,15 @@
-"""Keyword ranking: what matches, what outranks what, and that the explanation adds up."""
+"""Keyword ranking: what matches, what outranks what, what is held back, and that the
+explanation adds up."""
 
 from __future__ import annotations
 
 from digest.models import Keyword, Paper, Subscriber, canonical_key
-from digest.rank import compile_profile, index_paper, rank
+from digest.rank import Listing, Rarity, compile_profile, rank
+
+FILLER = "We study a problem and report results on standard tasks."
 
 
-def paper(title: str, abstract: str = "", *, ai_keywords=(), authors=(), upvotes=0) -> Paper:
+def paper(title: str, abstract: str = FILLER, *, ai_keywords=(), authors=(), upvotes=0) -> Paper:
     return Paper(
         key=canonical_key(None, title),
         source="t",
@@ -19,116 +22,194 @@ def paper(title: str, abstract: str = "", *, ai_keywords=(), authors=(), upvotes
     )
 
 
-def ranked_titles(sub: Subscriber, papers: list[Paper]) -> list[str]:
-    return [r.paper.title for r in rank(compile_profile(sub), [index_paper(p) for p in papers])]
-
-
 def sub(*keywords, **kw) -> Subscriber:
     kws = tuple(k if isinstance(k, Keyword) else Keyword(k) for k in keywords)
     return Subscriber(email="a@example.org", keywords=kws, **kw)
 
 
+def ranked(s: Subscriber, papers: list[Paper], reference: list[Paper] | None = None):
+    listing = Listing(papers)
+    rarity = Rarity(Listing(reference)) if reference else None
+    return rank(compile_profile(s), listing, rarity)
+
+
+def titles(s: Subscriber, papers: list[Paper], **kw) -> list[str]:
+    return [r.paper.title for r in ranked(s, papers, **kw)]
+
+
+def everything(*keywords, **kw) -> Subscriber:
+    """A subscriber with no threshold, for tests of what matches at all."""
+    return sub(*keywords, min_score=0.0, **kw)
+
+
 def test_case_hyphen_and_plural_do_not_matter() -> None:
-    papers = [
-        paper("Scaling World-Models"),
-        paper("WORLD MODEL learning"),
-        paper("Worlds of models"),
-    ]
-    assert sorted(ranked_titles(sub("world models"), papers)) == [
+    papers = [paper("Scaling World-Models"), paper("WORLD MODEL learning"), paper("Worlds")]
+    assert sorted(titles(everything("world models"), papers)) == [
         "Scaling World-Models",
         "WORLD MODEL learning",
     ]
+    assert titles(everything("vision language action"), [paper("A Vision-Language-Action model")])
 
 
-def test_plural_policies_matches_policy() -> None:
-    assert ranked_titles(sub("diffusion policy"), [paper("Diffusion Policies for Robots")]) == [
-        "Diffusion Policies for Robots"
-    ]
+def test_inflections_do_not_matter() -> None:
+    assert titles(everything("diffusion policy"), [paper("Diffusion Policies for Robots")])
+    assert titles(everything("partially observable"), [paper("RL under partial observability")])
+
+
+def test_abbreviations_match_their_expansions_both_ways() -> None:
+    cases = {
+        "RL": "Offline reinforcement learning at scale",
+        "VLA": "Scaling vision-language-action models",
+        "LLM": "Large language models as judges",
+        "MPC": "Learning model predictive control",
+        "large language model": "LLMs can plan",
+        "offline RL": "Conservative offline reinforcement learning",
+        "multi-agent": "Multiagent coordination",
+    }
+    for keyword, title in cases.items():
+        (r,) = ranked(everything(keyword), [paper(title)])
+        assert r.matches[0].term == keyword
+        assert r.matches[0].via, "the explanation names the synonym that matched"
+
+
+def test_a_subscribers_own_synonyms_count() -> None:
+    p = [paper("Agentless software engineering with SWE-bench")]
+    assert not titles(everything("SWE agent"), p)
+    own = Keyword("SWE agent", synonyms=("software engineering",))
+    (r,) = ranked(everything(own), p)
+    assert r.matches[0].via == ("software engineering",)
 
 
 def test_a_phrase_matches_only_as_a_phrase() -> None:
-    scattered = paper("A model of the world", "We model the world with a world-scale model.")
-    assert ranked_titles(sub("world model"), [scattered]) == []
+    papers = [
+        paper("World coordinates for model fitting"),  # scattered
+        paper("Model of the world"),  # out of order
+        paper("Worlds of models"),  # a function word between
+        paper("A world model for driving"),
+        paper("LLM-based web agents"),  # modifiers between are fine for "LLM agent"
+    ]
+    assert titles(everything("world model"), papers) == ["A world model for driving"]
+    assert titles(everything("LLM agent"), papers) == ["LLM-based web agents"]
+
+
+def test_compounds_allow_nothing_between_their_parts() -> None:
+    papers = [paper("Multi-task agents"), paper("Multi-agent reinforcement learning")]
+    assert titles(everything("multi-agent"), papers) == ["Multi-agent reinforcement learning"]
+
+
+def test_a_phrase_never_spans_two_listing_keywords_or_a_comma() -> None:
+    p = paper("Unrelated", ai_keywords=["world", "model"])
+    assert not titles(everything("world model"), [p])
+    q = paper("Models for prediction, representation, and control")
+    assert not titles(everything("model predictive control"), [q])
 
 
 def test_single_words_match_whole_words_only() -> None:
-    assert ranked_titles(
-        sub("RL"), [paper("Controlling robots"), paper("Offline RL at scale")]
-    ) == ["Offline RL at scale"]
+    assert not titles(everything("RL"), [paper("Curl: a contrastive method")])
 
 
 def test_papers_matching_nothing_are_not_candidates() -> None:
-    assert ranked_titles(sub("quantum"), [paper("Robots"), paper("Diffusion")]) == []
+    assert titles(everything("quantum"), [paper("Diffusion models")]) == []
 
 
-def test_title_outranks_abstract_and_weight_counts() -> None:
-    in_title = paper("Offline RL made simple", "We study tabular methods.")
-    in_abstract = paper("Simple methods", "We study offline RL in tabular settings.")
-    assert ranked_titles(sub("offline RL"), [in_abstract, in_title]) == [
-        "Offline RL made simple",
-        "Simple methods",
-    ]
-    heavy = sub(Keyword("diffusion", 3.0), Keyword("agent", 1.0))
-    assert ranked_titles(heavy, [paper("An agent"), paper("A diffusion model")]) == [
-        "A diffusion model",
-        "An agent",
-    ]
-
-
-def test_more_keywords_beat_one_keyword_repeated() -> None:
-    many = paper("World models for offline RL robots")
-    repeated = paper("Robots", "robot robot robot robot robot robot robot robot robot")
-    s = sub("world model", "offline RL", "robot")
-    assert ranked_titles(s, [repeated, many])[0] == "World models for offline RL robots"
-
-
-def test_exclude_vetoes_whatever_else_matches() -> None:
-    papers = [paper("A survey of world models"), paper("World models in practice")]
-    assert ranked_titles(sub("world model", exclude=("survey",)), papers) == [
-        "World models in practice"
-    ]
-
-
-def test_followed_authors_rank_first() -> None:
+def test_title_and_listing_keywords_outrank_the_abstract() -> None:
     papers = [
-        paper("World models, world models", upvotes=99),
-        paper("Robot world model", authors=["Sergey Levine", "X"]),
+        paper("A", "We use a world model here."),
+        paper("World model B"),
+        paper("C", ai_keywords=["world model"]),
     ]
-    titles = ranked_titles(sub("world model", authors=("sergey levine",)), papers)
-    assert titles == ["Robot world model", "World models, world models"]
+    assert titles(everything("world model"), papers) == ["World model B", "C", "A"]
+
+
+def test_repetition_saturates() -> None:
+    ten = paper("A", "world model " * 10)
+    one = paper("B", "a world model")
+    scores = {r.paper.title: r.score for r in ranked(everything("world model"), [ten, one])}
+    assert scores["A"] < 3 * scores["B"]
+
+
+def test_rare_terms_weigh_more_than_common_ones() -> None:
+    # The store has seen "planning" in most papers and "POMDP" in one.
+    reference = [paper(f"Planning paper {i}", "We study planning.") for i in range(40)]
+    reference.append(paper("Belief tracking", "A POMDP solver."))
+    candidates = [paper("Planning with search"), paper("A POMDP benchmark")]
+    assert titles(everything("planning", "POMDP"), candidates, reference=reference) == [
+        "A POMDP benchmark",
+        "Planning with search",
+    ]
+
+
+def test_weight_counts() -> None:
+    papers = [paper("Diffusion models"), paper("Video generation")]
+    heavy = sub(Keyword("diffusion"), Keyword("video", weight=3.0), min_score=0.0)
+    assert titles(heavy, papers)[0] == "Video generation"
+
+
+def test_a_keyword_written_twice_is_one_concept() -> None:
+    p = paper("Model predictive control (MPC) for drones", "MPC and model predictive control.")
+    (r,) = ranked(everything("MPC", "model predictive control"), [p])
+    assert {m.term for m in r.matches} == {"MPC"}
+
+
+def test_exclude_vetoes_whatever_else_matches_including_synonyms() -> None:
+    papers = [paper("World model survey"), paper("World model for robots")]
+    assert titles(everything("world model", exclude=("survey",)), papers) == [
+        "World model for robots"
+    ]
+    llm = [paper("World models with large language models"), paper("World model for robots")]
+    assert titles(everything("world model", exclude=("LLM",)), llm) == ["World model for robots"]
+
+
+def test_followed_authors_rank_first_and_need_no_keyword() -> None:
+    papers = [
+        paper("World model one", "world model " * 5),
+        paper("Something else", authors=["Sergey Levine"]),
+    ]
+    out = ranked(everything("world model", authors=("sergey levine",)), papers)
+    assert [r.paper.title for r in out] == ["Something else", "World model one"]
+    assert out[0].by_followed_author
 
 
 def test_upvotes_break_ties_only() -> None:
     papers = [
-        paper("Agents one", upvotes=1),
-        paper("Agents two", upvotes=50),
-        paper("Agent agents in the title twice", upvotes=0),
+        paper("World model A", upvotes=1),
+        paper("World model B", upvotes=50),
+        paper("Weak", "a world model", upvotes=999),
     ]
-    assert ranked_titles(sub("agent"), papers) == [
-        "Agent agents in the title twice",
-        "Agents two",
-        "Agents one",
-    ]
+    assert titles(everything("world model"), papers) == ["World model B", "World model A", "Weak"]
 
 
-def test_listing_keywords_count_and_explanation_adds_up() -> None:
+def test_the_threshold_holds_back_one_common_word_deep_in_the_abstract() -> None:
+    reference = [paper(f"Agents {i}", "An agent acts.") for i in range(30)]
+    weak = paper("Unrelated title", FILLER + " An agent is mentioned once.")
+    strong = paper("Agents that plan")
+    candidates = [weak, strong]
+    assert titles(sub("agent"), candidates, reference=reference + candidates) == [
+        "Agents that plan"
+    ]
+    both = titles(sub("agent", min_score=0.05), candidates, reference=reference + candidates)
+    assert both == ["Agents that plan", "Unrelated title"]
+
+
+def test_a_specific_term_once_in_the_abstract_still_goes_out() -> None:
+    reference = [paper(f"Other {i}", "Something else entirely.") for i in range(30)]
+    p = paper("Unrelated title", FILLER + " We solve a POMDP.")
+    assert titles(sub("POMDP"), [p], reference=[*reference, p]) == ["Unrelated title"]
+
+
+def test_explanation_adds_up_and_names_fields_keywords_and_synonyms() -> None:
     p = paper(
-        "Planning",
-        "We plan with a world model. The world model is learned.",
-        ai_keywords=["world models", "planning"],
+        "Planning with world models",
+        "We learn a world model with reinforcement learning and plan with it.",
+        ai_keywords=["world model"],
     )
-    (r,) = rank(compile_profile(sub("world model", "planning")), [index_paper(p)])
+    (r,) = ranked(everything("world model", "planning", "RL"), [p])
     fields = {(m.term, m.field): m.count for m in r.matches}
-    assert fields == {
-        ("world model", "keywords"): 1,
-        ("world model", "abstract"): 2,
-        ("planning", "title"): 1,
-        ("planning", "keywords"): 1,
-    }
+    assert fields[("world model", "title")] == 1
+    assert fields[("world model", "keywords")] == 1
+    assert fields[("world model", "abstract")] == 1
+    assert fields[("planning", "title")] == 1
+    rl = [m for m in r.matches if m.term == "RL"]
+    assert rl and rl[0].via == ("reinforcement learning",)
     assert abs(sum(m.points for m in r.matches) - r.score) < 1e-3
-    assert r.matched_terms[0] in {"planning", "world model"}
-
-
-def test_a_phrase_never_spans_two_listing_keywords() -> None:
-    p = paper("Unrelated", ai_keywords=["world", "model predictive control"])
-    assert ranked_titles(sub("world model"), [p]) == []
+    assert all(0 < m.rarity <= 1 for m in r.matches)

@@ -51,7 +51,7 @@ def test_reads_the_contract_shape(tmp_path: Path) -> None:
         ),
         (
             'email = "b@example.org"\nkeywords = [{ term = "x", weight = -1 }]',
-            "needs a number above 0 and at most 100",
+            "must be a number above 0 and at most 100",
         ),
         ('email = "b@example.org"\nkeywords = ["x"]\nmax_papers = 0', "'max_papers' must be"),
         (
