@@ -226,7 +226,7 @@ def speed(data: Path, tmp: Path, n_profiles: int, n_papers: int) -> None:
         for sub in subs:  # what pipeline.decide does for each subscriber
             profile = compile_profile(sub)
             chosen = select(profile, listing, rarity)
-            sent += len([explain(listing, profile, s) for s in chosen[: sub.max_papers]])
+            sent += len([explain(listing, s) for s in chosen[: sub.max_papers]])
         t2 = time.perf_counter()
     bm25 = BM25(papers)
     t3 = time.perf_counter()

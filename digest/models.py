@@ -121,7 +121,6 @@ class Ranked:
     score: float
     matches: tuple[Match, ...]
     by_followed_author: bool = False
-    coverage: float = 1.0  # the factor for matching several of the profile's keywords
 
     @property
     def matched_terms(self) -> list[str]:

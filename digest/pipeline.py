@@ -128,7 +128,7 @@ def decide(
         profile = compile_profile(sub)
         chosen = select(profile, listing, rarity, skip=store.sent_keys(conn, sub.email))
         if chosen:
-            top = [explain(listing, profile, s) for s in chosen[: sub.max_papers]]
+            top = [explain(listing, s) for s in chosen[: sub.max_papers]]
             passed = tuple(s.key for s in chosen[sub.max_papers :])
             digests.append(Digest(sub, day, top, passed_over=passed))
     return digests

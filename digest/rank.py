@@ -186,12 +186,14 @@ class Listing:
     def __len__(self) -> int:
         return len(self.indexed)
 
-    def hits(self, variants: Sequence[Variant]) -> dict[int, Hit]:
-        """Papers (by position) where any variant occurs, with where and how often."""
-        key = frozenset(v.tokens for v in variants)
+    def hits(self, concept: Concept) -> dict[int, Hit]:
+        """Papers (by position) where any of the concept's variants occurs, with where and
+        how often."""
+        key = concept.key
         cached = self._hits.get(key)
         if cached is not None:
             return cached
+        variants = concept.variants
         candidates: set[int] = set()
         for v in variants:
             sets = [self._postings.get(t) for t in set(v.tokens)]
@@ -221,7 +223,7 @@ class Rarity:
         key = concept.key
         value = self._cache.get(key)
         if value is None:
-            df = len(self.reference.hits(concept.variants))
+            df = len(self.reference.hits(concept))
             share = (df + 0.5) / (len(self.reference) + 1)
             value = min(1.0, max(MIN_RARITY, math.log(1 / share) / math.log(SPECIFIC)))
             self._cache[key] = value
@@ -240,9 +242,13 @@ class Selected:
 
     n: int
     score: float
-    followed: bool
+    authors: tuple[str, ...]  # the followed authors of this paper, as the profile writes them
     found: tuple[tuple[float, Concept, Hit, float], ...]  # (points, concept, hit, rarity)
     key: str
+
+    @property
+    def followed(self) -> bool:
+        return bool(self.authors)
 
 
 def select(
@@ -256,12 +262,12 @@ def select(
     rarity = rarity or Rarity(listing)
     vetoed: set[int] = set()
     for concept in profile.exclude:
-        vetoed.update(listing.hits(concept.variants))
+        vetoed.update(listing.hits(concept))
     found: dict[int, list[tuple[float, Concept, Hit, float]]] = {}
     for concept in profile.concepts:
         r = rarity(concept)
         scale = concept.weight * r
-        for n, hit in listing.hits(concept.variants).items():
+        for n, hit in listing.hits(concept).items():
             if n not in vetoed:
                 found.setdefault(n, []).append((scale * hit.strength, concept, hit, r))
     followed = _followed(profile, listing, vetoed)
@@ -277,13 +283,13 @@ def select(
             score += AUTHOR_POINTS * len(followed[n])
         elif score < profile.min_score:
             continue
-        out.append(Selected(n, round(score, 4), n in followed, tuple(per), key))
+        out.append(Selected(n, round(score, 4), tuple(followed.get(n, ())), tuple(per), key))
     upvotes = listing.upvotes
     out.sort(key=lambda s: (not s.followed, -round(s.score, 3), -upvotes[s.n], s.key))
     return out
 
 
-def explain(listing: Listing, profile: Profile, s: Selected) -> Ranked:
+def explain(listing: Listing, s: Selected) -> Ranked:
     """The selected paper with its points as Matches: each keyword's points shared out over
     the fields it was found in, the strongest keyword in full and each further one at
     FURTHER times the one before, so a paper about one thing beats a paper that mentions
@@ -302,13 +308,7 @@ def explain(listing: Listing, profile: Profile, s: Selected) -> Ranked:
             )
             for f, count, via in hit.fields
         )
-    if s.followed:
-        authors = listing.indexed[s.n].authors
-        matches.extend(
-            Match(written, "authors", 1, AUTHOR_POINTS)
-            for written, folded in profile.authors
-            if folded in authors
-        )
+    matches.extend(Match(written, "authors", 1, AUTHOR_POINTS) for written in s.authors)
     return Ranked(listing.indexed[s.n].paper, s.score, tuple(matches), s.followed)
 
 
@@ -317,11 +317,9 @@ def rank(
     listing: Listing,
     rarity: Rarity | None = None,
     skip: Container[str] = frozenset(),
-    limit: int | None = None,
 ) -> list[Ranked]:
-    """The papers `select` picks, best first and explained; the first `limit` of them."""
-    chosen = select(profile, listing, rarity, skip)
-    return [explain(listing, profile, s) for s in chosen[:limit]]
+    """The papers `select` picks, best first and explained."""
+    return [explain(listing, s) for s in select(profile, listing, rarity, skip)]
 
 
 def _followed(profile: Profile, listing: Listing, vetoed: set[int]) -> dict[int, list[str]]:
