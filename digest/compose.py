@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import quopri
 import re
-import textwrap
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,14 +15,28 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
+import cssutils
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 from premailer import Premailer
 
 from .config import Settings
-from .models import Digest, Ranked
+from .display import (
+    BARE,
+    FULL,
+    LINE,
+    blurb,
+    breakable,
+    card,
+    plain_math,
+    short_authors,
+    trim_words,
+    wrap_text,
+)
+from .models import Digest, Ranked, one_line
 
+# Gmail clips an HTML part past 102 KB; measured as sent (quoted-printable), with room to spare.
 GMAIL_CLIP_BYTES = 102 * 1024
-ABSTRACT_CHARS = 420
+HTML_BUDGET = 100 * 1024
 
 
 def builtin_templates() -> Path:
@@ -30,33 +44,6 @@ def builtin_templates() -> Path:
     here = Path(__file__).resolve().parent
     packaged = here / "templates"
     return packaged if packaged.is_dir() else here.parent / "templates"
-
-
-def trim_words(text: str, limit: int = ABSTRACT_CHARS) -> str:
-    """At most `limit` characters, cut on a word boundary, with an ellipsis when cut."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit + 1].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
-    return cut.rstrip(" ,;:.-") + "…"
-
-
-def short_authors(authors: tuple[str, ...] | list[str], limit: int = 4) -> str:
-    if len(authors) <= limit:
-        return ", ".join(authors)
-    return ", ".join(authors[:limit]) + " et al."
-
-
-def wrap_text(text: str, width: int = 72, indent: int = 0) -> str:
-    pad = " " * indent
-    return textwrap.fill(
-        " ".join(text.split()),
-        width=width,
-        initial_indent=pad,
-        subsequent_indent=pad,
-        break_long_words=True,
-        break_on_hyphens=False,
-    )
 
 
 def make_environment(override_dir: Path | None = None) -> Environment:
@@ -70,7 +57,13 @@ def make_environment(override_dir: Path | None = None) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(trim_words=trim_words, short_authors=short_authors, wrap_text=wrap_text)
+    env.filters.update(
+        trim_words=trim_words,
+        short_authors=short_authors,
+        wrap_text=wrap_text,
+        breakable=breakable,
+        plain_math=plain_math,
+    )
     return env
 
 
@@ -99,7 +92,52 @@ def subject_line(digest: Digest) -> str:
     n = len(digest.papers)
     noun = "paper" if n == 1 else "papers"
     about = ", ".join(digest.topics)
-    return f"{n} new {noun} on {about}" if about else f"{n} new {noun}"
+    return f"{n} new {noun} for {about}" if about else f"{n} new {noun}"
+
+
+def spoken_list(items: list[str]) -> str:
+    """a, b and c"""
+    return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
+
+
+def preheader(digest: Digest, limit: int = 110) -> str:
+    """The line an inbox shows after the subject: the top paper, and how many follow."""
+    if not digest.papers:
+        return ""
+    top = trim_words(plain_math(digest.papers[0].paper.title), limit)
+    more = len(digest.papers) - 1
+    return f"Top pick: {top}" + (f" · and {more} more" if more else "")
+
+
+def html_size(html: str) -> int:
+    """Bytes of the HTML part as sent, which is what a clipping limit sees."""
+    return len(quopri.encodestring(html.encode("utf-8")))
+
+
+# What a bare card costs beyond its one-line form: authors, chips, links and their inline styles.
+BARE_CARD_BYTES = 1500
+BLURB_MARKUP_BYTES = 150
+
+
+def lower_details(papers: list[Ranked], details: list[int], excess: int) -> bool:
+    """Shorten the least relevant card first, a step at a time (abstract cut short, abstract
+    dropped, one line), then the next card up, until the bytes saved are expected to cover
+    `excess`. So a card never shows more than a card ranked above it. False when every card
+    is already one line."""
+    saved = 0
+    for i in reversed(range(len(details))):
+        while details[i] > LINE:
+            if saved >= excess:
+                return True
+            level = details[i]
+            details[i] -= 1
+            if level == BARE:
+                saved += BARE_CARD_BYTES
+            else:
+                after = blurb(papers[i], details[i])
+                saved += len(blurb(papers[i], level).encode()) - len(after.encode())
+                saved += 0 if after else BLURB_MARKUP_BYTES
+    return saved > 0
 
 
 @dataclass(frozen=True)
@@ -164,21 +202,30 @@ class Composer:
         self.text_template = self.env.get_template("digest.txt.j2")
         self.sender: Address = settings.from_address
         self.domain = self.sender.domain or "localhost"
+        self.budget = HTML_BUDGET
         logging.getLogger("CSSUTILS").setLevel(logging.CRITICAL)
+        cssutils.ser.prefs.useMinified()  # the <style> premailer leaves (media queries), compact
 
-    def context(self, digest: Digest, subject: str) -> dict[str, object]:
+    def context(
+        self, digest: Digest, subject: str, details: list[int] | None = None
+    ) -> dict[str, object]:
+        """What the templates see; README "Your own templates" documents it."""
         sub = digest.subscriber
-        unsubscribe = f"mailto:{self.sender.addr_spec}?subject=unsubscribe"
+        keywords = [t for t in (one_line(k.term) for k in sub.keywords) if t]
+        levels = zip(digest.papers, details or [FULL] * len(digest.papers), strict=True)
+        cards = [card(i, r, d) for i, (r, d) in enumerate(levels, 1)]
         return {
             "subject": subject,
             "headline": subject,
-            "preheader": " · ".join(r.paper.title for r in digest.papers[:3]),
+            "preheader": preheader(digest),
             "day": digest.day,
-            "day_label": f"{digest.day:%A, %d %B %Y}",
+            "day_label": f"{digest.day:%A, %-d %B %Y}",
+            "cards": cards,
             "papers": digest.papers,
             "subscriber": sub,
-            "keywords": [k.term for k in sub.keywords],
-            "unsubscribe_url": unsubscribe,
+            "keywords": keywords,
+            "keyword_list": spoken_list(keywords),
+            "unsubscribe_url": f"mailto:{self.sender.addr_spec}?subject=unsubscribe",
             "sender": self.sender.addr_spec,
         }
 
@@ -192,6 +239,15 @@ class Composer:
             cssutils_logging_level=logging.CRITICAL,
         ).transform(pretty_print=False)
 
+    def fitted_html(self, digest: Digest, subject: str) -> str:
+        """The inlined HTML part, its least relevant cards shortened until it fits the budget."""
+        details = [FULL] * len(digest.papers)
+        while True:
+            html = self.inline(self.html_template.render(self.context(digest, subject, details)))
+            excess = html_size(html) - self.budget
+            if excess <= 0 or not lower_details(digest.papers, details, excess):
+                return html
+
     def compose(self, digest: Digest) -> Composed:
         if not digest.topics:
             digest.topics = topics(digest.papers)
@@ -199,8 +255,8 @@ class Composer:
             digest.message_id = message_id(digest, self.domain)
         subject = header_text(subject_line(digest))
         ctx = self.context(digest, subject)
-        html = self.inline(self.html_template.render(ctx))
         text = self.text_template.render(ctx)
+        html = self.fitted_html(digest, subject)
 
         msg = EmailMessage()
         msg["Subject"] = subject

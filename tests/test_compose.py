@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import re
 from datetime import date
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from digest.compose import GMAIL_CLIP_BYTES, Composer, trim_words
+from digest.compose import GMAIL_CLIP_BYTES, HTML_BUDGET, Composer, html_size
+from digest.display import columns
 from digest.models import Digest, Keyword, Match, Paper, Ranked, Subscriber
 
 from .conftest import make_settings
@@ -16,23 +19,30 @@ EVIL = '<script>alert("x")</script> World Models & <b>friends</b>'
 
 
 def digest(
-    n: int = 3, name: str | None = "Ada", abstract: str = "We study world models."
+    n: int = 3,
+    name: str | None = "Ada",
+    abstract: str = "We study world models.",
+    authors: int = 7,
+    **paper: object,
 ) -> Digest:
     papers = [
         Ranked(
             Paper(
-                key=f"arxiv:2511.0000{i}",
-                source="huggingface",
-                source_id=f"2511.0000{i}",
-                title=EVIL if i == 0 else f"Paper {i} on world models",
-                abstract=abstract,
-                authors=tuple(f"Author {j}" for j in range(7)),
-                upvotes=12,
-                url=f"https://huggingface.co/papers/2511.0000{i}",
-                pdf_url=f"https://arxiv.org/pdf/2511.0000{i}",
-                code_url="https://github.com/o/r" if i == 0 else None,
+                **{
+                    "key": f"arxiv:2511.{i:05d}",
+                    "source": "huggingface",
+                    "source_id": f"2511.{i:05d}",
+                    "title": EVIL if i == 0 else f"Paper {i} on world models",
+                    "abstract": abstract,
+                    "authors": tuple(f"Author {j}" for j in range(authors)),
+                    "upvotes": 12,
+                    "url": f"https://huggingface.co/papers/2511.{i:05d}",
+                    "pdf_url": f"https://arxiv.org/pdf/2511.{i:05d}",
+                    "code_url": "https://github.com/o/r" if i == 0 else None,
+                    **paper,
+                }  # type: ignore[arg-type]
             ),
-            score=3.0,
+            score=3.0 - i / 1000,
             matches=(Match("world model", "title", 1, 3.0),),
         )
         for i in range(n)
@@ -51,7 +61,8 @@ def test_multipart_alternative_with_headers(tmp_path: Path) -> None:
     assert msg.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
     assert all(p.get_content_charset() == "utf-8" for p in msg.iter_parts())
-    assert msg["Subject"] == "3 new papers on world model"
+    assert msg["Subject"] == "3 new papers for world model"
+    assert "3 new papers for world model" in c.html  # the headline says it too
     assert msg["From"] == "Paper Digest <digest@papers.example>"
     assert msg["To"] == "Ada <ada@example.org>"
     assert msg["Message-ID"].startswith("<digest.20251106.") and msg["Message-ID"].endswith(
@@ -84,24 +95,115 @@ def test_untrusted_title_stays_text(tmp_path: Path) -> None:
 def test_each_paper_has_its_links_authors_votes_and_chips(tmp_path: Path) -> None:
     c = composer(tmp_path).compose(digest())
     for i in range(3):
-        assert f'href="https://huggingface.co/papers/2511.0000{i}"' in c.html
-        assert f'href="https://arxiv.org/pdf/2511.0000{i}"' in c.html
-        assert f"https://arxiv.org/pdf/2511.0000{i}" in c.text
-    assert 'href="https://github.com/o/r"' in c.html and "Code:    https://github.com/o/r" in c.text
+        assert f'href="https://huggingface.co/papers/2511.{i:05d}"' in c.html
+        assert f'href="https://arxiv.org/pdf/2511.{i:05d}"' in c.html
+        assert f"https://arxiv.org/pdf/2511.{i:05d}" in c.text
+    assert (
+        'href="https://github.com/o/r"' in c.html and "Code:       https://github.com/o/r" in c.text
+    )
     assert "Author 0, Author 1, Author 2, Author 3 et al." in c.html
     assert "12 upvotes" in c.html and "12 upvotes" in c.text
     assert ">world model</span>" in c.html
     assert 'style="' in c.html and "<style" in c.html  # inlined, media queries kept
 
 
-def test_text_part_is_wrapped_at_72(tmp_path: Path) -> None:
-    c = composer(tmp_path).compose(digest(abstract="word " * 200))
-    assert max(len(line) for line in c.text.splitlines()) <= 72
+def test_plain_text_is_numbered_aligned_wrapped_and_has_every_link(tmp_path: Path) -> None:
+    long_url = "https://example.org/" + "x" * 90
+    d = digest(
+        12,
+        abstract=f"word {'w' * 120} 世界模型 " * 40 + f" see {long_url}",
+        project_url="https://example.org/project",
+    )
+    text = composer(tmp_path).compose(d).text
+    lines = text.splitlines()
+    numbered = [line for line in lines if line[:5].strip().rstrip(".").isdigit()]
+    assert [line[:5] for line in numbered] == [f"{i:>3}. " for i in range(1, 13)]
+    body = [line for line in lines if (line.strip() and not line.startswith("  ")) or line[:5]]
+    assert body and all(columns(line) <= 72 for line in lines if long_url not in line)
+    words = text.split()
+    for r in d.papers:
+        p = r.paper
+        for url in (p.url, p.pdf_url, p.code_url, p.project_url):
+            assert url is None or url in words  # whole, never broken across lines
+    assert "Code:       https://github.com/o/r" in text and "Project:    https://" in text
+    assert text.rstrip().endswith("Unsubscribe: mailto:digest@papers.example?subject=unsubscribe")
 
 
-def test_a_full_digest_stays_under_gmail_clipping(tmp_path: Path) -> None:
-    c = composer(tmp_path).compose(digest(10, abstract="long abstract text " * 300))
-    assert len(c.html.encode()) < GMAIL_CLIP_BYTES
+def test_a_digest_of_25_long_papers_stays_whole_under_gmail_clipping(tmp_path: Path) -> None:
+    d = digest(
+        25,
+        abstract="A long abstract about world models and planning. " * 80,
+        authors=30,
+        title="A long title about world models, offline reinforcement learning and more " * 2,
+        github_stars=12345,
+        organization="An Organization With A Rather Long Name For A Lab",
+        code_url="https://github.com/some-org/some-repository",
+        project_url="https://some-org.github.io/some-project/",
+    )
+    c = composer(tmp_path).compose(d)
+    assert html_size(c.html) <= HTML_BUDGET < GMAIL_CLIP_BYTES
+    assert c.html.count('class="blurb"') == 25  # nothing needed shortening
+    blurbs = re.findall(r'class="blurb"[^>]*>([^<]*)</p>', c.html)
+    assert len(blurbs) == 25 and all(len(b) > 400 for b in blurbs)
+
+
+def test_too_much_content_shortens_the_least_relevant_cards_first(tmp_path: Path) -> None:
+    d = digest(
+        100,
+        abstract="A long abstract about world models and planning. " * 80,
+        authors=30,
+        title="A long title about world models, offline reinforcement learning and more " * 2,
+        code_url="https://github.com/some-org/some-repository",
+    )
+    c = composer(tmp_path).compose(d)
+    assert html_size(c.html) <= HTML_BUDGET
+    cards = c.html.split('<tr><td class="')[3:]  # after the gutter and the header
+    assert len(cards) == 101  # 100 papers, then the footer
+    kinds = [
+        "full"
+        if "…</p>" in card and 'class="blurb"' in card
+        else "card"
+        if card.startswith("card")
+        else "line"
+        if card.startswith("line")
+        else "footer"
+        for card in cards
+    ]
+    assert kinds[0] == "full" and kinds[-2] == "line" and kinds[-1] == "footer"
+    rank = {"full": 3, "card": 2, "line": 1, "footer": 0}
+    assert all(rank[a] >= rank[b] for a, b in itertools.pairwise(kinds))
+    for r in d.papers:  # every paper still has its linked title
+        assert f'href="{r.paper.url}"' in c.html
+    starts = [line for line in c.text.splitlines() if line.startswith("     A long abstract")]
+    assert len(starts) == 100  # the text part is not clipped, so it keeps every abstract
+
+
+def test_ai_summary_is_shown_where_the_listing_has_one(tmp_path: Path) -> None:
+    d = digest(2, abstract="The long abstract.")
+    d.papers[1] = Ranked(
+        dataclasses.replace(d.papers[1].paper, ai_summary="One line on $O(\\sqrt{T})$ regret."),
+        2.0,
+        d.papers[1].matches,
+    )
+    c = composer(tmp_path).compose(d)
+    assert "One line on O(√(T)) regret." in c.html and "One line on O(√(T)) regret." in c.text
+    assert c.html.count("The long abstract.") == 1
+
+
+def test_preheader_names_the_top_paper(tmp_path: Path) -> None:
+    c = composer(tmp_path).compose(digest(3))
+    pre = c.html.split('class="preheader"', 1)[1].split("</div>", 1)[0]
+    assert "Top pick: &lt;script&gt;" in pre and "and 2 more" in pre
+
+
+def test_templates_dir_overrides_some_templates_and_keeps_the_rest(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "digest.css").write_text(".title a { color: #ab1234; }\n")
+    (mine / "digest.txt.j2").write_text("{% for card in cards %}{{ card.title }}\n{% endfor %}")
+    c = Composer(make_settings(tmp_path, DIGEST_TEMPLATES_DIR=str(mine))).compose(digest(2))
+    assert "color:#ab1234" in c.html and 'class="card"' in c.html  # built-in HTML, my CSS
+    assert c.text.splitlines()[1] == "Paper 1 on world models"
 
 
 def test_one_upvote_is_singular(tmp_path: Path) -> None:
@@ -112,8 +214,3 @@ def test_one_upvote_is_singular(tmp_path: Path) -> None:
     c = composer(tmp_path).compose(d)
     assert "1 upvote" in c.html and "1 upvotes" not in c.html
     assert "1 upvote" in c.text and "1 upvotes" not in c.text
-
-
-def test_trim_on_a_word_boundary() -> None:
-    assert trim_words("alpha beta gamma delta", 12) == "alpha beta…"
-    assert trim_words("short", 12) == "short"

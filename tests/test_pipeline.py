@@ -92,7 +92,7 @@ def test_each_message_is_what_the_contract_says(workdir, hf_api, smtp_server) ->
     pipeline.run(settings_for(workdir, hf_api, smtp_server), D1, sources=fast(hf_api))
     assert len(smtp_server.received) == 2 and len(smtp_server.handler.peers) == 1  # one connection
     (msg,) = mail_for(smtp_server, "ada@example.org")
-    assert msg["Subject"] == "2 new papers on world model, robot, reinforcement learning"
+    assert msg["Subject"] == "2 new papers for world model, robot, reinforcement learning"
     assert msg["To"] == "Ada Lovelace <ada@example.org>"
     assert msg.get_content_type() == "multipart/alternative"
     html = msg.get_body(("html",)).get_content()
@@ -274,5 +274,5 @@ def test_console_backend_prints_the_message(workdir, capsys, backend) -> None:
     out = capsys.readouterr().out
     assert (
         "To: Ada Lovelace <ada@example.org>" in out
-        and "Paper:   https://huggingface.co/papers/" in out
+        and "Paper page: https://huggingface.co/papers/" in out
     )

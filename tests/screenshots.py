@@ -1,0 +1,84 @@
+"""`make screenshots`: the showcase digest in headless Chromium at phone and desktop widths, in
+light and dark mode, as PNGs a person can look at (the README shows two of them).
+
+The showcase is the bundled sample day plus one real Hugging Face item in its full shape
+(authors, organization, GitHub stars, AI summary, code and project links), composed through
+`pipeline.preview` exactly as `digest preview` does.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from playwright.sync_api import Browser
+
+from digest import pipeline
+from digest.compose import Composed
+from digest.config import load_settings
+from digest.sources.sample import SampleSource, sample_dir
+
+from .browser import SCHEMES, WIDTHS, chromium, opened
+
+HERE = Path(__file__).resolve().parent
+DAY = date(2025, 11, 6)
+READER = "ada@example.org"
+PROFILE = """
+[[subscriber]]
+email = "ada@example.org"
+name = "Ada Lovelace"
+keywords = ["world model", "robot", "in-context learning", "vision-language model"]
+authors = ["Marco Garosi"]
+max_papers = 6
+"""
+
+
+def showcase(workdir: Path) -> Composed:
+    listing = json.loads((sample_dir() / f"{DAY}.json").read_text(encoding="utf-8"))
+    listing.append(json.loads((HERE / "fixtures" / "hf-item-example.json").read_text()))
+    days = workdir / "listing"
+    days.mkdir(parents=True, exist_ok=True)
+    (days / f"{DAY}.json").write_text(json.dumps(listing), encoding="utf-8")
+    (workdir / "subscribers.toml").write_text(PROFILE, encoding="utf-8")
+    settings = load_settings(
+        {
+            "DIGEST_DATABASE_URL": f"sqlite:///{workdir / 'digest.db'}",
+            "DIGEST_SUBSCRIBERS": str(workdir / "subscribers.toml"),
+            "DIGEST_FROM": "Paper Digest <digest@papers.example>",
+        },
+        dotenv_path=None,
+    )
+    _, composed = pipeline.preview(settings, READER, DAY, sources=[SampleSource(days)])
+    assert composed is not None, "the showcase profile matched nothing"
+    return composed
+
+
+def screenshots(composed: Composed, out: Path, browser: Browser) -> list[Path]:
+    """One full-page PNG per width and colour scheme, named digest-WIDTH-SCHEME.png."""
+    out.mkdir(parents=True, exist_ok=True)
+    page_file = out / "digest.html"
+    page_file.write_text(composed.html, encoding="utf-8")
+    written = []
+    for width in WIDTHS:
+        for scheme in SCHEMES:
+            with opened(browser, page_file, width, scheme) as page:
+                shot = out / f"digest-{width}-{scheme}.png"
+                page.screenshot(path=str(shot), full_page=True)
+                written.append(shot)
+    page_file.unlink()
+    return written
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[0] if argv else "docs/screenshots")
+    with tempfile.TemporaryDirectory() as tmp, chromium() as browser:
+        for shot in screenshots(showcase(Path(tmp)), out, browser):
+            print(shot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
