@@ -129,9 +129,10 @@ def test_plain_text_is_numbered_aligned_wrapped_and_has_every_link(tmp_path: Pat
     assert text.rstrip().endswith("Unsubscribe: mailto:digest@papers.example?subject=unsubscribe")
 
 
-def test_a_digest_of_25_long_papers_stays_whole_under_gmail_clipping(tmp_path: Path) -> None:
-    d = digest(
-        25,
+def heavy_digest(n: int) -> Digest:
+    """Every field long and every link present: the most a card can weigh."""
+    return digest(
+        n,
         abstract="A long abstract about world models and planning. " * 80,
         authors=30,
         title="A long title about world models, offline reinforcement learning and more " * 2,
@@ -140,6 +141,10 @@ def test_a_digest_of_25_long_papers_stays_whole_under_gmail_clipping(tmp_path: P
         code_url="https://github.com/some-org/some-repository",
         project_url="https://some-org.github.io/some-project/",
     )
+
+
+def test_a_digest_of_25_long_papers_stays_whole_under_gmail_clipping(tmp_path: Path) -> None:
+    d = heavy_digest(25)
     c = composer(tmp_path).compose(d)
     assert html_size(c.html) <= HTML_BUDGET < GMAIL_CLIP_BYTES
     assert c.html.count('class="blurb"') == 25  # nothing needed shortening
@@ -148,13 +153,7 @@ def test_a_digest_of_25_long_papers_stays_whole_under_gmail_clipping(tmp_path: P
 
 
 def test_too_much_content_shortens_the_least_relevant_cards_first(tmp_path: Path) -> None:
-    d = digest(
-        100,
-        abstract="A long abstract about world models and planning. " * 80,
-        authors=30,
-        title="A long title about world models, offline reinforcement learning and more " * 2,
-        code_url="https://github.com/some-org/some-repository",
-    )
+    d = heavy_digest(100)
     c = composer(tmp_path).compose(d)
     assert html_size(c.html) <= HTML_BUDGET
     cards = c.html.split('<tr><td class="')[3:]  # after the gutter and the header
