@@ -104,7 +104,7 @@ def preheader(digest: Digest, limit: int = 110) -> str:
     """The line an inbox shows after the subject: the top paper, and how many follow."""
     if not digest.papers:
         return ""
-    top = trim_words(plain_math(digest.papers[0].paper.title), limit)
+    top = trim_words(plain_math(one_line(digest.papers[0].paper.title)), limit)
     more = len(digest.papers) - 1
     return f"Top pick: {top}" + (f" · and {more} more" if more else "")
 
@@ -209,7 +209,7 @@ class Composer:
     def context(
         self, digest: Digest, subject: str, details: list[int] | None = None
     ) -> dict[str, object]:
-        """What the templates see; README "Your own templates" documents it."""
+        """What the templates see (README, "Templates")."""
         sub = digest.subscriber
         keywords = [t for t in (one_line(k.term) for k in sub.keywords) if t]
         levels = zip(digest.papers, details or [FULL] * len(digest.papers), strict=True)
@@ -219,7 +219,7 @@ class Composer:
             "headline": subject,
             "preheader": preheader(digest),
             "day": digest.day,
-            "day_label": f"{digest.day:%A, %-d %B %Y}",
+            "day_label": f"{digest.day:%A}, {digest.day.day} {digest.day:%B %Y}",
             "cards": cards,
             "papers": digest.papers,
             "subscriber": sub,
