@@ -239,14 +239,16 @@ class Composer:
             cssutils_logging_level=logging.CRITICAL,
         ).transform(pretty_print=False)
 
-    def fitted_html(self, digest: Digest, subject: str) -> str:
-        """The inlined HTML part, its least relevant cards shortened until it fits the budget."""
+    def fitted_html(self, digest: Digest, subject: str, ctx: dict[str, object]) -> str:
+        """The inlined HTML part of `ctx` (every card full), its least relevant cards shortened
+        until it fits the budget."""
         details = [FULL] * len(digest.papers)
         while True:
-            html = self.inline(self.html_template.render(self.context(digest, subject, details)))
+            html = self.inline(self.html_template.render(ctx))
             excess = html_size(html) - self.budget
             if excess <= 0 or not lower_details(digest.papers, details, excess):
                 return html
+            ctx = self.context(digest, subject, details)
 
     def compose(self, digest: Digest) -> Composed:
         if not digest.topics:
@@ -256,7 +258,7 @@ class Composer:
         subject = header_text(subject_line(digest))
         ctx = self.context(digest, subject)
         text = self.text_template.render(ctx)
-        html = self.fitted_html(digest, subject)
+        html = self.fitted_html(digest, subject, ctx)
 
         msg = EmailMessage()
         msg["Subject"] = subject

@@ -13,6 +13,7 @@ import sys
 import tempfile
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Browser
 
@@ -36,13 +37,13 @@ max_papers = 6
 """
 
 
-def showcase(workdir: Path) -> Composed:
-    listing = json.loads((sample_dir() / f"{DAY}.json").read_text(encoding="utf-8"))
-    listing.append(json.loads((HERE / "fixtures" / "hf-item-example.json").read_text()))
+def preview_of(workdir: Path, items: list[dict[str, Any]], profile: str) -> Composed:
+    """What `digest preview ada@example.org` composes from `items` listed on DAY, for the
+    subscriber file `profile`, with a fresh store in `workdir`."""
     days = workdir / "listing"
     days.mkdir(parents=True, exist_ok=True)
-    (days / f"{DAY}.json").write_text(json.dumps(listing), encoding="utf-8")
-    (workdir / "subscribers.toml").write_text(PROFILE, encoding="utf-8")
+    (days / f"{DAY}.json").write_text(json.dumps(items), encoding="utf-8")
+    (workdir / "subscribers.toml").write_text(profile, encoding="utf-8")
     settings = load_settings(
         {
             "DIGEST_DATABASE_URL": f"sqlite:///{workdir / 'digest.db'}",
@@ -52,8 +53,14 @@ def showcase(workdir: Path) -> Composed:
         dotenv_path=None,
     )
     _, composed = pipeline.preview(settings, READER, DAY, sources=[SampleSource(days)])
-    assert composed is not None, "the showcase profile matched nothing"
+    assert composed is not None, "the profile matched nothing"
     return composed
+
+
+def showcase(workdir: Path) -> Composed:
+    listing = json.loads((sample_dir() / f"{DAY}.json").read_text(encoding="utf-8"))
+    listing.append(json.loads((HERE / "fixtures" / "hf-item-example.json").read_text()))
+    return preview_of(workdir, listing, PROFILE)
 
 
 def screenshots(composed: Composed, out: Path, browser: Browser) -> list[Path]:

@@ -7,37 +7,32 @@ text above WCAG AA contrast. The showcase digest of the README's screenshots is 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from digest import pipeline
 from digest.compose import Composed
 from digest.display import ZWSP, plain_math
-from digest.sources.sample import SampleSource
 
-from .conftest import hf_item, make_settings
+from .conftest import hf_item
 
 try:
     from playwright.sync_api import Browser
 
     from .browser import SCHEMES, WIDTHS, Reading, chromium, chromium_path, opened, read
+    from .screenshots import preview_of, screenshots, showcase
 except ImportError:  # pragma: no cover - the test extra is not installed
     chromium_path = None  # type: ignore[assignment]
 
-from .screenshots import showcase
 
 if chromium_path is None or chromium_path() is None:
     if os.environ.get("CI"):
         raise RuntimeError("CI must run the browser tests: chromium or playwright is missing")
     pytest.skip("headless Chromium is not installed here", allow_module_level=True)
 
-DAY = date(2025, 11, 6)
 LONG_URL = "https://example.org/" + "very-long-path-segment-" * 12 + "end"
 UNBROKEN = "Pneumonoultramicroscopicsilicovolcanoconiosis" * 4
 ABSTRACT = (
@@ -89,19 +84,6 @@ def hostile_items() -> list[dict[str, Any]]:
     ]
 
 
-def composed_for(workdir: Path, items: list[dict[str, Any]], profile: str) -> Composed:
-    listing = workdir / "listing"
-    listing.mkdir(parents=True)
-    (listing / f"{DAY}.json").write_text(json.dumps(items), encoding="utf-8")
-    (workdir / "subscribers.toml").write_text(profile, encoding="utf-8")
-    settings = make_settings(workdir, DIGEST_FROM="Paper Digest <digest@papers.example>")
-    _, composed = pipeline.preview(
-        settings, "ada@example.org", DAY, sources=[SampleSource(listing)]
-    )
-    assert composed is not None
-    return composed
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with chromium() as b:
@@ -111,7 +93,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def digests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Composed]]:
     made = {}
-    hostile = composed_for(
+    hostile = preview_of(
         tmp_path_factory.mktemp("hostile"),
         hostile_items(),
         '[[subscriber]]\nemail = "ada@example.org"\nkeywords = ["world model"]\nmax_papers = 25\n',
@@ -184,8 +166,6 @@ def test_math_is_read_and_links_stay_whole_in_text(
 def test_screenshots_are_written(
     browser: Browser, digests: dict[str, tuple[Path, Composed]], tmp_path: Path
 ) -> None:
-    from .screenshots import screenshots
-
     _, composed = digests["showcase"]
     shots = screenshots(composed, tmp_path, browser)
     assert sorted(p.name for p in shots) == sorted(
