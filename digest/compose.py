@@ -32,7 +32,8 @@ from .display import (
     trim_words,
     wrap_text,
 )
-from .models import Digest, Ranked, one_line
+from .models import Digest, Ranked, Subscriber, one_line
+from .tokens import links_for
 
 # Gmail clips an HTML part past 102 KB; measured as sent (quoted-printable), with room to spare.
 GMAIL_CLIP_BYTES = 102 * 1024
@@ -91,8 +92,19 @@ def topics(papers: list[Ranked], limit: int = 3) -> list[str]:
 def subject_line(digest: Digest) -> str:
     n = len(digest.papers)
     noun = "paper" if n == 1 else "papers"
+    count = f"{n} {noun} this week" if digest.since else f"{n} new {noun}"
     about = ", ".join(digest.topics)
-    return f"{n} new {noun} for {about}" if about else f"{n} new {noun}"
+    return f"{count} for {about}" if about else count
+
+
+def day_label(digest: Digest) -> str:
+    """"Thursday, 6 November 2025", or for a weekly digest "31 October – 6 November 2025"."""
+    day = digest.day
+    if digest.since is None:
+        return f"{day:%A}, {day.day} {day:%B %Y}"
+    start = digest.since
+    first = f"{start.day} {start:%B}" + (f" {start:%Y}" if start.year != day.year else "")
+    return f"{first} – {day.day} {day:%B %Y}"
 
 
 def spoken_list(items: list[str]) -> str:
@@ -203,6 +215,7 @@ class Composer:
         self.sender: Address = settings.from_address
         self.domain = self.sender.domain or "localhost"
         self.budget = HTML_BUDGET
+        self.links = links_for(settings)
         logging.getLogger("CSSUTILS").setLevel(logging.CRITICAL)
         cssutils.ser.prefs.useMinified()  # the <style> premailer leaves (media queries), compact
 
@@ -219,15 +232,28 @@ class Composer:
             "headline": subject,
             "preheader": preheader(digest),
             "day": digest.day,
-            "day_label": f"{digest.day:%A}, {digest.day.day} {digest.day:%B %Y}",
+            "day_label": day_label(digest),
+            "weekly": digest.since is not None,
             "cards": cards,
             "papers": digest.papers,
             "subscriber": sub,
             "keywords": keywords,
             "keyword_list": spoken_list(keywords),
-            "unsubscribe_url": f"mailto:{self.sender.addr_spec}?subject=unsubscribe",
+            "unsubscribe_url": self.unsubscribe_links(sub)[0],
+            "preferences_url": self.links.preferences(sub.uid) if self.web(sub) else None,
             "sender": self.sender.addr_spec,
         }
+
+    def web(self, sub: Subscriber) -> bool:
+        return self.links is not None and bool(sub.uid)
+
+    def unsubscribe_links(self, sub: Subscriber) -> list[str]:
+        """The subscriber's one-click (https) unsubscribe link when the web app is configured,
+        then the mailto: fallback every client understands."""
+        mailto = f"mailto:{self.sender.addr_spec}?subject=unsubscribe"
+        if self.links is not None and sub.uid:
+            return [self.links.unsubscribe(sub.uid), mailto]
+        return [mailto]
 
     def inline(self, html: str) -> str:
         return Premailer(
@@ -270,7 +296,10 @@ class Composer:
         msg["Date"] = format_datetime(datetime.now(UTC))
         msg["Message-ID"] = digest.message_id
         msg["List-Id"] = f"Paper Digest <paper-digest.{self.domain}>"
-        msg["List-Unsubscribe"] = f"<{ctx['unsubscribe_url']}>"
+        unsubscribe = self.unsubscribe_links(digest.subscriber)
+        msg["List-Unsubscribe"] = ", ".join(f"<{url}>" for url in unsubscribe)
+        if len(unsubscribe) > 1:
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
         msg["Auto-Submitted"] = "auto-generated"
         msg.set_content(text, cte="quoted-printable")
         msg.add_alternative(html, subtype="html", cte="quoted-printable")

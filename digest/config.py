@@ -29,6 +29,7 @@ class ConfigError(Exception):
 class Settings:
     database_url: str = "sqlite:///digest.db"
     subscribers_path: Path = Path("subscribers.toml")
+    subscribers_required: bool = False  # DIGEST_SUBSCRIBERS was set: a missing file is an error
     sources: tuple[str, ...] = ("huggingface",)
     hf_api_url: str = "https://huggingface.co/api"
     email_backend: str = "file"
@@ -47,6 +48,7 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     schedule: str = "0 7 * * *"
     timezone: str = "UTC"
+    weekly_day: int = 0  # Monday
     lookback_days: int = 3
     templates_dir: Path | None = None
 
@@ -86,13 +88,34 @@ def _from_address(raw: str) -> Address:
     return Address(display_name=name, username=local, domain=domain)
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MIN_SECRET = 16
+
+
+def _weekday(raw: str) -> int:
+    value = raw.strip().lower()
+    for i, name in enumerate(WEEKDAYS):
+        if value and name.startswith(value) and len(value) >= 3:
+            return i
+    raise ConfigError(f"DIGEST_WEEKLY_DAY={raw!r} is not a weekday (monday ... sunday)")
+
+
 def _cron(raw: str) -> str:
-    from apscheduler.triggers.cron import CronTrigger
+    from .schedule import trigger
 
     try:
-        CronTrigger.from_crontab(raw)
+        trigger(raw, "UTC")
     except ValueError as exc:
         raise ConfigError(f"DIGEST_SCHEDULE={raw!r} is not a cron expression: {exc}") from None
+    return raw
+
+
+def _secret(raw: str | None) -> str | None:
+    if raw is not None and len(raw) < MIN_SECRET:
+        raise ConfigError(
+            f"DIGEST_SECRET_KEY is too short (at least {MIN_SECRET} characters; make one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
     return raw
 
 
@@ -137,6 +160,7 @@ def load_settings(
     return Settings(
         database_url=database_url,
         subscribers_path=Path(env.get("DIGEST_SUBSCRIBERS", "").strip() or "subscribers.toml"),
+        subscribers_required=bool(env.get("DIGEST_SUBSCRIBERS", "").strip()),
         sources=sources,
         hf_api_url=(env.get("DIGEST_HF_API_URL", "").strip() or Settings.hf_api_url).rstrip("/"),
         email_backend=backend,
@@ -152,9 +176,10 @@ def load_settings(
         suppress_after=_number(env, "DIGEST_SUPPRESS_AFTER", 3, 1, 100, int),
         from_address=_from_address(env.get("DIGEST_FROM", "").strip() or DEFAULT_FROM),
         base_url=(env.get("DIGEST_BASE_URL", "").strip().rstrip("/") or None),
-        secret_key=env.get("DIGEST_SECRET_KEY") or None,
+        secret_key=_secret(env.get("DIGEST_SECRET_KEY") or None),
         schedule=_cron(env.get("DIGEST_SCHEDULE", "").strip() or "0 7 * * *"),
         timezone=timezone,
+        weekly_day=_weekday(env.get("DIGEST_WEEKLY_DAY", "").strip() or "monday"),
         lookback_days=_number(env, "DIGEST_LOOKBACK_DAYS", 3, 1, 60, int),
         templates_dir=Path(templates) if templates else None,
     )

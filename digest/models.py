@@ -98,6 +98,8 @@ class Subscriber:
     authors: tuple[str, ...] = ()
     max_papers: int = 10
     min_score: float | None = None  # None: the ranker's default threshold
+    frequency: str = "daily"  # or "weekly"
+    uid: str = ""  # the random id signed links carry instead of the address; set by the store
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,3 +144,4 @@ class Digest:
     passed_over: tuple[str, ...] = ()  # keys that matched but ranked below max_papers
     message_id: str = ""
     topics: list[str] = field(default_factory=list)
+    since: date | None = None  # a weekly digest: the first day of the week it covers

@@ -4,6 +4,7 @@ what is still refused after the last pass stays pending for the next run."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -31,13 +32,15 @@ def deliver(
     reporter: Reporter,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    stop: threading.Event | None = None,
 ) -> None:
     """Send every pending message, marking each the moment the relay answered for it.
 
     A message is marked sent only after the transport accepted it, in its own transaction:
     a process killed between two messages leaves an exact record. The one window no SMTP
     client can close (accepted, then killed before that commit) resends a copy with the same
-    Message-ID on the next run.
+    Message-ID on the next run. When `stop` is set (the daemon got SIGTERM), the message being
+    sent is finished and the rest stays pending.
     """
     with engine.connect() as conn:
         queue = store.pending(conn)
@@ -54,15 +57,22 @@ def deliver(
     try:
         with reporter.steps("sending", total) as advance:
             for attempt in range(settings.smtp_retries + 1):
+                if stop is not None and stop.is_set():
+                    break
                 if attempt:
                     wait = backoff(settings, attempt)
                     reporter.info(
                         f"retrying {len(queue)} message(s) in {wait:g}s "
                         f"(pass {attempt + 1} of {settings.smtp_retries + 1})"
                     )
-                    sleep(wait)
+                    if stop is not None:
+                        stop.wait(wait)
+                        if stop.is_set():
+                            break
+                    else:
+                        sleep(wait)
                 queue, stopped = _pass(
-                    engine, transport, settings, queue, report, reporter, advance
+                    engine, transport, settings, queue, report, reporter, advance, stop
                 )
                 if not queue:
                     break
@@ -71,8 +81,12 @@ def deliver(
                     reporter.error(f"{stopped}; giving up for this run")
     finally:
         transport.__exit__(None, None, None)
+    report.deferred += len(queue)
+    if stop is not None and stop.is_set() and queue:
+        report.stopped = True
+        reporter.info(f"stopped on request: {len(queue)} message(s) left pending for the next run")
+        return
     for message_id, email in queue:
-        report.deferred += 1
         reporter.warn(f"{email}: still refused, left pending for the next run ({message_id})")
 
 
@@ -84,11 +98,14 @@ def _pass(
     report: RunReport,
     reporter: Reporter,
     advance: Callable[[], None],
+    stop: threading.Event | None = None,
 ) -> tuple[list[tuple[str, str]], str | None]:
     """One pass over the queue; returns what to retry, and why the pass stopped early if the
     relay became unreachable (the rest of the queue is retried then, untouched)."""
     retry: list[tuple[str, str]] = []
     for i, (message_id, email) in enumerate(queue):
+        if stop is not None and stop.is_set():
+            return retry + queue[i:], None
         with engine.connect() as conn:
             out = store.outgoing(conn, message_id)
         if out is None:  # delivered or cancelled meanwhile

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -13,9 +14,9 @@ from typing import Any
 from jinja2 import TemplateError
 from sqlalchemy import Connection, Engine
 
-from . import store
+from . import roster, store
 from .compose import Composed, Composer
-from .config import ConfigError, Settings
+from .config import Settings
 from .deliver import Transport, make_transport
 from .lock import holder as lock_holder
 from .lock import run_lock
@@ -25,7 +26,6 @@ from .progress import Reporter, Silent
 from .rank import Listing, Rarity, compile_profile, explain, rank, select
 from .report import RunReport
 from .sources import Source, SourceError, make_sources
-from .subscribers import load_subscribers
 
 
 @contextmanager
@@ -117,12 +117,22 @@ def listing_for(conn: Connection, candidates: Sequence[Paper]) -> tuple[Listing,
     return listing, Rarity(Listing(reference or listing.indexed))
 
 
+def week_of(day: date) -> list[date]:
+    """The seven listing days a weekly digest sent on `day` covers."""
+    return [day - timedelta(days=i) for i in reversed(range(7))]
+
+
 def decide(
-    conn: Connection, subscribers: Sequence[Subscriber], candidates: Sequence[Paper], day: date
+    conn: Connection,
+    subscribers: Sequence[Subscriber],
+    listing: Listing,
+    rarity: Rarity,
+    day: date,
+    *,
+    since: date | None = None,
 ) -> list[Digest]:
     """Each subscriber's digest: what is new to them (not in their ledger), ranked, capped.
     What falls below the cap is passed over for good once the digest is accepted."""
-    listing, rarity = listing_for(conn, candidates)
     digests = []
     for sub in subscribers:
         profile = compile_profile(sub)
@@ -130,8 +140,65 @@ def decide(
         if chosen:
             top = [explain(listing, s) for s in chosen[: sub.max_papers]]
             passed = tuple(s.key for s in chosen[sub.max_papers :])
-            digests.append(Digest(sub, day, top, passed_over=passed))
+            digests.append(Digest(sub, day, top, passed_over=passed, since=since))
     return digests
+
+
+@dataclass
+class Plan:
+    """Who gets mail in this run: daily subscribers, and weekly ones whose week is due."""
+
+    daily: list[Subscriber]
+    weekly: list[Subscriber]
+    waiting: int  # weekly subscribers whose digest is not due yet
+    suppressed: int
+
+    @property
+    def receiving(self) -> list[Subscriber]:
+        return [*self.daily, *self.weekly]
+
+
+def plan(conn: Connection, settings: Settings, today: date, reporter: Reporter) -> Plan:
+    """Import the subscriber file if it changed, then sort who is mailed today."""
+    imported = roster.sync_file(conn, settings.subscribers_path, settings.subscribers_required)
+    if imported is not None:
+        reporter.info(f"imported {settings.subscribers_path}: {imported.summary()}")
+    suppressed = store.suppressed(conn)
+    receiving = [m for m in roster.members(conn) if m.receiving]
+    mailable = [m for m in receiving if m.email not in suppressed]
+    weekly = [m for m in mailable if m.subscriber.frequency == "weekly"]
+    due = [m.subscriber for m in weekly if roster.weekly_due(m, today, settings.weekly_day)]
+    return Plan(
+        daily=[m.subscriber for m in mailable if m.subscriber.frequency == "daily"],
+        weekly=due,
+        waiting=len(weekly) - len(due),
+        suppressed=len(receiving) - len(mailable),
+    )
+
+
+def decide_all(conn: Connection, who: Plan, days: Sequence[date]) -> list[Digest]:
+    """Daily digests over the run's window, weekly ones over the week ending its last day."""
+    today = days[-1]
+    listing, rarity = listing_for(conn, store.papers_listed(conn, days))
+    digests = decide(conn, who.daily, listing, rarity, today)
+    if who.weekly:
+        week = week_of(today)
+        weekly = Listing(store.papers_listed(conn, week))
+        digests += decide(conn, who.weekly, weekly, rarity, today, since=week[0])
+    return digests
+
+
+def fetch_days(settings: Settings, engine: Engine, days: list[date]) -> list[date]:
+    """The run's window, and the whole week when a weekly digest is due (so it covers days a
+    stopped daemon did not fetch)."""
+    with engine.connect() as conn:
+        due = any(
+            m.receiving
+            and m.subscriber.frequency == "weekly"
+            and roster.weekly_due(m, days[-1], settings.weekly_day)
+            for m in roster.members(conn)
+        )
+    return sorted(set(days) | set(week_of(days[-1]))) if due else days
 
 
 def compose_all(
@@ -158,6 +225,7 @@ def run(
     reporter: Reporter | None = None,
     sources: Sequence[Source] | None = None,
     transport: Transport | None = None,
+    stop: threading.Event | None = None,
 ) -> RunReport:
     """The main job: decide and store every digest in the outbox, then deliver the outbox.
 
@@ -168,8 +236,7 @@ def run(
     reporter = reporter or Silent()
     days = window(settings, day)
     report = RunReport(days=days, dry_run=dry_run)
-    subscribers = load_subscribers(settings.subscribers_path)
-    report.subscribers = len(subscribers)
+    roster.read_file(settings.subscribers_path, settings.subscribers_required)
     composer = Composer(settings)
     transport = transport or make_transport(settings)
     report.destination = transport.describe()
@@ -178,20 +245,11 @@ def run(
             stack.enter_context(run_lock(settings.database_url))
         engine = stack.enter_context(opened(settings))
         if dry_run:
-            _dry_run(engine, settings, composer, subscribers, report, reporter, sources)
+            _dry_run(engine, settings, composer, report, reporter, sources)
         else:
-            _run(engine, settings, composer, transport, subscribers, report, reporter, sources)
+            _run(engine, settings, composer, transport, report, reporter, sources, stop)
     report.seconds = round(time.monotonic() - started, 3)
     return report
-
-
-def _active(
-    conn: Connection, subscribers: Sequence[Subscriber], report: RunReport
-) -> list[Subscriber]:
-    """The subscribers that may be mailed: all but suppressed addresses."""
-    suppressed = store.suppressed(conn)
-    report.suppressed = sum(1 for s in subscribers if s.email in suppressed)
-    return [s for s in subscribers if s.email not in suppressed]
 
 
 def _run(
@@ -199,34 +257,34 @@ def _run(
     settings: Settings,
     composer: Composer,
     transport: Transport,
-    subscribers: Sequence[Subscriber],
     report: RunReport,
     reporter: Reporter,
     sources: Sequence[Source] | None,
+    stop: threading.Event | None,
 ) -> None:
     started = time.monotonic()
     days = report.days
+    fetching = fetch_days(settings, engine, days)
     with engine.begin() as conn:
         run_id = store.start_run(conn, days)
     status = "failed"
     try:
-        with collected(engine, settings, days, report, reporter, commit=True, sources=sources) as (
-            conn,
-            candidates,
-        ):
-            store.sync_subscribers(conn, subscribers)
-            active = _active(conn, subscribers, report)
-            cancelled = store.cancel_pending_except(conn, {s.email for s in active})
+        with collected(
+            engine, settings, fetching, report, reporter, commit=True, sources=sources
+        ) as (conn, candidates):
+            who = plan(conn, settings, days[-1], reporter)
+            cancelled = store.cancel_pending_except(conn, {s.email for s in who.receiving})
             if cancelled:
                 reporter.info(f"cancelled pending mail to {cancelled} former subscriber(s)")
             report.earlier = store.count_messages(conn, store.PENDING)
-            digests = decide(conn, active, candidates, days[-1])
-            _announce(candidates, subscribers, digests, report, reporter)
+            digests = decide_all(conn, who, days)
+            roster.mark_weekly(conn, [s.email for s in who.weekly], days[-1])
+            _announce(candidates, who, digests, report, reporter)
             for c in compose_all(composer, digests, report, reporter):
                 store.record_pending(conn, c.digest, c.subject, c.raw, run_id)
         if report.earlier:
             reporter.info(f"{report.earlier} message(s) pending from earlier runs go out too")
-        deliver(engine, transport, settings, report, reporter)
+        deliver(engine, transport, settings, report, reporter, stop=stop)
         status = "ok" if report.ok else "failed"
     finally:
         with engine.begin() as conn:
@@ -248,20 +306,19 @@ def _dry_run(
     engine: Engine,
     settings: Settings,
     composer: Composer,
-    subscribers: Sequence[Subscriber],
     report: RunReport,
     reporter: Reporter,
     sources: Sequence[Source] | None,
 ) -> None:
     days = report.days
-    with collected(engine, settings, days, report, reporter, commit=False, sources=sources) as (
-        conn,
-        candidates,
-    ):
-        active = _active(conn, subscribers, report)
+    fetching = fetch_days(settings, engine, days)
+    with collected(
+        engine, settings, fetching, report, reporter, commit=False, sources=sources
+    ) as (conn, candidates):
+        who = plan(conn, settings, days[-1], reporter)
         report.earlier = store.count_messages(conn, store.PENDING)
-        digests = decide(conn, active, candidates, days[-1])
-    _announce(candidates, subscribers, digests, report, reporter)
+        digests = decide_all(conn, who, days)
+    _announce(candidates, who, digests, report, reporter)
     for c in compose_all(composer, digests, report, reporter):
         reporter.info(f"would send to {c.digest.subscriber.email}: {c.subject}")
     if report.earlier:
@@ -270,18 +327,27 @@ def _dry_run(
 
 def _announce(
     candidates: Sequence[Paper],
-    subscribers: Sequence[Subscriber],
+    who: Plan,
     digests: Sequence[Digest],
     report: RunReport,
     reporter: Reporter,
 ) -> None:
+    report.subscribers = len(who.receiving)
+    report.suppressed = who.suppressed
     report.mailed = len(digests)
     reporter.info(
         f"{len(candidates)} papers listed {_span(report.days)}; "
-        f"{len(digests)} of {len(subscribers)} subscribers have new matches"
+        f"{len(digests)} of {len(who.receiving)} subscribers have new matches"
     )
+    if who.waiting:
+        reporter.info(f"{who.waiting} weekly subscriber(s) wait for their day")
+    if not who.receiving:
+        reporter.info(
+            "no subscribers yet: `digest subscribers add`, a subscriber file, "
+            "or the subscribe page of `digest serve`"
+        )
     mailed = {d.subscriber.email for d in digests}
-    for sub in subscribers:
+    for sub in who.receiving:
         if sub.email not in mailed:
             reporter.info(f"{sub.email}: no new matches, no email")
 
@@ -291,11 +357,14 @@ def _span(days: Sequence[date]) -> str:
 
 
 def find_subscriber(settings: Settings, email: str) -> Subscriber:
-    subs = {s.email: s for s in load_subscribers(settings.subscribers_path)}
-    sub = subs.get(email.strip().lower())
-    if sub is None:
-        raise ConfigError(f"{settings.subscribers_path}: no subscriber {email!r}")
-    return sub
+    """The subscriber as the next run would see them (the file imported, then undone)."""
+    with opened(settings) as engine, engine.connect() as conn:
+        tx = conn.begin()
+        try:
+            roster.sync_file(conn, settings.subscribers_path, settings.subscribers_required)
+            return roster.require(roster.get(conn, email.strip().lower()), email).subscriber
+        finally:
+            tx.rollback()
 
 
 @contextmanager
@@ -346,7 +415,11 @@ def preview(
     """The message `email` would get from a run now, composed but neither sent nor recorded."""
     sub = find_subscriber(settings, email)
     with snapshot(settings, day, reporter=reporter, sources=sources) as (report, conn, candidates):
-        digests = decide(conn, [sub], candidates, report.days[-1])
+        today = report.days[-1]
+        since = week_of(today)[0] if sub.frequency == "weekly" else None
+        if since is not None:
+            candidates = store.papers_listed(conn, week_of(today))
+        digests = decide(conn, [sub], *listing_for(conn, candidates), today, since=since)
     report.mailed = len(digests)
     return report, (Composer(settings).compose(digests[0]) if digests else None)
 

@@ -23,6 +23,7 @@ class RunReport:
     refusals: list[str] = field(default_factory=list)
     compose_errors: list[str] = field(default_factory=list)
     delivery_error: str | None = None
+    stopped: bool = False  # asked to stop (SIGTERM to the daemon) before the outbox was empty
     destination: str = ""
     seconds: float = 0.0
 
@@ -72,6 +73,7 @@ class RunReport:
             *self._some(len(self.source_failures), "{} source(s) failed"),
             *self._some(len(self.compose_errors), "{} digest(s) could not be composed"),
             *(["delivery stopped"] if self.delivery_error else []),
+            *(["stopped on request"] if self.stopped else []),
         ]
         tail = f" -> {self.destination}" if self.sent and self.destination else ""
         status = "ok" if self.ok else "FAILED"

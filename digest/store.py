@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -38,7 +39,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from .config import ConfigError
-from .models import Digest, Paper, Subscriber, normalize_title
+from .models import Digest, Paper, normalize_title
 
 metadata = MetaData()
 
@@ -75,13 +76,37 @@ listings = Table(
     Column("listed_on", Date, primary_key=True, index=True),
 )
 
+# Subscribers: the database is where they live; the subscriber file, the CLI and the web app
+# are ways in (roster.py holds the rules). status: pending (asked on the web, not confirmed),
+# active, unsubscribed (only the subscriber brings it back). origin: "web", "cli" or
+# "file:<path>"; file_hash: the file entry as last imported, to tell an operator's edit of
+# the entry from one the subscriber made since.
+PENDING_CONFIRMATION, ACTIVE, UNSUBSCRIBED = "pending", "active", "unsubscribed"
+
 subscribers = Table(
     "subscribers",
     metadata,
     Column("email", String, primary_key=True),
     Column("name", Text),
-    Column("profile", JSON, nullable=False),
+    Column("profile", JSON, nullable=False),  # the subscriber-file entry (subscribers.entry_of)
     Column("updated_at", DateTime, nullable=False),
+    Column("uid", String, nullable=False, unique=True),
+    Column("status", String, nullable=False, server_default=ACTIVE),
+    Column("paused", Boolean, nullable=False, server_default="0"),
+    Column("origin", String, nullable=False, server_default="file"),
+    Column("file_hash", String),
+    Column("weekly_done", Date),  # the last weekly digest day decided for them
+    Column("notices", JSON),  # when confirmation or link mails went out, for rate limiting
+    Column("created_at", DateTime),
+    Column("confirmed_at", DateTime),
+    Column("unsubscribed_at", DateTime),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 runs = Table(
@@ -224,6 +249,32 @@ def _upgrade(conn: Connection) -> None:
         ):
             if ddl[0] not in have:
                 conn.exec_driver_sql(f"ALTER TABLE messages ADD COLUMN {ddl[0]} {ddl[1]}")
+    if "subscribers" in tables:
+        have = {c["name"] for c in inspect(conn).get_columns("subscribers")}
+        for name, ddl in (
+            ("uid", "VARCHAR"),
+            ("status", "VARCHAR NOT NULL DEFAULT 'active'"),
+            ("paused", "BOOLEAN NOT NULL DEFAULT 0"),
+            ("origin", "VARCHAR NOT NULL DEFAULT 'file'"),
+            ("file_hash", "VARCHAR"),
+            ("weekly_done", "DATE"),
+            ("notices", "JSON"),
+            ("created_at", "DATETIME"),
+            ("confirmed_at", "DATETIME"),
+            ("unsubscribed_at", "DATETIME"),
+        ):
+            if name not in have:
+                conn.exec_driver_sql(f"ALTER TABLE subscribers ADD COLUMN {name} {ddl}")
+        if "uid" not in have:
+            for email in list(conn.execute(select(subscribers.c.email)).scalars()):
+                conn.execute(
+                    update(subscribers)
+                    .where(subscribers.c.email == email)
+                    .values(uid=new_uid(), created_at=now())
+                )
+            conn.exec_driver_sql(
+                "CREATE UNIQUE INDEX IF NOT EXISTS ix_subscribers_uid ON subscribers (uid)"
+            )
     if "deliveries" in tables:
         have = {c["name"] for c in inspect(conn).get_columns("deliveries")}
         if "sent_at" in have and "decided_at" not in have:
@@ -424,18 +475,19 @@ def sent_keys(conn: Connection, email: str) -> set[str]:
     return set(conn.execute(stmt).scalars())
 
 
-def sync_subscribers(conn: Connection, subs: Sequence[Subscriber]) -> None:
-    stamp = now()
-    known = set(conn.execute(select(subscribers.c.email)).scalars())
-    for sub in subs:
-        profile = dataclasses.asdict(sub)
-        values = {"name": sub.name, "profile": profile, "updated_at": stamp}
-        if sub.email in known:
-            conn.execute(
-                update(subscribers).where(subscribers.c.email == sub.email).values(**values)
-            )
-        else:
-            conn.execute(insert(subscribers).values(email=sub.email, **values))
+def new_uid() -> str:
+    """A subscriber's id in signed links: random, so a link reveals neither the address nor
+    how many subscribers there are."""
+    return secrets.token_urlsafe(12)
+
+
+def get_meta(conn: Connection, key: str) -> str | None:
+    return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar_one_or_none()
+
+
+def set_meta(conn: Connection, key: str, value: str) -> None:
+    if not conn.execute(update(meta).where(meta.c.key == key).values(value=value)).rowcount:
+        conn.execute(insert(meta).values(key=key, value=value))
 
 
 # --- the outbox ---------------------------------------------------------------------------
@@ -595,6 +647,11 @@ def mark_failed(
     if suppress:
         _release(conn, _pending_to(email), CANCELLED, "address suppressed")
     return suppress
+
+
+def cancel_pending(conn: Connection, email: str, why: str) -> None:
+    """Cancel what is still pending to `email` (it unsubscribed, paused or was removed)."""
+    _release(conn, _pending_to(email), CANCELLED, why)
 
 
 def cancel_pending_except(conn: Connection, keep: set[str]) -> int:

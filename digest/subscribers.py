@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from pathlib import Path
@@ -14,7 +15,17 @@ _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$"
 )
-_KEYS = {"email", "name", "keywords", "exclude", "authors", "max_papers", "min_score"}
+ENTRY_KEYS = _KEYS = {
+    "email",
+    "name",
+    "keywords",
+    "exclude",
+    "authors",
+    "max_papers",
+    "min_score",
+    "frequency",
+}
+FREQUENCIES = ("daily", "weekly")
 MAX_SCORE = 100.0
 MAX_PAPERS_LIMIT = 100
 
@@ -99,6 +110,9 @@ def parse_entry(entry: Any) -> Subscriber:
     min_score = entry.get("min_score")
     if min_score is not None:
         min_score = _number(min_score, "'min_score'", 0, MAX_SCORE)
+    frequency = entry.get("frequency", "daily")
+    if frequency not in FREQUENCIES:
+        raise ValueError(f"'frequency' must be one of: {', '.join(FREQUENCIES)}")
     return Subscriber(
         email=email.strip().lower(),
         name=(one_line(name) or None) if name else None,
@@ -107,13 +121,52 @@ def parse_entry(entry: Any) -> Subscriber:
         authors=_terms(entry.get("authors", []), "authors"),
         max_papers=max_papers,
         min_score=min_score,
+        frequency=frequency,
     )
+
+
+def entry_of(sub: Subscriber) -> dict[str, Any]:
+    """The subscriber as a subscriber-file entry, defaults left out: what the store keeps,
+    what `digest subscribers export` writes, and what parse_entry reads back unchanged."""
+    keywords: list[Any] = []
+    for kw in sub.keywords:
+        if kw.weight == 1.0 and not kw.synonyms:
+            keywords.append(kw.term)
+        else:
+            table: dict[str, Any] = {"term": kw.term}
+            if kw.weight != 1.0:
+                table["weight"] = kw.weight
+            if kw.synonyms:
+                table["synonyms"] = list(kw.synonyms)
+            keywords.append(table)
+    entry: dict[str, Any] = {"email": sub.email}
+    if sub.name:
+        entry["name"] = sub.name
+    entry["keywords"] = keywords
+    for key in ("exclude", "authors"):
+        if getattr(sub, key):
+            entry[key] = list(getattr(sub, key))
+    if sub.max_papers != 10:
+        entry["max_papers"] = sub.max_papers
+    if sub.min_score is not None:
+        entry["min_score"] = sub.min_score
+    if sub.frequency != "daily":
+        entry["frequency"] = sub.frequency
+    return entry
 
 
 def load_subscribers(path: Path) -> list[Subscriber]:
     """All subscribers of `path`, or ConfigError naming the file, the entry and the problem."""
+    return read_subscribers(path)[1]
+
+
+def read_subscribers(path: Path) -> tuple[str, list[Subscriber]]:
+    """The file's fingerprint (so an unchanged file is not imported again) and its
+    subscribers, from one read."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        fingerprint = hashlib.sha256(raw).hexdigest()
+        data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: subscriber file not found (copy subscribers.example.toml, "
@@ -143,4 +196,4 @@ def load_subscribers(path: Path) -> list[Subscriber]:
             raise ConfigError(f"{path}: subscriber #{index} ({label}): duplicate email")
         seen.add(sub.email)
         subscribers.append(sub)
-    return subscribers
+    return fingerprint, subscribers

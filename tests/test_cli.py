@@ -265,7 +265,8 @@ def test_secrets_never_reach_output_or_the_database(cwd: Path) -> None:
 
     with SMTPServer(authenticator=authenticator("digest", "right"), auth_require_tls=False) as smtp:
         env = smtp_env(smtp, SMTP_USERNAME="digest", SMTP_PASSWORD="Sup3r-Secret-pw")
-        run = digest(cwd, "run", "--date", "2025-11-06", DIGEST_SECRET_KEY="k3y-Secret", **env)
+        key = "k3y-Secret-long-enough"
+        run = digest(cwd, "run", "--date", "2025-11-06", DIGEST_SECRET_KEY=key, **env)
     assert run.returncode == 1 and "refused the login for digest: 535" in run.stderr
     assert "Secret" not in run.stdout + run.stderr
     assert b"Secret" not in (cwd / "digest.db").read_bytes()
