@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
+import threading
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -11,11 +14,13 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from . import __version__, pipeline
+from . import __version__, admin, pipeline
 from .config import ConfigError, Settings, load_settings
 from .deliver import FileTransport
 from .lock import Busy
-from .progress import for_terminal
+from .progress import LogLines, Plain, for_terminal
+from .roster import NotAllowed
+from .subscribers import entry_of, load_subscribers
 
 T = TypeVar("T")
 
@@ -267,7 +272,122 @@ def status_cmd(n_runs: int) -> None:
 
 @main.group("subscribers")
 def subscribers_cmd() -> None:
-    """Manage subscribers' delivery state."""
+    """List, add, remove, import and export subscribers."""
+
+
+@subscribers_cmd.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(["active", "paused", "pending", "unsubscribed", "all"]),
+    default="all",
+    show_default=True,
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_cmd(status: str, as_json: bool) -> None:
+    """Show subscribers: state, frequency, keywords, where they came from."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    chosen = [m for m in _guarded(admin.members, _settings()) if status in ("all", m.state)]
+    if as_json:
+        rows = [
+            {
+                **entry_of(m.subscriber),
+                "state": m.state,
+                "origin": m.origin,
+                "since": f"{m.confirmed_at or m.created_at:%Y-%m-%d}",
+            }
+            for m in chosen
+        ]
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    table = Table(title=f"{len(chosen)} subscriber(s)" + ("" if status == "all" else f", {status}"))
+    table.box = box.SIMPLE_HEAD
+    table.add_column("email", overflow="fold", min_width=20)
+    table.add_column("state", no_wrap=True)
+    table.add_column("digest", no_wrap=True)
+    table.add_column("keywords", overflow="fold", min_width=20)
+    table.add_column("from", overflow="ellipsis", no_wrap=True, max_width=12)
+    for m in chosen:
+        sub = m.subscriber
+        table.add_row(
+            Text(sub.email),
+            m.state,
+            sub.frequency,
+            Text(", ".join(k.term for k in sub.keywords)),
+            Text(Path(m.origin.removeprefix("file:")).name),
+        )
+    Console().print(table)
+
+
+@subscribers_cmd.command("add")
+@click.argument("email")
+@click.option("-k", "--keyword", "keywords", multiple=True, required=True, help="Repeatable.")
+@click.option("--name")
+@click.option("--exclude", multiple=True, help="A term that vetoes a paper. Repeatable.")
+@click.option("--author", "authors", multiple=True, help="An author to follow. Repeatable.")
+@click.option("--max-papers", type=int)
+@click.option("--weekly", is_flag=True, help="One digest a week instead of every day.")
+def add_cmd(
+    email: str,
+    keywords: tuple[str, ...],
+    name: str | None,
+    exclude: tuple[str, ...],
+    authors: tuple[str, ...],
+    max_papers: int | None,
+    weekly: bool,
+) -> None:
+    """Subscribe EMAIL (active at once), or update its profile."""
+    entry: dict[str, Any] = {"email": email, "keywords": list(keywords)}
+    for key, value in (
+        ("name", name),
+        ("exclude", list(exclude)),
+        ("authors", list(authors)),
+        ("max_papers", max_papers),
+        ("frequency", "weekly" if weekly else None),
+    ):
+        if value:
+            entry[key] = value
+    try:
+        what = _guarded(admin.add, _settings(), entry)
+    except NotAllowed as exc:
+        _fail(str(exc), 1)
+    click.echo(f"{email.strip().lower()}: {what}")
+
+
+@subscribers_cmd.command("remove")
+@click.argument("email")
+def remove_cmd(email: str) -> None:
+    """Delete EMAIL and cancel its pending mail (what it was sent stays in the ledger)."""
+    settings = _settings()
+    if not _guarded(admin.remove, settings, email):
+        _fail(f"{email}: no such subscriber", 1)
+    click.echo(f"{email}: removed")
+    path = settings.subscribers_path
+    with contextlib.suppress(ConfigError):
+        if path.exists() and any(s.email == email.strip().lower() for s in load_subscribers(path)):
+            click.echo(
+                f"note: {path} still lists {email}; delete the entry there too, or the next "
+                "change to that file brings it back",
+                err=True,
+            )
+
+
+@subscribers_cmd.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def import_cmd(file: Path) -> None:
+    """Import a subscriber file now (the rules are in the README, "Subscribers")."""
+    result = _guarded(admin.import_file, _settings(), file)
+    click.echo(f"imported {file}: {result.summary()}")
+
+
+@subscribers_cmd.command("export")
+@click.option("--all", "everyone", is_flag=True, help="Also pending and unsubscribed ones.")
+def export_cmd(everyone: bool) -> None:
+    """Write subscribers as a subscriber file (TOML) to stdout."""
+    click.echo(_guarded(admin.export, _settings(), everyone=everyone), nl=False)
 
 
 @subscribers_cmd.command("enable")
@@ -278,3 +398,43 @@ def enable_cmd(email: str) -> None:
         click.echo(f"{email}: re-enabled; the next run mails it again")
     else:
         click.echo(f"{email}: was not suppressed; nothing to do")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def serve_cmd(host: str, port: int) -> None:
+    """Serve the subscribe, preferences and unsubscribe pages."""
+    import uvicorn
+
+    from .web import build_app
+
+    settings = _settings()
+    base = settings.base_url or f"http://{host}:{port}"
+    app = _guarded(build_app, settings, base)
+    log = for_terminal()
+    if not settings.base_url:
+        log.warn(
+            f"DIGEST_BASE_URL is not set: links point at {base}, and digests from "
+            "`digest run` carry no preferences or one-click unsubscribe link"
+        )
+    log.info(f"serving {base}/ (listening on {host}:{port}; Ctrl-C stops)")
+    web_log = logging.getLogger("digest.web")
+    web_log.setLevel(logging.INFO)
+    web_log.addHandler(LogLines(Plain()))
+    # access_log off: every path of interest holds a signed token, and logs are not secret
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+
+
+@main.command("daemon")
+def daemon_cmd() -> None:
+    """Run the daily job on DIGEST_SCHEDULE until SIGTERM or SIGINT."""
+    from .schedule import daemon
+
+    settings = _settings()
+    log = Plain()
+
+    def job(stop: threading.Event) -> pipeline.RunReport:
+        return pipeline.run(settings, reporter=log, stop=stop)
+
+    daemon(settings, job, log)

@@ -98,7 +98,8 @@ def subject_line(digest: Digest) -> str:
 
 
 def day_label(digest: Digest) -> str:
-    """"Thursday, 6 November 2025", or for a weekly digest "31 October – 6 November 2025"."""
+    """The date line: "Thursday, 6 November 2025", or "31 October – 6 November 2025" for a
+    weekly digest."""
     day = digest.day
     if digest.since is None:
         return f"{day:%A}, {day.day} {day:%B %Y}"

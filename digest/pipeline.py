@@ -312,9 +312,10 @@ def _dry_run(
 ) -> None:
     days = report.days
     fetching = fetch_days(settings, engine, days)
-    with collected(
-        engine, settings, fetching, report, reporter, commit=False, sources=sources
-    ) as (conn, candidates):
+    with collected(engine, settings, fetching, report, reporter, commit=False, sources=sources) as (
+        conn,
+        candidates,
+    ):
         who = plan(conn, settings, days[-1], reporter)
         report.earlier = store.count_messages(conn, store.PENDING)
         digests = decide_all(conn, who, days)

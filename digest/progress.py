@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -112,3 +113,20 @@ class Fancy(Plain):
 
 def for_terminal() -> Plain:
     return Fancy() if sys.stderr.isatty() else Plain()
+
+
+class LogLines(logging.Handler):
+    """Library log records (the web app's, the scheduler's) as the same one-line events."""
+
+    def __init__(self, reporter: Plain) -> None:
+        super().__init__()
+        self.reporter = reporter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.levelno >= logging.ERROR:
+            self.reporter.error(message)
+        elif record.levelno >= logging.WARNING:
+            self.reporter.warn(message)
+        else:
+            self.reporter.info(message)

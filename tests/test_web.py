@@ -1,0 +1,284 @@
+"""The subscriber's web pages against a real `digest serve` and a real SMTP server: signed
+links that cannot be forged, reused or pointed at someone else, CSRF, header injection
+through the form, floods, RFC 8058 one-click unsubscribe."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from sqlalchemy import create_engine
+
+from digest import roster
+from digest.roster import Member
+
+from .conftest import SMTPServer
+from .served import SECRET, Client, Served, links_in, mail_to, served, wait_for_mail
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, SMTPServer]]:
+    workdir = tmp_path_factory.mktemp("web")
+    with SMTPServer() as smtp, served(workdir, smtp) as app:
+        yield app, smtp
+
+
+def member(app: Served, email: str) -> Member | None:
+    engine = create_engine(app.env["DIGEST_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            return roster.get(conn, email)
+    finally:
+        engine.dispose()
+
+
+def confirmed(app: Served, smtp: SMTPServer, email: str, ip: str) -> tuple[Client, str]:
+    """Subscribe and confirm `email`; returns the client and its preferences link."""
+    client = Client(app.url, forwarded_for=ip)
+    assert client.subscribe(email).status_code == 200
+    (link,) = links_in(wait_for_mail(smtp, email)[-1])
+    path = link.removeprefix(app.url)
+    done = client.submit(path)
+    assert done.status_code == 200 and "You are subscribed" in done.text
+    prefs = re.search(r'href="(/preferences/[^"]+|http[^"]+/preferences/[^"]+)"', done.text)
+    assert prefs
+    return client, prefs.group(1).removeprefix(app.url)
+
+
+def old_token(purpose: str, uid: str, days: float) -> str:
+    """A correctly signed token made `days` ago."""
+
+    class Past(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time() - days * 86400)
+
+    s = URLSafeTimedSerializer(SECRET, salt=f"paper-digest/{purpose}", signer=Past)
+    return str(s.dumps([uid]))
+
+
+def test_the_pages_answer_with_security_headers_and_listen_on_loopback(site) -> None:
+    app, _ = site
+    page = httpx.get(app.url + "/")
+    assert page.status_code == 200 and "Subscribe" in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "samesite=strict" in page.headers["set-cookie"].lower()
+    assert app.url.startswith("http://127.0.0.1:")
+
+
+def test_nothing_but_one_confirmation_goes_to_an_unconfirmed_address(site) -> None:
+    app, smtp = site
+    client = Client(app.url, forwarded_for="10.0.0.1")
+    answer = client.subscribe("newbie@example.org", "world model\noffline RL ^2")
+    assert answer.status_code == 200 and "Check your inbox" in answer.text
+    (mail,) = wait_for_mail(smtp, "newbie@example.org")
+    assert "world model and offline RL" in mail
+    assert member(app, "newbie@example.org").status == "pending"
+
+    run = app.digest("run", "--date", "2025-11-06")
+    assert run.returncode == 0, run.stderr
+    assert len(mail_to(smtp, "newbie@example.org")) == 1  # no digest before confirming
+
+
+def test_forged_tampered_and_foreign_key_tokens_are_refused_and_change_nothing(site) -> None:
+    app, smtp = site
+    client, prefs = confirmed(app, smtp, "forge@example.org", "10.0.0.2")
+    token = prefs.rsplit("/", 1)[1]
+    other_key = URLSafeTimedSerializer("another-secret-key-xyz", salt="paper-digest/unsubscribe")
+    uid = member(app, "forge@example.org").uid
+    for bad in (
+        "not-a-token",
+        token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+        str(other_key.dumps([uid])),
+    ):
+        for path in (f"/preferences/{bad}", f"/unsubscribe/{bad}", f"/confirm/{bad}"):
+            assert client.http.get(path).status_code == 403, path
+        one_click = httpx.post(
+            f"{app.url}/unsubscribe/{bad}", data={"List-Unsubscribe": "One-Click"}
+        )
+        assert one_click.status_code == 403
+    after = member(app, "forge@example.org")
+    assert after.status == "active" and not after.paused
+
+
+def test_a_token_for_one_purpose_does_not_work_for_another(site) -> None:
+    app, smtp = site
+    _, prefs = confirmed(app, smtp, "purpose@example.org", "10.0.0.3")
+    token = prefs.rsplit("/", 1)[1]
+    one_click = httpx.post(f"{app.url}/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+    assert one_click.status_code == 403
+    assert member(app, "purpose@example.org").status == "active"
+
+
+def test_expired_links_are_refused(site) -> None:
+    app, smtp = site
+    client = Client(app.url, forwarded_for="10.0.0.4")
+    client.subscribe("late@example.org")
+    wait_for_mail(smtp, "late@example.org")
+    uid = member(app, "late@example.org").uid
+    stale = old_token("confirm", uid, days=3)
+    assert client.http.get(f"/confirm/{stale}").status_code == 403
+    page = client.http.get(f"/confirm/{old_token('confirm', uid, days=1)}")
+    assert page.status_code == 200  # a day-old link still works
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    assert client.http.post(f"/confirm/{stale}", data={"csrf": csrf}).status_code == 403
+    assert member(app, "late@example.org").status == "pending"
+    assert client.http.get(f"/preferences/{old_token('preferences', uid, 91)}").status_code == 403
+
+
+def test_one_subscribers_form_cannot_change_another(site) -> None:
+    app, smtp = site
+    ada, ada_prefs = confirmed(app, smtp, "x-ada@example.org", "10.0.0.5")
+    _, bob_prefs = confirmed(app, smtp, "x-bob@example.org", "10.0.0.6")
+    ada_csrf = ada.csrf(ada_prefs)
+    answer = ada.http.post(
+        bob_prefs, data={"csrf": ada_csrf, "keywords": "hijacked", "max_papers": "1"}
+    )
+    assert answer.status_code == 403
+    bob = member(app, "x-bob@example.org")
+    assert [k.term for k in bob.subscriber.keywords] == ["world model"]
+
+
+def test_forms_without_a_valid_csrf_token_are_refused(site) -> None:
+    app, smtp = site
+    client, prefs = confirmed(app, smtp, "csrf@example.org", "10.0.0.7")
+    change = {"keywords": "changed", "max_papers": "3"}
+    assert client.http.post(prefs, data=change).status_code == 403  # no token
+    # A token but no cookie: a form posted from another site does not carry our cookie.
+    token = client.csrf(prefs)
+    bare = httpx.post(app.url + prefs, data={"csrf": token, **change})
+    assert bare.status_code == 403
+    # The cookie and token, but the browser says the form came from elsewhere.
+    evil = client.http.post(
+        prefs, data={"csrf": token, **change}, headers={"Origin": "https://evil.example"}
+    )
+    assert evil.status_code == 403
+    fresh = Client(app.url, forwarded_for="10.0.0.8")
+    fresh.csrf("/")
+    assert (
+        fresh.http.post("/", data={"email": "nocsrf@example.org", "keywords": "x"}).status_code
+        == 403
+    )
+    assert [k.term for k in member(app, "csrf@example.org").subscriber.keywords] == ["world model"]
+    assert member(app, "nocsrf@example.org") is None
+    ok = client.submit(prefs, **change)
+    assert ok.status_code == 303
+
+
+def test_header_injection_through_the_subscribe_form_goes_nowhere(site) -> None:
+    app, smtp = site
+    client = Client(app.url, forwarded_for="10.0.0.9")
+    before = len(smtp.received)
+    bad = client.subscribe("inj@example.org\r\nBcc: victim@example.org")
+    assert bad.status_code == 400 and "not an email address" in bad.text
+    bad2 = client.subscribe("inj2@example.org", keywords="x\r\nBcc: victim@example.org")
+    assert bad2.status_code == 200
+    name = client.subscribe("inj3@example.org", name="Eve\r\nBcc: victim@example.org")
+    assert name.status_code == 200
+    wait_for_mail(smtp, "inj3@example.org")
+    wait_for_mail(smtp, "inj2@example.org")
+    new = smtp.received[before:]
+    assert all(r.rcpt_tos in (["inj2@example.org"], ["inj3@example.org"]) for r in new)
+    for r in new:
+        msg = r.message
+        assert msg["Bcc"] is None
+        head = r.raw.split(b"\r\n\r\n")[0].decode()
+        assert not any(line.lower().startswith("bcc") for line in head.splitlines())
+        assert [a.addr_spec for a in msg["To"].addresses] == r.rcpt_tos  # the name stays a name
+
+
+def test_a_flood_of_requests_for_one_address_sends_one_email(site) -> None:
+    app, smtp = site
+    for i in range(25):
+        Client(app.url, forwarded_for=f"10.1.0.{i}").subscribe("flood@example.org")
+    time.sleep(0.5)
+    assert len(mail_to(smtp, "flood@example.org")) == 1
+
+
+def test_a_flood_from_one_client_is_cut_off(site) -> None:
+    app, _ = site
+    client = Client(app.url, forwarded_for="10.2.0.1")
+    codes = [client.subscribe(f"many{i}@example.org").status_code for i in range(14)]
+    assert codes[:10] == [200] * 10
+    assert set(codes[10:]) == {429}
+    refused = client.subscribe("one-more@example.org")
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+    assert member(app, "one-more@example.org") is None
+
+
+def test_a_huge_form_is_refused_before_it_is_read(site) -> None:
+    app, _ = site
+    client = Client(app.url, forwarded_for="10.3.0.1")
+    csrf = client.csrf("/")
+    big = client.http.post(
+        "/", data={"csrf": csrf, "email": "a@example.org", "keywords": "x" * 100_000}
+    )
+    assert big.status_code == 413
+
+
+def test_one_click_unsubscribe_works_without_cookies_or_a_page(site) -> None:
+    app, smtp = site
+    email = "oneclick@example.org"
+    confirmed(app, smtp, email, "10.4.0.1")
+    run = app.digest("run", "--date", "2025-11-06")
+    assert run.returncode == 0, run.stderr
+    digest = next(
+        r.message for r in smtp.received if email in r.rcpt_tos and "papers" in r.message["Subject"]
+    )
+    header = digest["List-Unsubscribe"]
+    https, mailto = re.findall(r"<([^>]+)>", header)
+    assert https.startswith(app.url + "/unsubscribe/") and mailto.startswith("mailto:")
+    assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    answer = httpx.post(
+        https,
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 200 and "<html" not in answer.text.lower()
+    assert member(app, email).status == "unsubscribed"
+
+
+def test_the_footer_link_asks_then_offers_an_undo(site) -> None:
+    app, smtp = site
+    email = "footer@example.org"
+    client, prefs = confirmed(app, smtp, email, "10.5.0.1")
+    page = client.http.get(prefs)
+    unsubscribe = re.search(r'href="([^"]+/unsubscribe/[^"]+)"', page.text).group(1)
+    path = unsubscribe.removeprefix(app.url)
+    ask = client.http.get(path)
+    assert ask.status_code == 200 and "Stop sending" in ask.text
+    assert member(app, email).status == "active"  # a GET (a link scanner) changes nothing
+    done = client.submit(path)
+    assert done.status_code == 200 and "You are unsubscribed" in done.text
+    assert member(app, email).status == "unsubscribed"
+    undo = re.search(r'action="(/undo/[^"]+)"', done.text).group(1)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', done.text).group(1)
+    back = client.http.post(undo, data={"csrf": csrf})
+    assert back.status_code == 200 and "Welcome back" in back.text
+    assert member(app, email).status == "active"
+    again = client.http.post(undo, data={"csrf": csrf})
+    assert again.status_code == 403  # an undo undoes one unsubscribe, once
+
+
+def test_an_old_confirmation_link_does_not_undo_a_later_unsubscribe(site) -> None:
+    app, smtp = site
+    email = "replay@example.org"
+    client = Client(app.url, forwarded_for="10.6.0.1")
+    client.subscribe(email)
+    (link,) = links_in(wait_for_mail(smtp, email)[-1])
+    path = link.removeprefix(app.url)
+    assert client.submit(path).status_code == 200
+    m = member(app, email)
+    one_click = httpx.post(
+        f"{app.url}/unsubscribe/{old_token('unsubscribe', m.uid, 0)}",
+        data={"List-Unsubscribe": "One-Click"},
+    )
+    assert one_click.status_code == 200
+    replay = client.submit(path)
+    assert replay.status_code == 403
+    assert member(app, email).status == "unsubscribed"
