@@ -359,7 +359,8 @@ def weekly_due(member: Member, today: date, weekday: int) -> bool:
     """A weekly subscriber's digest is due once per week, on the weekly day or, if no run
     happened that day, on the next run after it; not for a week they joined after its day."""
     due_on = last_weekly_day(today, weekday)
-    joined = (member.confirmed_at or member.created_at or datetime.min).date()
+    # A run for a past --date treats a later subscriber as if they had joined that day.
+    joined = min((member.confirmed_at or member.created_at or datetime.min).date(), today)
     done = member.weekly_done
     return joined <= due_on and (done is None or done < due_on)
 

@@ -12,6 +12,7 @@ import re
 import signal
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -89,6 +90,7 @@ def daemon(
     run checks between messages."""
     log = reporter or Plain()
     stop = threading.Event()
+    when = trigger(settings.schedule, settings.timezone)
 
     def run_once() -> None:
         if stop.is_set():
@@ -104,9 +106,11 @@ def daemon(
             log.error(f"run crashed: {type(exc).__name__}: {exc}")
         else:
             (log.info if report.ok else log.error)(report.summary())
-        nxt = scheduler.get_job("digest")
-        if nxt is not None and nxt.next_run_time and not stop.is_set():
-            log.info(f"next run at {nxt.next_run_time:%Y-%m-%d %H:%M:%S %Z}")
+        # From the trigger, not the scheduler: shutdown() holds the scheduler's job store
+        # while it waits for this thread.
+        nxt = when.get_next_fire_time(None, datetime.now(settings.tz))
+        if nxt is not None and not stop.is_set():
+            log.info(f"next run at {nxt:%Y-%m-%d %H:%M:%S %Z}")
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         if not stop.is_set():
@@ -121,11 +125,11 @@ def daemon(
         executors={"default": ThreadPoolExecutor(1)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE},
     )
-    scheduler.add_job(run_once, trigger(settings.schedule, settings.timezone), id="digest")
+    scheduler.add_job(run_once, when, id="digest")
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         scheduler.start()
-        first = scheduler.get_job("digest").next_run_time
+        first = when.get_next_fire_time(None, datetime.now(settings.tz))
         log.info(
             f"daemon started: schedule {settings.schedule!r} in {settings.timezone}; "
             f"next run at {first:%Y-%m-%d %H:%M:%S %Z}"
