@@ -562,6 +562,7 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
             Route("/undo/{token}", undo, methods=["POST"]),
             Route("/site.css", stylesheet, methods=["GET"]),
             Route("/healthz", health, methods=["GET"]),
+            Route("/favicon.ico", lambda _r: Response(status_code=204), methods=["GET"]),
         ],
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=_secure)],
         lifespan=lifespan,
