@@ -120,6 +120,10 @@ class App:
             )
         return response
 
+    def say(self, request: Request, title: str, text: str, **link: str) -> HTMLResponse:
+        """A page of one message, and an optional `link` with its `link_text`."""
+        return self.page(request, "message", title=title, text=text, **link)
+
     def refused(self, request: Request, why: str, status: int = 403) -> HTMLResponse:
         return self.page(request, "message", status, title="That did not work", text=why)
 
@@ -135,6 +139,19 @@ class App:
         if found is None:
             raise BadToken("this subscription no longer exists")
         return found, payload, issued
+
+    def authorized(
+        self, request: Request, form: FormData, purpose: str
+    ) -> tuple[Member, list[Any], datetime] | Response:
+        """The subscriber a posted form acts for: its link's token and its CSRF token must
+        both hold, for this purpose and this subscriber. Else the page that says why."""
+        try:
+            member, payload, issued = self.member(purpose, request.path_params["token"])
+        except BadToken as exc:
+            return self.refused(request, f"{str(exc).capitalize()}.")
+        if not self.csrf_ok(request, form, f"{purpose}:{member.uid}"):
+            return self.refused(request, "This form has expired. Please load the page again.")
+        return member, payload, issued
 
     def csrf_ok(self, request: Request, form: FormData, scope: str) -> bool:
         """The form's token was made for this cookie and this purpose, and a browser that
@@ -297,18 +314,14 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
                 )
             log.info(f"{kind} mail sent to {member.email}")
         # The same answer whatever the address's state: the page reveals nobody.
-        return app.page(
+        return app.say(
             request,
-            "message",
             title="Check your inbox",
             text=(
                 f"If {sub.email} can get Paper Digest, an email is on its way there with a link "
                 "to confirm. Nothing is sent until you follow it."
             ),
         )
-
-    async def confirm_page(request: Request) -> Response:
-        return await run_in_threadpool(_confirm_page, request)
 
     def _confirm_page(request: Request) -> Response:
         token = request.path_params["token"]
@@ -319,9 +332,8 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
                 request, f"{str(exc).capitalize()}. Subscribe again to get a fresh one."
             )
         if member.status == roster.ACTIVE:
-            return app.page(
+            return app.say(
                 request,
-                "message",
                 title="You are subscribed",
                 text=f"{member.email} already gets Paper Digest.",
             )
@@ -333,20 +345,11 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
             keywords=[k.term for k in member.subscriber.keywords],
         )
 
-    async def confirm(request: Request) -> Response:
-        form = await _form(request)
-        if form is None:
-            return PlainTextResponse("request too large", 413)
-        return await run_in_threadpool(_confirm, request, form)
-
     def _confirm(request: Request, form: FormData) -> Response:
-        token = request.path_params["token"]
-        try:
-            member, _, issued = app.member("confirm", token)
-        except BadToken as exc:
-            return app.refused(request, f"{str(exc).capitalize()}.")
-        if not app.csrf_ok(request, form, f"confirm:{member.uid}"):
-            return app.refused(request, "This form has expired. Please load the page again.")
+        acting = app.authorized(request, form, "confirm")
+        if isinstance(acting, Response):
+            return acting
+        member, _, issued = acting
         with engine.begin() as conn:
             done = roster.confirm(conn, member, issued)
         if not done and member.status != roster.ACTIVE:
@@ -357,18 +360,14 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
             )
         log.info(f"{member.email} confirmed")
         every = "week" if member.subscriber.frequency == "weekly" else "day"
-        return app.page(
+        return app.say(
             request,
-            "message",
             title="You are subscribed",
             text=f"{member.email} will get new papers once a {every}, starting with the next "
             "digest.",
             link=app.links.preferences(member.uid),
             link_text="Change your keywords",
         )
-
-    async def preferences_page(request: Request) -> Response:
-        return await run_in_threadpool(_preferences_page, request)
 
     def _preferences_page(
         request: Request,
@@ -387,9 +386,8 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
                 )
         sub = member.subscriber
         if member.status == roster.UNSUBSCRIBED:
-            return app.page(
+            return app.say(
                 request,
-                "message",
                 title="You are unsubscribed",
                 text=f"{member.email} gets no more digests.",
                 link="/",
@@ -418,20 +416,11 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
             hint=HINT,
         )
 
-    async def preferences(request: Request) -> Response:
-        form = await _form(request)
-        if form is None:
-            return PlainTextResponse("request too large", 413)
-        return await run_in_threadpool(_preferences, request, form)
-
     def _preferences(request: Request, form: FormData) -> Response:
-        token = request.path_params["token"]
-        try:
-            member, _, _ = app.member("preferences", token)
-        except BadToken as exc:
-            return app.refused(request, f"{str(exc).capitalize()}.")
-        if not app.csrf_ok(request, form, f"preferences:{member.uid}"):
-            return app.refused(request, "This form has expired. Please load the page again.")
+        acting = app.authorized(request, form, "preferences")
+        if isinstance(acting, Response):
+            return acting
+        member = acting[0]
         if member.status == roster.UNSUBSCRIBED:
             return app.refused(request, "You are unsubscribed; subscribe again first.")
         values: dict[str, Any] = {
@@ -459,10 +448,8 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
         with engine.begin() as conn:
             roster.save(conn, member, replace(sub, uid=member.uid), values["paused"])
         log.info(f"{member.email} saved preferences")
+        token = request.path_params["token"]
         return RedirectResponse(f"/preferences/{token}?saved=1", status_code=303)
-
-    async def unsubscribe_page(request: Request) -> Response:
-        return await run_in_threadpool(_unsubscribe_page, request)
 
     def _unsubscribe_page(request: Request) -> Response:
         try:
@@ -470,19 +457,12 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
         except BadToken as exc:
             return app.refused(request, f"{str(exc).capitalize()}.")
         if member.status == roster.UNSUBSCRIBED:
-            return app.page(
+            return app.say(
                 request,
-                "message",
                 title="You are unsubscribed",
                 text=f"{member.email} gets no more digests.",
             )
         return app.page(request, "unsubscribe", scope=f"unsubscribe:{member.uid}", member=member)
-
-    async def unsubscribe(request: Request) -> Response:
-        form = await _form(request)
-        if form is None:
-            return PlainTextResponse("request too large", 413)
-        return await run_in_threadpool(_unsubscribe, request, form)
 
     def _unsubscribe(request: Request, form: FormData) -> Response:
         try:
@@ -508,28 +488,22 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
             undo_url=f"/undo/{undo}",
         )
 
-    async def undo(request: Request) -> Response:
-        form = await _form(request)
-        if form is None:
-            return PlainTextResponse("request too large", 413)
-        return await run_in_threadpool(_undo, request, form)
-
     def _undo(request: Request, form: FormData) -> Response:
+        acting = app.authorized(request, form, "undo")
+        if isinstance(acting, Response):
+            return acting
+        member, payload, _ = acting
         try:
-            member, payload, _ = app.member("undo", request.path_params["token"])
             when = datetime.fromisoformat(str(payload[1]))
-        except (BadToken, IndexError, ValueError):
-            return app.refused(request, "This link is not valid, or has expired.")
-        if not app.csrf_ok(request, form, f"undo:{member.uid}"):
-            return app.refused(request, "This form has expired. Please load the page again.")
+        except (IndexError, ValueError):
+            return app.refused(request, "This link is not valid.")
         with engine.begin() as conn:
             done = roster.undo_unsubscribe(conn, member, when)
         if not done:
             return app.refused(request, "There is nothing to undo.")
         log.info(f"{member.email} undid their unsubscribe")
-        return app.page(
+        return app.say(
             request,
-            "message",
             title="Welcome back",
             text=f"{member.email} is subscribed again.",
             link=app.links.preferences(member.uid),
@@ -553,13 +527,13 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
         routes=[
             Route("/", subscribe_form, methods=["GET"]),
             Route("/", subscribe, methods=["POST"]),
-            Route("/confirm/{token}", confirm_page, methods=["GET"]),
-            Route("/confirm/{token}", confirm, methods=["POST"]),
-            Route("/preferences/{token}", preferences_page, methods=["GET"]),
-            Route("/preferences/{token}", preferences, methods=["POST"]),
-            Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
-            Route("/unsubscribe/{token}", unsubscribe, methods=["POST"]),
-            Route("/undo/{token}", undo, methods=["POST"]),
+            Route("/confirm/{token}", shown(_confirm_page), methods=["GET"]),
+            Route("/confirm/{token}", posted(_confirm), methods=["POST"]),
+            Route("/preferences/{token}", shown(_preferences_page), methods=["GET"]),
+            Route("/preferences/{token}", posted(_preferences), methods=["POST"]),
+            Route("/unsubscribe/{token}", shown(_unsubscribe_page), methods=["GET"]),
+            Route("/unsubscribe/{token}", posted(_unsubscribe), methods=["POST"]),
+            Route("/undo/{token}", posted(_undo), methods=["POST"]),
             Route("/site.css", stylesheet, methods=["GET"]),
             Route("/healthz", health, methods=["GET"]),
             Route("/favicon.ico", lambda _r: Response(status_code=204), methods=["GET"]),
@@ -567,6 +541,31 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=_secure)],
         lifespan=lifespan,
     )
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def shown(page: Callable[[Request], Response]) -> Endpoint:
+    """A page that reads the database, rendered off the event loop."""
+
+    async def endpoint(request: Request) -> Response:
+        return await run_in_threadpool(page, request)
+
+    return endpoint
+
+
+def posted(handler: Callable[[Request, FormData], Response]) -> Endpoint:
+    """A form post: the body read (refused unread when too large), then handled off the
+    event loop."""
+
+    async def endpoint(request: Request) -> Response:
+        form = await _form(request)
+        if form is None:
+            return PlainTextResponse("request too large", 413)
+        return await run_in_threadpool(handler, request, form)
+
+    return endpoint
 
 
 async def _secure(

@@ -7,7 +7,6 @@ text above WCAG AA contrast. The showcase digest of the README's screenshots is 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,20 +17,14 @@ from digest.compose import Composed
 from digest.display import ZWSP, plain_math
 
 from .conftest import hf_item
+from .needs_browser import require_chromium
 
-try:
-    from playwright.sync_api import Browser
+require_chromium()
 
-    from .browser import SCHEMES, WIDTHS, Reading, chromium, chromium_path, opened, read
-    from .screenshots import preview_of, screenshots, showcase
-except ImportError:  # pragma: no cover - the test extra is not installed
-    chromium_path = None  # type: ignore[assignment]
+from playwright.sync_api import Browser  # noqa: E402
 
-
-if chromium_path is None or chromium_path() is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must run the browser tests: chromium or playwright is missing")
-    pytest.skip("headless Chromium is not installed here", allow_module_level=True)
+from .browser import SCHEMES, WIDTHS, Reading, chromium, opened, read  # noqa: E402
+from .screenshots import preview_of, screenshots, showcase  # noqa: E402
 
 LONG_URL = "https://example.org/" + "very-long-path-segment-" * 12 + "end"
 UNBROKEN = "Pneumonoultramicroscopicsilicovolcanoconiosis" * 4

@@ -16,6 +16,7 @@ import pytest
 from digest.schedule import trigger
 
 from .conftest import SMTPServer, sample_items
+from .test_cli import digest
 from .test_crash import environment, write_subscribers
 
 THURSDAY = datetime(2025, 11, 6, 12, tzinfo=UTC)
@@ -134,23 +135,10 @@ def test_sigterm_mid_delivery_finishes_the_message_and_leaves_the_rest_pending(
         got = len(smtp.received)
         assert 1 <= got < len(emails)  # the message in flight finished; the rest waited
 
-        status = subprocess.run(
-            [sys.executable, "-m", "digest", "status"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
+        status = digest(tmp_path, "status", **env)
         assert f"pending messages: {len(emails) - got}" in status.stdout
 
         smtp.handler.data_delay = 0
-        after = subprocess.run(
-            [sys.executable, "-m", "digest", "run"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        after = digest(tmp_path, "run", **env)
         assert after.returncode == 0, after.stderr
     assert sorted(smtp.handler.count().values()) == [1] * len(emails)

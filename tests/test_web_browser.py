@@ -4,7 +4,6 @@ the mail client's one-click unsubscribe, get nothing more."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -12,17 +11,12 @@ import httpx
 import pytest
 
 from .conftest import SMTPServer
+from .needs_browser import require_chromium
 from .served import links_in, served, wait_for_mail
 
-try:
-    from .browser import chromium, chromium_path
-except ImportError:  # pragma: no cover - the test extra is not installed
-    chromium_path = None  # type: ignore[assignment]
+require_chromium()
 
-if chromium_path is None or chromium_path() is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must run the browser tests: chromium or playwright is missing")
-    pytest.skip("headless Chromium is not installed here", allow_module_level=True)
+from .browser import chromium  # noqa: E402
 
 EMAIL = "lin@example.org"
 
