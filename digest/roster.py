@@ -342,7 +342,12 @@ def undo_unsubscribe(conn: Connection, member: Member, unsubscribed_at: datetime
 def save(conn: Connection, member: Member, sub: Subscriber, paused: bool) -> None:
     """The subscriber's own preferences. The file entry's hash is left alone, so the next
     import keeps these unless the operator edits that entry."""
-    _set_profile(conn, replace(sub, email=member.email), paused=paused)
+    extra: dict[str, Any] = {}
+    if sub.frequency == "weekly" and member.subscriber.frequency != "weekly":
+        # Weekly from now on: the first weekly digest comes on the next weekly day, not on
+        # the next run (which would send two in a few days).
+        extra["weekly_done"] = now().date()
+    _set_profile(conn, replace(sub, email=member.email), paused=paused, **extra)
     if paused:
         store.cancel_pending(conn, member.email, "paused")
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy import update
 
 from digest import pipeline, roster, store
 from digest.models import Keyword
@@ -198,3 +200,16 @@ def test_weekly_subscribers_get_the_weeks_best_once(workdir: Path) -> None:
     assert friday.sent == 0  # once a week, not again the day after
     daily = pipeline.run(settings, date(2025, 11, 6))
     assert daily.sent == 0  # grace (daily) already had the day's papers; ada had her week
+
+
+def test_switching_to_weekly_waits_for_the_next_weekly_day(workdir: Path) -> None:
+    engine = engine_of(workdir)
+    with engine.begin() as conn:
+        roster.sync_file(conn, workdir / "subscribers.toml", True)
+        month_ago = datetime.now() - timedelta(days=30)
+        conn.execute(update(store.subscribers).values(confirmed_at=month_ago))
+        ada = roster.get(conn, "ada@example.org")
+        roster.save(conn, ada, replace(ada.subscriber, frequency="weekly"), paused=False)
+        weekly = roster.get(conn, "ada@example.org")
+        three_days_ago = (date.today().weekday() - 3) % 7
+        assert not roster.weekly_due(weekly, date.today(), three_days_ago)
