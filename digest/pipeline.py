@@ -166,12 +166,12 @@ def plan(conn: Connection, settings: Settings, today: date, reporter: Reporter) 
     suppressed = store.suppressed(conn)
     receiving = [m for m in roster.members(conn) if m.receiving]
     mailable = [m for m in receiving if m.email not in suppressed]
-    weekly = [m for m in mailable if m.subscriber.frequency == "weekly"]
-    due = [m.subscriber for m in weekly if roster.weekly_due(m, today, settings.weekly_day)]
+    weekly = sum(m.subscriber.frequency == "weekly" for m in mailable)
+    due = [m.subscriber for m in roster.due_weekly(mailable, today, settings.weekly_day)]
     return Plan(
         daily=[m.subscriber for m in mailable if m.subscriber.frequency == "daily"],
         weekly=due,
-        waiting=len(weekly) - len(due),
+        waiting=weekly - len(due),
         suppressed=len(receiving) - len(mailable),
     )
 
@@ -192,12 +192,7 @@ def fetch_days(settings: Settings, engine: Engine, days: list[date]) -> list[dat
     """The run's window, and the whole week when a weekly digest is due (so it covers days a
     stopped daemon did not fetch)."""
     with engine.connect() as conn:
-        due = any(
-            m.receiving
-            and m.subscriber.frequency == "weekly"
-            and roster.weekly_due(m, days[-1], settings.weekly_day)
-            for m in roster.members(conn)
-        )
+        due = roster.due_weekly(roster.members(conn), days[-1], settings.weekly_day)
     return sorted(set(days) | set(week_of(days[-1]))) if due else days
 
 

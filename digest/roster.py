@@ -370,6 +370,15 @@ def weekly_due(member: Member, today: date, weekday: int) -> bool:
     return joined <= due_on and (done is None or done < due_on)
 
 
+def due_weekly(members: list[Member], today: date, weekday: int) -> list[Member]:
+    """The receiving weekly subscribers whose digest is due on `today`."""
+    return [
+        m
+        for m in members
+        if m.receiving and m.subscriber.frequency == "weekly" and weekly_due(m, today, weekday)
+    ]
+
+
 def mark_weekly(conn: Connection, emails: list[str], today: date) -> None:
     for email in emails:
         conn.execute(
