@@ -10,7 +10,9 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from .compose import header_text, make_environment, serialize, spoken_list
+from jinja2 import Environment
+
+from .compose import header_text, serialize, spoken_list
 from .config import Settings
 from .deliver import make_transport
 from .models import Subscriber
@@ -23,8 +25,10 @@ SUBJECTS = {
 }
 
 
-def compose_notice(settings: Settings, links: Links, kind: str, sub: Subscriber) -> Outgoing:
-    env = make_environment(settings.templates_dir)
+def compose_notice(
+    settings: Settings, env: Environment, links: Links, kind: str, sub: Subscriber
+) -> Outgoing:
+    """The notice for `sub`, rendered with the app's template environment (`env`)."""
     confirm_age = MAX_AGE["confirm"]
     assert confirm_age is not None
     text = env.get_template(f"{kind}.txt.j2").render(

@@ -49,6 +49,7 @@ CSRF_COOKIE = "digest_csrf"
 # Subscribe-form posts per client address, and confirmation mails for the whole app.
 PER_CLIENT = (10, 600.0)
 CONFIRMATIONS_PER_HOUR = 100
+POPULAR_TTL = 600.0
 HINT = ["world model", "offline RL", "diffusion policy", "LLM agent", "state space model"]
 
 SECURITY_HEADERS = {
@@ -96,6 +97,17 @@ class App:
     env: Environment
     per_client: Window
     confirmations: Window
+    _popular: tuple[float, list[str]] = (float("-inf"), [])
+
+    def popular(self) -> list[str]:
+        """The form's "popular in recent papers" hint, read from the store at most every
+        POPULAR_TTL seconds rather than on every page view."""
+        stamp, words = self._popular
+        if time.monotonic() - stamp > POPULAR_TTL:
+            with self.engine.connect() as conn:
+                words = roster.popular_keywords(conn)
+            self._popular = (time.monotonic(), words)
+        return words
 
     # --- responses ------------------------------------------------------------------------
 
@@ -248,8 +260,7 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
     def _subscribe_page(
         request: Request, values: dict[str, str], error: str | None, status: int
     ) -> Response:
-        with engine.connect() as conn:
-            popular = roster.popular_keywords(conn)
+        popular = app.popular()
         return app.page(
             request,
             "subscribe",
@@ -302,7 +313,8 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
                     request, "Too many sign-ups right now. Please try again in an hour.", 503
                 )
             try:
-                send_notice(settings, compose_notice(settings, app.links, kind, member.subscriber))
+                notice = compose_notice(settings, app.env, app.links, kind, member.subscriber)
+                send_notice(settings, notice)
             except (Refused, DeliveryError) as exc:
                 with engine.begin() as conn:
                     roster.forget_notice(conn, member.email)
@@ -465,15 +477,17 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
         return app.page(request, "unsubscribe", scope=f"unsubscribe:{member.uid}", member=member)
 
     def _unsubscribe(request: Request, form: FormData) -> Response:
-        try:
-            member, _, _ = app.member("unsubscribe", request.path_params["token"])
-        except BadToken as exc:
-            if "csrf" not in form:  # a mail client's one-click post reads no page
-                return PlainTextResponse(f"{exc}\n", 403)
-            return app.refused(request, f"{str(exc).capitalize()}.")
         one_click = form.get("List-Unsubscribe") == "One-Click" and "csrf" not in form
-        if not one_click and not app.csrf_ok(request, form, f"unsubscribe:{member.uid}"):
-            return app.refused(request, "This form has expired. Please load the page again.")
+        if one_click:  # RFC 8058: a mail client posts, with no cookie; the link is the key
+            try:
+                member, _, _ = app.member("unsubscribe", request.path_params["token"])
+            except BadToken as exc:
+                return PlainTextResponse(f"{exc}\n", 403)
+        else:
+            acting = app.authorized(request, form, "unsubscribe")
+            if isinstance(acting, Response):
+                return acting
+            member = acting[0]
         with engine.begin() as conn:
             when = roster.unsubscribe(conn, member)
         log.info(f"{member.email} unsubscribed" + (" (one-click)" if one_click else ""))
