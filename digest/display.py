@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from pylatexenc.latex2text import LatexNodes2Text
 
-from .models import Ranked, one_line
+from .models import Paper, Ranked, one_line
 
 ABSTRACT_CHARS = 420
 SHORT_CHARS = 160
@@ -78,6 +78,7 @@ def short_authors(authors: tuple[str, ...] | list[str], limit: int = AUTHORS_SHO
     return ", ".join(authors[:limit]) + " et al."
 
 
+@lru_cache(maxsize=8192)
 def breakable(text: str) -> str:
     """`text` with a zero-width space every BREAK_EVERY characters of a long unbroken run.
 
@@ -92,6 +93,8 @@ def breakable(text: str) -> str:
 def columns(text: str) -> int:
     """Terminal columns `text` takes: wide East Asian characters count two, combining marks
     and format characters none, so a CJK title wraps at 72 columns as a Latin one does."""
+    if text.isascii():
+        return len(text)
     return sum(
         0
         if unicodedata.category(c) in ("Mn", "Me", "Cf")
@@ -114,6 +117,7 @@ def _split_columns(word: str, room: int) -> list[str]:
     return [*pieces, piece] if piece else pieces
 
 
+@lru_cache(maxsize=8192)  # a paper's blurb is wrapped once for every digest that carries it
 def wrap_text(text: str, width: int = 72, indent: int = 0) -> str:
     """Filled to `width` columns. A word longer than a line is split, except a URL, which stays
     whole so it remains clickable in a text-only reader."""
@@ -175,15 +179,30 @@ class Card:
 
 def blurb(ranked: Ranked, detail: int) -> str:
     """The listing's one-line AI summary where it has one, else the abstract, trimmed."""
+    return paper_blurb(ranked.paper, detail)
+
+
+# A paper is shown to many subscribers: what is the same for each is worked out once.
+@lru_cache(maxsize=8192)
+def paper_blurb(paper: Paper, detail: int) -> str:
     if detail <= BARE:
         return ""
-    paper = ranked.paper
     text = plain_math(one_line(paper.ai_summary or "") or one_line(paper.abstract))
     return trim_words(text, ABSTRACT_CHARS if detail == FULL else SHORT_CHARS)
 
 
-def card(number: int, ranked: Ranked, detail: int = FULL) -> Card:
-    p = ranked.paper
+@dataclass(frozen=True, slots=True)
+class Face:
+    """What every card of a paper shows, whoever it is for."""
+
+    title: str
+    authors: str
+    organization: str | None
+    links: tuple[Link, ...]
+
+
+@lru_cache(maxsize=4096)
+def face(p: Paper) -> Face:
     links = [
         Link(label, url)
         for label, url in (
@@ -194,17 +213,28 @@ def card(number: int, ranked: Ranked, detail: int = FULL) -> Card:
         )
         if url
     ]
-    return Card(
-        number=number,
+    return Face(
         title=plain_math(one_line(p.title)),
-        url=p.url,
         authors=short_authors([a for a in map(one_line, p.authors) if a]),
         organization=one_line(p.organization or "") or None,
+        links=tuple(links),
+    )
+
+
+def card(number: int, ranked: Ranked, detail: int = FULL) -> Card:
+    p = ranked.paper
+    f = face(p)
+    return Card(
+        number=number,
+        title=f.title,
+        url=p.url,
+        authors=f.authors,
+        organization=f.organization,
         upvotes=p.upvotes,
         stars=p.github_stars,
         chips=tuple(t for t in map(one_line, ranked.matched_terms) if t),
         followed=ranked.by_followed_author,
-        blurb=blurb(ranked, detail),
-        links=tuple(links),
+        blurb=paper_blurb(p, detail),
+        links=f.links,
         detail=detail,
     )

@@ -254,12 +254,12 @@ def test_untrusted_text_never_becomes_a_header_or_markup(
     names = [line.split(b":")[0] for line in head.split(b"\r\n") if line[:1] not in b" \t"]
     assert names == [
         b"Subject",
-        b"From",
         b"To",
         b"Date",
         b"Message-ID",
-        b"List-Id",
         b"List-Unsubscribe",
+        b"From",
+        b"List-Id",
         b"Auto-Submitted",
         b"MIME-Version",
         b"Content-Type",
