@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .models import Match, Paper, Ranked, Subscriber
 from .synonyms import THESAURUS, Thesaurus, Variant
@@ -43,10 +44,10 @@ class Concept:
     label: str
     variants: tuple[Variant, ...]
     weight: float = 1.0
+    key: frozenset[tuple[str, ...]] = field(init=False, compare=False)  # what caches look up
 
-    @property
-    def key(self) -> frozenset[tuple[str, ...]]:
-        return frozenset(v.tokens for v in self.variants)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", frozenset(v.tokens for v in self.variants))
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,14 +252,14 @@ class Selected:
         return bool(self.authors)
 
 
-def select(
+def _candidates(
     profile: Profile,
     listing: Listing,
-    rarity: Rarity | None = None,
-    skip: Container[str] = frozenset(),
-) -> list[Selected]:
-    """Every paper of `listing` (but those keyed in `skip`) that the profile selects, best
-    first. Rarity comes from `rarity`'s reference papers, or else from the listing itself."""
+    rarity: Rarity | None,
+    skip: Container[str],
+) -> list[tuple[Any, ...]]:
+    """What `select` picks, as sortable tuples (cheaper than a Selected for each of the many
+    papers below a digest's cut)."""
     rarity = rarity or Rarity(listing)
     vetoed: set[int] = set()
     for concept in profile.exclude:
@@ -268,25 +269,67 @@ def select(
         r = rarity(concept)
         scale = concept.weight * r
         for n, hit in listing.hits(concept).items():
-            if n not in vetoed:
-                found.setdefault(n, []).append((scale * hit.strength, concept, hit, r))
+            if n in vetoed:
+                continue
+            per = found.get(n)
+            if per is None:
+                found[n] = [(scale * hit.strength, concept, hit, r)]
+            else:
+                per.append((scale * hit.strength, concept, hit, r))
     followed = _followed(profile, listing, vetoed)
-    out = []
+    ranked = []
     papers = listing.indexed
+    upvotes = listing.upvotes
     for n in found.keys() | followed.keys() if followed else found.keys():
         key = papers[n].paper.key
         if key in skip:
             continue
-        per = sorted(found.get(n, ()), key=lambda x: -x[0])
-        score = sum(p * FURTHER**i for i, (p, *_) in enumerate(per))
-        if n in followed:
-            score += AUTHOR_POINTS * len(followed[n])
+        per = found.get(n, [])
+        if len(per) > 1:
+            per.sort(key=_points, reverse=True)  # stable: equal points keep profile order
+            score = sum(p * FURTHER**i for i, (p, *_) in enumerate(per))
+        else:
+            score = per[0][0] if per else 0.0
+        authors = followed.get(n, ()) if followed else ()
+        if authors:
+            score += AUTHOR_POINTS * len(authors)
         elif score < profile.min_score:
             continue
-        out.append(Selected(n, round(score, 4), tuple(followed.get(n, ())), tuple(per), key))
-    upvotes = listing.upvotes
-    out.sort(key=lambda s: (not s.followed, -round(s.score, 3), -upvotes[s.n], s.key))
-    return out
+        ranked.append((not authors, -round(score, 3), -upvotes[n], key, n, score, authors, per))
+    ranked.sort()
+    return ranked
+
+
+def select(
+    profile: Profile,
+    listing: Listing,
+    rarity: Rarity | None = None,
+    skip: Container[str] = frozenset(),
+) -> list[Selected]:
+    """Every paper of `listing` (but those keyed in `skip`) that the profile selects, best
+    first. Rarity comes from `rarity`'s reference papers, or else from the listing itself."""
+    return [_selected(c) for c in _candidates(profile, listing, rarity, skip)]
+
+
+def choose(
+    profile: Profile,
+    listing: Listing,
+    rarity: Rarity | None,
+    skip: Container[str],
+    limit: int,
+) -> tuple[list[Selected], list[str]]:
+    """The best `limit` papers `select` would pick, and the keys of the others it picks."""
+    found = _candidates(profile, listing, rarity, skip)
+    return [_selected(c) for c in found[:limit]], [c[3] for c in found[limit:]]
+
+
+def _selected(c: tuple[Any, ...]) -> Selected:
+    *_, key, n, score, authors, per = c
+    return Selected(n, score, tuple(authors), tuple(per), key)
+
+
+def _points(found: tuple[float, Concept, Hit, float]) -> float:
+    return found[0]
 
 
 def explain(listing: Listing, s: Selected) -> Ranked:
@@ -309,7 +352,7 @@ def explain(listing: Listing, s: Selected) -> Ranked:
             for f, count, via in hit.fields
         )
     matches.extend(Match(written, "authors", 1, AUTHOR_POINTS) for written in s.authors)
-    return Ranked(listing.indexed[s.n].paper, s.score, tuple(matches), s.followed)
+    return Ranked(listing.indexed[s.n].paper, round(s.score, 4), tuple(matches), s.followed)
 
 
 def rank(
