@@ -42,6 +42,9 @@ class Settings:
     smtp_timeout: float = 30.0
     smtp_retries: int = 3
     smtp_retry_delay: float = 10.0
+    smtp_max_connections: int = 4
+    smtp_rate_limit: float = 0.0  # messages per second over all connections; 0: no limit
+    smtp_messages_per_connection: int = 100
     suppress_after: int = 3
     from_address: Address = field(default_factory=lambda: _from_address(DEFAULT_FROM))
     base_url: str | None = None
@@ -173,6 +176,11 @@ def load_settings(
         smtp_timeout=_number(env, "SMTP_TIMEOUT", 30.0, 0.1, 600, float),
         smtp_retries=_number(env, "SMTP_RETRIES", 3, 0, 20, int),
         smtp_retry_delay=_number(env, "SMTP_RETRY_DELAY", 10.0, 0, 3600, float),
+        smtp_max_connections=_number(env, "SMTP_MAX_CONNECTIONS", 4, 1, 100, int),
+        smtp_rate_limit=_number(env, "SMTP_RATE_LIMIT", 0.0, 0, 100_000, float),
+        smtp_messages_per_connection=_number(
+            env, "SMTP_MESSAGES_PER_CONNECTION", 100, 1, 1_000_000, int
+        ),
         suppress_after=_number(env, "DIGEST_SUPPRESS_AFTER", 3, 1, 100, int),
         from_address=_from_address(env.get("DIGEST_FROM", "").strip() or DEFAULT_FROM),
         base_url=(env.get("DIGEST_BASE_URL", "").strip().rstrip("/") or None),

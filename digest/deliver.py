@@ -51,6 +51,7 @@ class Refused(Exception):
 
 class Transport(Protocol):
     name: str
+    lanes: int  # how many of it may send at once, each over its own connection
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -71,6 +72,9 @@ class SMTPTransport:
 
     def __init__(self, settings: Settings) -> None:
         assert settings.smtp_host
+        self.lanes = settings.smtp_max_connections
+        self.per_connection = settings.smtp_messages_per_connection
+        self.used = 0  # transactions on the current connection
         self.host = settings.smtp_host
         self.port = settings.smtp_port
         self.security = settings.smtp_security
@@ -122,6 +126,7 @@ class SMTPTransport:
 
     def __enter__(self) -> Self:
         self.conn = self._connect()
+        self.used = 0
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -140,10 +145,14 @@ class SMTPTransport:
     def send(self, out: Outgoing) -> None:
         """Raises Refused for this message, DeliveryError when the relay cannot be reached
         again or refuses the sender (no other message could go either)."""
+        if self.conn is not None and self.used >= self.per_connection:
+            self.__exit__()  # relays cap messages per connection; a fresh one also rebalances
         if self.conn is None:
             self.conn = self._connect()
+            self.used = 0
         rcpt = out.recipient
         options = [] if rcpt.isascii() and self.sender.isascii() else ["SMTPUTF8"]
+        self.used += 1
         try:
             self.conn.sendmail(self.sender, [rcpt], out.raw, mail_options=options)
             return
@@ -189,6 +198,7 @@ class FileTransport:
     """An `.eml` and an `.html` per message under outbox/DAY/, written atomically."""
 
     name = "file"
+    lanes = 1
 
     def __init__(self, outbox: Path) -> None:
         self.outbox = outbox
@@ -241,6 +251,7 @@ class ConsoleTransport:
     """The message as it would go over the wire, on stdout: for a look, not for delivery."""
 
     name = "console"
+    lanes = 1
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream or sys.stdout

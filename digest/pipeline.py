@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from jinja2 import TemplateError
@@ -17,13 +19,13 @@ from sqlalchemy import Connection, Engine
 from . import roster, store
 from .compose import Composed, Composer
 from .config import Settings
-from .deliver import Transport, make_transport
+from .deliver import make_transport
 from .lock import holder as lock_holder
 from .lock import run_lock
 from .models import Digest, Paper, Ranked, Subscriber
-from .outbox import deliver
-from .progress import Reporter, Silent
-from .rank import Listing, Rarity, compile_profile, explain, rank, select
+from .outbox import Item, deliver
+from .progress import Advance, Reporter, Silent
+from .rank import Listing, Rarity, choose, compile_profile, explain, rank
 from .report import RunReport
 from .sources import Source, SourceError, make_sources
 
@@ -134,13 +136,12 @@ def decide(
     """Each subscriber's digest: what is new to them (not in their ledger), ranked, capped.
     What falls below the cap is passed over for good once the digest is accepted."""
     digests = []
+    sent = store.sent_keys(conn, [s.email for s in subscribers])
     for sub in subscribers:
-        profile = compile_profile(sub)
-        chosen = select(profile, listing, rarity, skip=store.sent_keys(conn, sub.email))
-        if chosen:
-            top = [explain(listing, s) for s in chosen[: sub.max_papers]]
-            passed = tuple(s.key for s in chosen[sub.max_papers :])
-            digests.append(Digest(sub, day, top, passed_over=passed, since=since))
+        top, rest = choose(compile_profile(sub), listing, rarity, sent[sub.email], sub.max_papers)
+        if top:
+            papers = [explain(listing, s) for s in top]
+            digests.append(Digest(sub, day, papers, passed_over=tuple(rest), since=since))
     return digests
 
 
@@ -153,9 +154,13 @@ class Plan:
     waiting: int  # weekly subscribers whose digest is not due yet
     suppressed: int
 
-    @property
+    @cached_property
     def receiving(self) -> list[Subscriber]:
         return [*self.daily, *self.weekly]
+
+    @cached_property
+    def weekly_emails(self) -> frozenset[str]:
+        return frozenset(s.email for s in self.weekly)
 
 
 def plan(conn: Connection, settings: Settings, today: date, reporter: Reporter) -> Plan:
@@ -176,16 +181,32 @@ def plan(conn: Connection, settings: Settings, today: date, reporter: Reporter) 
     )
 
 
-def decide_all(conn: Connection, who: Plan, days: Sequence[date]) -> list[Digest]:
-    """Daily digests over the run's window, weekly ones over the week ending its last day."""
-    today = days[-1]
-    listing, rarity = listing_for(conn, store.papers_listed(conn, days))
-    digests = decide(conn, who.daily, listing, rarity, today)
-    if who.weekly:
-        week = week_of(today)
-        weekly = Listing(store.papers_listed(conn, week))
-        digests += decide(conn, who.weekly, weekly, rarity, today, since=week[0])
-    return digests
+@dataclass
+class Ranking:
+    """The run's listings, indexed once for every subscriber: the window's for daily digests,
+    the week's for weekly ones."""
+
+    day: date
+    daily: Listing
+    rarity: Rarity
+    weekly: Listing | None
+
+    @classmethod
+    def of(cls, conn: Connection, days: Sequence[date], weekly: bool) -> Ranking:
+        listing, rarity = listing_for(conn, store.papers_listed(conn, days))
+        week = Listing(store.papers_listed(conn, week_of(days[-1]))) if weekly else None
+        return cls(days[-1], listing, rarity, week)
+
+    def decide(self, conn: Connection, subs: Sequence[Subscriber]) -> list[Digest]:
+        """Daily digests over the run's window, weekly ones over the week ending its last day."""
+        daily = [s for s in subs if s.frequency != "weekly" or self.weekly is None]
+        digests = decide(conn, daily, self.daily, self.rarity, self.day)
+        weekly = [s for s in subs if s.frequency == "weekly" and self.weekly is not None]
+        if weekly:
+            assert self.weekly is not None
+            since = week_of(self.day)[0]
+            digests += decide(conn, weekly, self.weekly, self.rarity, self.day, since=since)
+        return digests
 
 
 def fetch_days(settings: Settings, engine: Engine, days: list[date]) -> list[date]:
@@ -201,15 +222,88 @@ def compose_all(
 ) -> Iterator[Composed]:
     """Compose each digest; one that cannot be composed is reported and skipped, its papers
     left unclaimed, and the others still go out."""
-    with reporter.steps("composing", len(digests)) as advance:
-        for d in digests:
-            try:
-                yield composer.compose(d)
-            except (TemplateError, ValueError) as exc:
-                problem = f"{d.subscriber.email}: cannot compose the digest: {exc}"
-                report.compose_errors.append(problem)
-                reporter.error(problem)
+    for d in digests:
+        try:
+            yield composer.compose(d)
+        except (TemplateError, ValueError) as exc:
+            problem = f"{d.subscriber.email}: cannot compose the digest: {exc}"
+            report.compose_errors.append(problem)
+            reporter.error(problem)
+
+
+BATCH = 200  # subscribers decided, composed and stored together, while earlier ones are sent
+QUIET_ABOVE = 100  # with more subscribers, "no new matches" is one count, not a line each
+
+
+def batches(who: Plan, stop: threading.Event | None) -> Iterator[list[Subscriber]]:
+    """The subscribers to mail, BATCH at a time, until `stop` is set."""
+    receiving = who.receiving
+    for i in range(0, len(receiving), BATCH):
+        if stop is not None and stop.is_set():
+            return
+        yield receiving[i : i + BATCH]
+
+
+def produce(
+    engine: Engine,
+    composer: Composer,
+    ranking: Ranking,
+    who: Plan,
+    run_id: int,
+    report: RunReport,
+    reporter: Reporter,
+    advance: Advance,
+    stop: threading.Event | None,
+) -> Iterator[Item]:
+    """Decide, compose and store the digests a batch of subscribers at a time, yielding each
+    stored message for delivery. A batch is one transaction: its messages, the papers they
+    claim, and its weekly subscribers' week; a run killed mid-batch leaves none of it."""
+    clock = report.timings
+    for batch in batches(who, stop):
+        with engine.connect() as conn, timed(clock, "rank"):
+            digests = ranking.decide(conn, batch)
+        with timed(clock, "compose"):
+            composed = list(compose_all(composer, digests, report, reporter))
+        with timed(clock, "store"), store.writing(engine) as conn:
+            store.record_pending(conn, [(c.digest, c.subject, c.raw) for c in composed], run_id)
+            roster.mark_weekly(
+                conn, [s.email for s in batch if s.email in who.weekly_emails], ranking.day
+            )
+        report.mailed += len(digests)
+        _passed_over(batch, digests, who, report, reporter, advance)
+        for c in composed:
+            yield c.digest.message_id, c.digest.subscriber.email
+    if composer.fallback:
+        reporter.warn(
+            f"the HTML template is inlined for each message, which is slower: {composer.fallback}"
+        )
+
+
+def _passed_over(
+    batch: Sequence[Subscriber],
+    digests: Sequence[Digest],
+    who: Plan,
+    report: RunReport,
+    reporter: Reporter,
+    advance: Advance,
+) -> None:
+    mailed = {d.subscriber.email for d in digests}
+    for sub in batch:
+        if sub.email not in mailed:
+            report.decided += 1
             advance()
+            if len(who.receiving) <= QUIET_ABOVE:
+                reporter.info(f"{sub.email}: no new matches, no email")
+    report.decided += len(mailed)
+
+
+@contextmanager
+def timed(clock: dict[str, float], stage: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        clock[stage] = clock.get(stage, 0.0) + time.perf_counter() - started
 
 
 def run(
@@ -219,10 +313,10 @@ def run(
     dry_run: bool = False,
     reporter: Reporter | None = None,
     sources: Sequence[Source] | None = None,
-    transport: Transport | None = None,
     stop: threading.Event | None = None,
 ) -> RunReport:
-    """The main job: decide and store every digest in the outbox, then deliver the outbox.
+    """The main job: decide and store every digest in the outbox, and deliver the outbox while
+    it fills.
 
     Raises ConfigError for unusable settings or subscriber file, Busy when another run holds
     the lock; in both cases nothing was done.
@@ -233,8 +327,7 @@ def run(
     report = RunReport(days=days, dry_run=dry_run)
     roster.read_file(settings.subscribers_path, settings.subscribers_required)
     composer = Composer(settings)
-    transport = transport or make_transport(settings)
-    report.destination = transport.describe()
+    report.destination = make_transport(settings).describe()
     with contextlib.ExitStack() as stack:
         if not dry_run:
             stack.enter_context(run_lock(settings.database_url))
@@ -242,44 +335,86 @@ def run(
         if dry_run:
             _dry_run(engine, settings, composer, report, reporter, sources)
         else:
-            _run(engine, settings, composer, transport, report, reporter, sources, stop)
+            _run(engine, settings, composer, report, reporter, sources, stop)
     report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def _prepare(
+    engine: Engine,
+    settings: Settings,
+    report: RunReport,
+    reporter: Reporter,
+    sources: Sequence[Source] | None,
+    *,
+    commit: bool,
+) -> tuple[Plan, Ranking]:
+    """Fetch and store the listings, import the subscriber file, and sort who is mailed;
+    committed (when `commit`) before any digest is decided."""
+    days = report.days
+    with timed(report.timings, "fetch"):
+        fetching = fetch_days(settings, engine, days)
+        with collected(
+            engine, settings, fetching, report, reporter, commit=commit, sources=sources
+        ) as (conn, candidates):
+            who = plan(conn, settings, days[-1], reporter)
+            if commit:
+                keep = {s.email for s in who.receiving}
+                cancelled = store.cancel_pending_except(conn, keep)
+                if cancelled:
+                    reporter.info(f"cancelled pending mail to {cancelled} former subscriber(s)")
+            report.earlier = store.count_messages(conn, store.PENDING)
+            with timed(report.timings, "rank"):
+                ranking = Ranking.of(conn, days, bool(who.weekly))
+    report.subscribers = len(who.receiving)
+    report.suppressed = who.suppressed
+    reporter.info(
+        f"{len(candidates)} papers listed {_span(days)}; {len(who.receiving)} subscriber(s) to mail"
+    )
+    if who.waiting:
+        reporter.info(f"{who.waiting} weekly subscriber(s) wait for their day")
+    if not who.receiving:
+        reporter.info(
+            "no subscribers yet: `digest subscribers add`, a subscriber file, "
+            "or the subscribe page of `digest serve`"
+        )
+    return who, ranking
 
 
 def _run(
     engine: Engine,
     settings: Settings,
     composer: Composer,
-    transport: Transport,
     report: RunReport,
     reporter: Reporter,
     sources: Sequence[Source] | None,
     stop: threading.Event | None,
 ) -> None:
     started = time.monotonic()
-    days = report.days
-    fetching = fetch_days(settings, engine, days)
     with engine.begin() as conn:
-        run_id = store.start_run(conn, days)
+        run_id = store.start_run(conn, report.days)
     status = "failed"
     try:
-        with collected(
-            engine, settings, fetching, report, reporter, commit=True, sources=sources
-        ) as (conn, candidates):
-            who = plan(conn, settings, days[-1], reporter)
-            cancelled = store.cancel_pending_except(conn, {s.email for s in who.receiving})
-            if cancelled:
-                reporter.info(f"cancelled pending mail to {cancelled} former subscriber(s)")
-            report.earlier = store.count_messages(conn, store.PENDING)
-            digests = decide_all(conn, who, days)
-            roster.mark_weekly(conn, [s.email for s in who.weekly], days[-1])
-            _announce(candidates, who, digests, report, reporter)
-            for c in compose_all(composer, digests, report, reporter):
-                store.record_pending(conn, c.digest, c.subject, c.raw, run_id)
+        who, ranking = _prepare(engine, settings, report, reporter, sources, commit=True)
         if report.earlier:
             reporter.info(f"{report.earlier} message(s) pending from earlier runs go out too")
-        deliver(engine, transport, settings, report, reporter, stop=stop)
+        with engine.connect() as conn:
+            earlier = store.pending(conn)
+        total = len(earlier) + len(who.receiving)
+        with reporter.steps("mailing", total) as advance, timed(report.timings, "deliver"):
+            fresh = produce(engine, composer, ranking, who, run_id, report, reporter, advance, stop)
+            deliver(
+                engine,
+                lambda: make_transport(settings),
+                settings,
+                report,
+                reporter,
+                feed=itertools.chain(earlier, fresh),
+                advance=advance,
+                stop=stop,
+            )
+        _summarize(who, report, reporter)
+        reporter.info(report.timing())
         status = "ok" if report.ok else "failed"
     finally:
         with engine.begin() as conn:
@@ -305,47 +440,26 @@ def _dry_run(
     reporter: Reporter,
     sources: Sequence[Source] | None,
 ) -> None:
-    days = report.days
-    fetching = fetch_days(settings, engine, days)
-    with collected(engine, settings, fetching, report, reporter, commit=False, sources=sources) as (
-        conn,
-        candidates,
-    ):
-        who = plan(conn, settings, days[-1], reporter)
-        report.earlier = store.count_messages(conn, store.PENDING)
-        digests = decide_all(conn, who, days)
-    _announce(candidates, who, digests, report, reporter)
-    for c in compose_all(composer, digests, report, reporter):
-        reporter.info(f"would send to {c.digest.subscriber.email}: {c.subject}")
+    who, ranking = _prepare(engine, settings, report, reporter, sources, commit=False)
+    with engine.connect() as conn:
+        for batch in batches(who, None):
+            digests = ranking.decide(conn, batch)
+            report.mailed += len(digests)
+            _passed_over(batch, digests, who, report, reporter, lambda: None)
+            for c in compose_all(composer, digests, report, reporter):
+                reporter.info(f"would send to {c.digest.subscriber.email}: {c.subject}")
+    _summarize(who, report, reporter)
     if report.earlier:
         reporter.info(f"{report.earlier} message(s) pending from earlier runs would go out too")
 
 
-def _announce(
-    candidates: Sequence[Paper],
-    who: Plan,
-    digests: Sequence[Digest],
-    report: RunReport,
-    reporter: Reporter,
-) -> None:
-    report.subscribers = len(who.receiving)
-    report.suppressed = who.suppressed
-    report.mailed = len(digests)
-    reporter.info(
-        f"{len(candidates)} papers listed {_span(report.days)}; "
-        f"{len(digests)} of {len(who.receiving)} subscribers have new matches"
-    )
-    if who.waiting:
-        reporter.info(f"{who.waiting} weekly subscriber(s) wait for their day")
-    if not who.receiving:
-        reporter.info(
-            "no subscribers yet: `digest subscribers add`, a subscriber file, "
-            "or the subscribe page of `digest serve`"
-        )
-    mailed = {d.subscriber.email for d in digests}
-    for sub in who.receiving:
-        if sub.email not in mailed:
-            reporter.info(f"{sub.email}: no new matches, no email")
+def _summarize(who: Plan, report: RunReport, reporter: Reporter) -> None:
+    quiet = report.decided - report.mailed
+    if quiet and len(who.receiving) > QUIET_ABOVE:
+        reporter.info(f"{quiet} subscriber(s) had no new matches and get no email")
+    undecided = len(who.receiving) - report.decided
+    if undecided:
+        reporter.info(f"{undecided} subscriber(s) not reached before the stop: the next run")
 
 
 def _span(days: Sequence[date]) -> str:

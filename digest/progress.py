@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import IO, Protocol
 
 from rich.markup import escape
@@ -38,10 +40,12 @@ class Silent:
 
 class Plain:
     """One line per event on stderr, `<UTC time> <level>: <message>`: what cron mails and what
-    logs keep, easy to grep by level or address."""
+    logs keep, easy to grep by level or address. A long step says how far it got every
+    `every` seconds."""
 
-    def __init__(self, stream: IO[str] | None = None) -> None:
+    def __init__(self, stream: IO[str] | None = None, every: float = 10.0) -> None:
         self.stream = stream or sys.stderr
+        self.every = every
 
     def _line(self, level: str, message: str) -> None:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -58,15 +62,47 @@ class Plain:
 
     @contextmanager
     def steps(self, description: str, total: int) -> Iterator[Advance]:
-        done = 0
+        count = Count(total)
 
         def advance() -> None:
-            nonlocal done
-            done += 1
+            if count.step(self.every):
+                self.info(f"{description}: {count.line()}")
 
         yield advance
         if total:
-            self.info(f"{description}: {done}/{total}")
+            self.info(f"{description}: {count.done}/{total} in {count.elapsed():.1f}s")
+
+
+class Count:
+    """Steps done of a total, from any thread, with the rate and what is left."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.started = self.said = time.monotonic()
+        self.lock = threading.Lock()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def step(self, every: float) -> bool:
+        """Count one; True when `every` seconds passed since the last True."""
+        with self.lock:
+            self.done += 1
+            now = time.monotonic()
+            if now - self.said < every or self.done >= self.total:
+                return False
+            self.said = now
+            return True
+
+    def line(self) -> str:
+        rate = self.done / max(self.elapsed(), 1e-9)
+        left = (self.total - self.done) / rate if rate else 0.0
+        share = self.done / self.total if self.total else 1.0
+        return (
+            f"{self.done:,}/{self.total:,} ({share:.0%}), {rate:,.0f}/s, "
+            f"about {timedelta(seconds=round(left))} left"
+        )
 
 
 class Fancy(Plain):
@@ -89,26 +125,37 @@ class Fancy(Plain):
 
     @contextmanager
     def steps(self, description: str, total: int) -> Iterator[Advance]:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
             console=self.console,
             transient=True,
         ) as bar:
-            task = bar.add_task(description, total=total)
-            done = 0
+            task = bar.add_task(description, total=total, rate="")
+            count = Count(total)
 
             def advance() -> None:
-                nonlocal done
-                done += 1
-                bar.advance(task)
+                count.step(float("inf"))
+                rate = count.done / max(count.elapsed(), 1e-9)
+                bar.update(task, advance=1, rate=f"{rate:,.0f}/s")
 
             yield advance
         if total:
-            self.info(f"{description}: {done}/{total}")
+            self.info(f"{description}: {count.done}/{total} in {count.elapsed():.1f}s")
 
 
 def for_terminal() -> Plain:

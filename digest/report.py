@@ -15,6 +15,7 @@ class RunReport:
     subscribers: int = 0
     suppressed: int = 0
     mailed: int = 0
+    decided: int = 0  # subscribers whose digest was decided (mailed or not)
     earlier: int = 0  # pending messages from earlier runs that this run delivers too
     sent: int = 0
     failed: int = 0
@@ -26,6 +27,9 @@ class RunReport:
     stopped: bool = False  # asked to stop (SIGTERM to the daemon) before the outbox was empty
     destination: str = ""
     seconds: float = 0.0
+    # seconds per stage: fetch, rank, compose, store (summed over batches), and deliver (the
+    # wall time of the mailing, which overlaps composing)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def attempted(self) -> int:
@@ -50,6 +54,15 @@ class RunReport:
             *self.refusals,
             *([self.delivery_error] if self.delivery_error else []),
         ]
+
+    def timing(self) -> str:
+        """Where the time went, for an operator sizing a relay or a schedule."""
+        stages = ", ".join(
+            f"{name} {self.timings[name]:.2f}s"
+            for name in ("fetch", "rank", "compose", "store", "deliver")
+            if name in self.timings
+        )
+        return f"timings: {stages} (deliver is the mailing's wall time; it overlaps composing)"
 
     @staticmethod
     def _some(count: int, text: str) -> list[str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,10 @@ def open_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA busy_timeout=15000")
             cur.execute("PRAGMA journal_mode=WAL")
+            # WAL's NORMAL: a commit survives the process being killed (what the outbox's
+            # exact record relies on) without an fsync per sent message; only a power cut
+            # may lose the last commits, which resends those messages (same Message-ID).
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
@@ -216,10 +221,7 @@ def open_engine(url: str) -> Engine:
     try:
         # IMMEDIATE: two processes opening a new database at once queue for the write lock
         # instead of both reading "no tables" and the second failing on its stale snapshot.
-        with (
-            engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as conn,
-            conn.begin(),
-        ):
+        with writing(engine) as conn:
             _upgrade(conn)
             metadata.create_all(conn)
     except SQLAlchemyError as exc:
@@ -227,6 +229,15 @@ def open_engine(url: str) -> Engine:
             f"DIGEST_DATABASE_URL={safe_url(url)}: cannot open database: {exc.orig or exc}"
         ) from None
     return engine
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A transaction that takes the write lock at its start (BEGIN IMMEDIATE on SQLite): a
+    transaction that reads first and writes later would fail at once, not wait, when another
+    connection (a delivery thread marking a message sent) wrote in between."""
+    with engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as conn, conn.begin():
+        yield conn
 
 
 def safe_url(url: str) -> str:
@@ -468,11 +479,17 @@ def recent_papers(conn: Connection, limit: int) -> list[Paper]:
     ]
 
 
-def sent_keys(conn: Connection, email: str) -> set[str]:
-    """Keys of every paper claimed for `email` by a pending or sent digest (including those
-    passed over below its cut): what the diff runs against."""
-    stmt = select(deliveries.c.paper_key).where(deliveries.c.subscriber_email == email)
-    return set(conn.execute(stmt).scalars())
+def sent_keys(conn: Connection, emails: Sequence[str]) -> dict[str, set[str]]:
+    """Keys of every paper claimed for each of `emails` by a pending or sent digest (including
+    those passed over below its cut): what the diff runs against."""
+    out: dict[str, set[str]] = {e: set() for e in emails}
+    for chunk in _chunks(emails):
+        stmt = select(deliveries.c.subscriber_email, deliveries.c.paper_key).where(
+            deliveries.c.subscriber_email.in_(chunk)
+        )
+        for email, key in conn.execute(stmt):
+            out[email].add(key)
+    return out
 
 
 def new_uid() -> str:
@@ -494,49 +511,65 @@ def set_meta(conn: Connection, key: str, value: str) -> None:
 
 
 def record_pending(
-    conn: Connection, digest: Digest, subject: str, raw: bytes, run_id: int | None
+    conn: Connection, composed: Sequence[tuple[Digest, str, bytes]], run_id: int | None
 ) -> None:
-    """Store a decided digest, bytes and all, and claim its papers for its subscriber.
+    """Store decided digests (digest, subject, bytes), and claim their papers for their
+    subscribers.
 
     The Message-ID is a hash of subscriber, day and papers, so a digest that failed for good
     and is decided again unchanged comes back under the same id: the row is reused.
     """
-    email = digest.subscriber.email
+    if not composed:
+        return
     stamp = now()
-    values = {
-        "subscriber_email": email,
-        "run_id": run_id,
-        "day": digest.day,
-        "subject": subject,
-        "status": PENDING,
-        "detail": None,
-        "raw": raw,
-        "sent_at": None,
-    }
-    reused = conn.execute(
-        update(messages)
-        .where(messages.c.message_id == digest.message_id, messages.c.status != SENT)
-        .values(**values)
-    ).rowcount
-    if not reused:
-        conn.execute(
-            insert(messages).values(message_id=digest.message_id, created_at=stamp, **values)
-        )
-    claimed = [
-        *((r.paper.key, True) for r in digest.papers),
-        *((k, False) for k in digest.passed_over),
+    rows = [
+        {
+            "message_id": d.message_id,
+            "subscriber_email": d.subscriber.email,
+            "run_id": run_id,
+            "day": d.day,
+            "subject": subject,
+            "status": PENDING,
+            "detail": None,
+            "raw": raw,
+            "sent_at": None,
+        }
+        for d, subject, raw in composed
     ]
+    ids = [r["message_id"] for r in rows]
+    known: set[str] = set()
+    for chunk in _chunks(ids):
+        known.update(
+            conn.execute(
+                select(messages.c.message_id).where(messages.c.message_id.in_(chunk))
+            ).scalars()
+        )
+    fresh = [{**r, "created_at": stamp} for r in rows if r["message_id"] not in known]
+    if fresh:
+        conn.execute(insert(messages), fresh)
+    for r in rows:
+        if r["message_id"] in known:
+            values = {k: v for k, v in r.items() if k != "message_id"}
+            conn.execute(
+                update(messages)
+                .where(messages.c.message_id == r["message_id"], messages.c.status != SENT)
+                .values(**values)
+            )
     conn.execute(
         insert(deliveries),
         [
             {
-                "subscriber_email": email,
+                "subscriber_email": d.subscriber.email,
                 "paper_key": key,
-                "message_id": digest.message_id,
+                "message_id": d.message_id,
                 "included": included,
                 "decided_at": stamp,
             }
-            for key, included in claimed
+            for d, _, _ in composed
+            for key, included in (
+                *((r.paper.key, True) for r in d.papers),
+                *((k, False) for k in d.passed_over),
+            )
         ],
     )
 

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 from digest.config import Settings, load_settings
 
@@ -97,6 +97,10 @@ class SMTPHandler:
     data_delay: float = 0.0
     mails: int = 0
     datas: int = 0
+    accepted_at: list[float] = field(default_factory=list)  # monotonic time of each acceptance
+    per_connection: Counter[tuple[str, int]] = field(default_factory=Counter)
+    open: int = 0  # connections open now, and the most ever open at once
+    most_open: int = 0
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.peers.add(tuple(session.peer))  # one client address and port per connection
@@ -147,6 +151,8 @@ class SMTPHandler:
         self.received.append(
             Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
         )
+        self.accepted_at.append(time.monotonic())
+        self.per_connection[tuple(session.peer)] += 1
         return "250 Message accepted for delivery"
 
     def count(self) -> Counter[str]:
@@ -154,11 +160,31 @@ class SMTPHandler:
         return Counter(r for m in self.received for r in m.rcpt_tos)
 
 
+class CountingSMTP(SMTP):
+    """aiosmtpd's session, counting the connections open at once."""
+
+    def connection_made(self, transport: Any) -> None:
+        self.event_handler.open += 1
+        self.event_handler.most_open = max(self.event_handler.most_open, self.event_handler.open)
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.event_handler.open -= 1
+        super().connection_lost(exc)
+
+
+class CountingController(Controller):
+    def factory(self) -> SMTP:
+        return CountingSMTP(self.handler, **self.SMTP_kwargs)
+
+
 class SMTPServer:
     def __init__(self, **kwargs: Any) -> None:
         self.handler = SMTPHandler()
         self.port = free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
+        self.controller = CountingController(
+            self.handler, hostname="127.0.0.1", port=self.port, **kwargs
+        )
 
     @property
     def received(self) -> list[Received]:
@@ -177,6 +203,7 @@ class SMTPServer:
 
     def __enter__(self) -> SMTPServer:
         self.controller.start()
+        self.handler.most_open = 0  # the controller's own check that it is up
         return self
 
     def __exit__(self, *exc: object) -> None:

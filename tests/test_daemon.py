@@ -121,10 +121,11 @@ def test_sigterm_mid_delivery_finishes_the_message_and_leaves_the_rest_pending(
             "DIGEST_HF_API_URL": hf_api.api_url,
             "DIGEST_SCHEDULE": "*/2 * * * * *",
             "DIGEST_LOOKBACK_DAYS": "1",
+            "SMTP_MAX_CONNECTIONS": "1",  # one message in flight at the signal
         }
         proc = start(tmp_path, env)
         try:
-            wait_for_lines(proc, "composing:", 1, timeout=30)
+            wait_for_lines(proc, "subscriber(s) to mail", 1, timeout=30)
             deadline = time.monotonic() + 20
             while smtp.handler.datas < 1 and time.monotonic() < deadline:
                 time.sleep(0.02)

@@ -89,7 +89,8 @@ def test_three_overlapping_days_never_repeat_a_paper(workdir, hf_api, smtp_serve
 
 def test_each_message_is_what_the_contract_says(workdir, hf_api, smtp_server) -> None:
     three_days(hf_api)
-    pipeline.run(settings_for(workdir, hf_api, smtp_server), D1, sources=fast(hf_api))
+    settings = settings_for(workdir, hf_api, smtp_server, SMTP_MAX_CONNECTIONS="1")
+    pipeline.run(settings, D1, sources=fast(hf_api))
     assert len(smtp_server.received) == 2 and len(smtp_server.handler.peers) == 1  # one connection
     (msg,) = mail_for(smtp_server, "ada@example.org")
     assert msg["Subject"] == "2 new papers for world model, robot, reinforcement learning"

@@ -1,0 +1,84 @@
+"""Delivery at scale, as a relay sees it: the connection cap and the rate limit hold exactly,
+connections are renewed every so many messages, progress is reported while mail goes out,
+and the throughput benchmark's small run delivers every message once."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from digest import pipeline
+from digest.progress import Plain
+
+from .conftest import SMTPServer, make_settings
+from .test_crash import DAY, write_subscribers
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(tmp_path: Path, smtp: SMTPServer, reporter: Plain | None = None, **env: str):
+    settings = make_settings(tmp_path, **smtp.env(**env))
+    return pipeline.run(settings, pipeline.date.fromisoformat(DAY), reporter=reporter)
+
+
+def test_connections_never_exceed_the_cap_and_all_of_it_is_used(tmp_path: Path) -> None:
+    emails = write_subscribers(tmp_path, 40)
+    with SMTPServer() as smtp:
+        smtp.handler.data_delay = 0.02  # slow enough that every connection is busy at once
+        report = run(tmp_path, smtp, SMTP_MAX_CONNECTIONS="3")
+        assert report.ok and report.sent == 40
+        assert smtp.handler.most_open == 3
+        assert smtp.handler.count() == dict.fromkeys(emails, 1)
+
+
+def test_the_rate_limit_holds_in_every_second(tmp_path: Path) -> None:
+    """At SMTP_RATE_LIMIT=20, no 21 messages are accepted within one second, anywhere in the
+    run (0.05 s allowed for the relay's own timing), and the limit is used, not undercut."""
+    write_subscribers(tmp_path, 50)
+    with SMTPServer() as smtp:
+        report = run(tmp_path, smtp, SMTP_MAX_CONNECTIONS="4", SMTP_RATE_LIMIT="20")
+        assert report.ok and report.sent == 50
+        at = sorted(smtp.handler.accepted_at)
+        closest = min(b - a for a, b in zip(at, at[20:], strict=False))
+        assert closest >= 0.95, f"21 messages within {closest:.3f} s"
+        rate = (len(at) - 1) / (at[-1] - at[0])
+        assert 17 <= rate <= 20.5, rate
+
+
+def test_a_connection_carries_at_most_so_many_messages(tmp_path: Path) -> None:
+    emails = write_subscribers(tmp_path, 23)
+    with SMTPServer() as smtp:
+        report = run(tmp_path, smtp, SMTP_MAX_CONNECTIONS="1", SMTP_MESSAGES_PER_CONNECTION="5")
+        assert report.ok
+        assert sorted(smtp.handler.per_connection.values()) == [3, 5, 5, 5, 5]
+        assert smtp.handler.count() == dict.fromkeys(emails, 1)
+
+
+def test_progress_lines_say_how_far_with_rate_and_time_left(tmp_path: Path) -> None:
+    write_subscribers(tmp_path, 30)
+    log = io.StringIO()
+    with SMTPServer() as smtp:
+        smtp.handler.data_delay = 0.01
+        run(tmp_path, smtp, Plain(log, every=0.05), SMTP_MAX_CONNECTIONS="1")
+    lines = re.findall(
+        r"info: mailing: (\d+)/30 \(\d+%\), [\d,]+/s, about \S+ left", log.getvalue()
+    )
+    assert len(lines) >= 3 and len(set(lines)) == len(lines)  # moving forward
+    assert "info: mailing: 30/30 in" in log.getvalue()
+    assert re.search(r"timings: fetch [\d.]+s, rank [\d.]+s, compose [\d.]+s", log.getvalue())
+
+
+def test_the_throughput_benchmark_delivers_every_message_once(tmp_path: Path) -> None:
+    """The benchmark's small run, as CI runs it: correctness only, never timing."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "throughput.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "check: every message accepted exactly once" in done.stdout
+    assert "PROBLEM" not in done.stdout
