@@ -1,0 +1,392 @@
+"""How fast `digest run` mails a list, against the naive way and against the relay's limit.
+
+    python bench/throughput.py [--sizes 1000,10000] [--huge] [--check]
+
+The workload comes from ../shared/data: one day of 500 corpus papers served by a loopback
+Daily Papers API, and N subscribers with 3 to 8 keywords each (max_papers 10), imported
+before the clock starts. Mail goes to an SMTP sink in its own process (aiosmtpd, accepting
+and discarding). Three ways to mail the same list, side by side:
+
+- naive: per recipient, the full template rendered, premailer on the whole HTML, an
+  EmailMessage, and a new SMTP connection (timed on a sample of --naive recipients);
+- limit: the project's final message bytes, prebuilt, streamed over as many reused
+  connections as the project uses (SMTP_MAX_CONNECTIONS), with no ranking or rendering;
+- project: `digest run` end to end, in its own process (peak memory is that process's).
+
+--check runs a small N and only asserts correctness (every message accepted exactly once, by
+both the project and the limit); CI runs it. Timing varies between machines; the ratios,
+measured in the same run, are the point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import queue
+import re
+import shutil
+import smtplib
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from sqlalchemy import select  # noqa: E402
+from workload import listing_items, listing_server, subscriber_entries  # noqa: E402
+from workload import topics as vocabulary  # noqa: E402
+
+from digest import pipeline, store  # noqa: E402
+from digest.compose import (  # noqa: E402
+    WIRE,
+    Composer,
+    header_text,
+    message_id,
+    subject_line,
+    topics,
+)
+from digest.config import load_settings  # noqa: E402
+from digest.inline import inline_html  # noqa: E402
+
+DAY = date(2025, 11, 6)
+
+
+class Sink:
+    """bench/sink.py in its own process."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "sink.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout and self.proc.stdin
+        self.port = int(self.proc.stdout.readline().split()[1])
+
+    def ask(self, command: str) -> dict[str, Any]:
+        assert self.proc.stdout and self.proc.stdin
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        assert self.proc.stdin
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+@dataclass
+class Result:
+    seconds: float = 0.0
+    messages: int = 0
+    compose_per_msg: float = 0.0  # seconds
+    peak_mb: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    sink: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds if self.seconds else 0.0
+
+
+def environment(work: Path, api: str, port: int, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SMTP_"))}
+    return {
+        **env,
+        "DIGEST_DATABASE_URL": f"sqlite:///{work / 'digest.db'}",
+        "DIGEST_SUBSCRIBERS": str(work / "subscribers.toml"),
+        "DIGEST_SOURCES": "huggingface",
+        "DIGEST_HF_API_URL": api,
+        "DIGEST_EMAIL_BACKEND": "smtp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(port),
+        "SMTP_SECURITY": "none",
+        "SMTP_RETRIES": "0",
+        **extra,
+    }
+
+
+def digest(work: Path, env: dict[str, str], *args: str) -> tuple[int, str, float, float]:
+    """Run the CLI; returns exit code, its output, wall seconds and its peak RSS in MB."""
+    with tempfile.TemporaryFile("w+") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "digest", *args], cwd=work, env=env, stdout=out, stderr=out
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        log = out.read()
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"digest {' '.join(args)} failed ({proc.returncode}):\n{log}")
+    return proc.returncode, log, seconds, usage.ru_maxrss / 1024
+
+
+def prepare(work: Path, n: int, api: str, sink: Sink, data: Path) -> None:
+    """Subscribers imported and the day's listing fetched once, as an operator's store is
+    before a morning's run (which fetches the listing again)."""
+    entries = subscriber_entries(n, vocabulary(data))
+    (work / "subscribers.toml").write_text(tomli_w.dumps({"subscriber": entries}))
+    env = environment(work, api, sink.port)
+    for command in (["subscribers", "import", "subscribers.toml"], ["fetch", "--date", str(DAY)]):
+        code, log, _, _ = digest(work, env, *command)
+        if code:
+            raise SystemExit(log)
+
+
+def project(work: Path, api: str, sink: Sink) -> Result:
+    sink.ask("reset")
+    code, log, seconds, peak = digest(
+        work, environment(work, api, sink.port), "run", "--date", DAY.isoformat()
+    )
+    if code:
+        raise SystemExit(f"digest run failed:\n{log[-3000:]}")
+    timings = {k: float(v) for k, v in re.findall(r"(\w+) ([\d.]+)s", _line(log, "timings:"))}
+    sent = int(re.search(r"(\d+) sent", log).group(1))  # type: ignore[union-attr]
+    return Result(
+        seconds,
+        sent,
+        timings.get("compose", 0.0) / max(sent, 1),
+        peak,
+        timings,
+        sink.ask("stats"),
+    )
+
+
+def _line(log: str, marker: str) -> str:
+    return next((line for line in log.splitlines() if marker in line), "")
+
+
+def prebuilt(work: Path, api: str, sink: Sink) -> Path:
+    """The project's own messages left in a copy of the outbox: `digest run` against a port
+    nobody listens on composes and stores every digest, then cannot deliver."""
+    copy = work / "limit"
+    copy.mkdir()
+    shutil.copy(work / "digest.db", copy / "digest.db")
+    shutil.copy(work / "subscribers.toml", copy / "subscribers.toml")
+    closed = Sink.__new__(Sink)
+    closed.port = _closed_port()
+    digest(copy, environment(copy, api, closed.port), "run", "--date", DAY.isoformat())
+    return copy / "digest.db"
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def limit(db: Path, sink: Sink, lanes: int, per_connection: int) -> Result:
+    """The same bytes over `lanes` reused connections, read in chunks from the stored outbox."""
+    engine = store.open_engine(f"sqlite:///{db}")
+    m = store.messages
+    work: queue.Queue[tuple[str, bytes] | None] = queue.Queue(maxsize=lanes * 64)
+    sent = [0] * lanes
+
+    def lane(i: int) -> None:
+        conn, used = smtplib.SMTP("127.0.0.1", sink.port), 0
+        conn.ehlo()
+        while (item := work.get()) is not None:
+            if used == per_connection:
+                conn.quit()
+                conn, used = smtplib.SMTP("127.0.0.1", sink.port), 0
+                conn.ehlo()
+            conn.sendmail("digest@localhost", [item[0]], item[1])
+            used += 1
+            sent[i] += 1
+        conn.quit()
+
+    sink.ask("reset")
+    started = time.perf_counter()
+    threads = [threading.Thread(target=lane, args=(i,)) for i in range(lanes)]
+    for t in threads:
+        t.start()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(m.c.subscriber_email, m.c.raw).where(m.c.status == store.PENDING)
+        )
+        for chunk in iter(lambda: rows.fetchmany(500), []):
+            for row in chunk:
+                work.put((row.subscriber_email, row.raw))
+    for _ in threads:
+        work.put(None)
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return Result(seconds, sum(sent), sink=sink.ask("stats"))
+
+
+def naive(work: Path, api: str, sink: Sink, sample: int) -> Result:
+    """The usual way, on the first `sample` digests the project would send: render, premailer
+    on the whole HTML, EmailMessage, and a new connection per recipient."""
+    env = environment(work, api, sink.port)
+    settings = load_settings(env, dotenv_path=None)
+    composer = Composer(settings)
+    engine = store.open_engine(settings.database_url)
+    with engine.connect() as conn:
+        who = pipeline.plan(conn, settings, DAY, pipeline.Silent())
+        ranking = pipeline.Ranking.of(conn, [DAY], False)
+        digests = ranking.decide(conn, who.receiving[: sample * 2])[:sample]
+    engine.dispose()
+    sink.ask("reset")
+    composing = 0.0
+    started = time.perf_counter()
+    for d in digests:
+        t0 = time.perf_counter()
+        d.topics = topics(d.papers)
+        d.message_id = message_id(d, composer.domain)
+        subject = header_text(subject_line(d))
+        ctx = composer.context(d, subject)
+        text = composer.text_template.render(ctx)
+        html = inline_html(composer.html_template.render(ctx))
+        msg = EmailMessage()
+        msg["Subject"] = subject
+        msg["From"] = composer.sender
+        msg["To"] = d.subscriber.email
+        msg["Message-ID"] = d.message_id
+        msg.set_content(text, cte="quoted-printable")
+        msg.add_alternative(html, subtype="html", cte="quoted-printable")
+        raw = msg.as_bytes(policy=WIRE)
+        composing += time.perf_counter() - t0
+        with smtplib.SMTP("127.0.0.1", sink.port) as conn:
+            conn.sendmail("digest@localhost", [d.subscriber.email], raw)
+    seconds = time.perf_counter() - started
+    return Result(seconds, len(digests), composing / max(len(digests), 1), sink=sink.ask("stats"))
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown CPU",
+    )
+    return (
+        f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}; "
+        f"{platform.system()} {platform.release()}"
+    )
+
+
+def report(
+    n: int, papers: int, lanes: int, naive_r: Result | None, lim: Result, proj: Result
+) -> bool:
+    print(f"\nN = {n:,} subscribers, {papers} papers, max_papers 10, {lanes} SMTP connections")
+    print(
+        f"{'':10} {'messages':>9} {'seconds':>9} {'msgs/s':>9} {'compose/msg':>12} {'peak MB':>8}"
+    )
+    rows = [("naive", naive_r), ("limit", lim), ("project", proj)]
+    for name, r in rows:
+        if r is None:
+            continue
+        compose = f"{r.compose_per_msg * 1000:.2f} ms" if r.compose_per_msg else "-"
+        peak = f"{r.peak_mb:.0f}" if r.peak_mb else "-"
+        print(f"{name:10} {r.messages:9,} {r.seconds:9.2f} {r.rate:9.1f} {compose:>12} {peak:>8}")
+    t = proj.timings
+    print(
+        "project stages: "
+        + ", ".join(f"{k} {t[k]:.2f}s" for k in ("fetch", "rank", "compose", "store", "deliver"))
+        + " (deliver is the mailing's wall time, overlapping compose and store)"
+    )
+    ratio = proj.seconds / lim.seconds
+    print(f"project / limit time: {ratio:.2f} (target <= 1.3 at N = 10,000)")
+    met = ratio <= 1.3
+    if naive_r is not None:
+        speedup = naive_r.compose_per_msg / proj.compose_per_msg
+        overall = (naive_r.seconds / naive_r.messages) / (proj.seconds / proj.messages)
+        print(
+            f"naive / project time per message: {overall:.1f}x end to end; "
+            f"composing: {speedup:.1f}x faster (target >= 20x)"
+        )
+        met &= speedup >= 20
+    print(
+        f"ranking {n:,} profiles against {papers} papers: {t['rank']:.2f}s "
+        "(target < 2 s at 10,000); "
+        f"peak memory {proj.peak_mb:.0f} MB (target < 300 MB)"
+    )
+    met &= t["rank"] < 2.0 * max(1, n / 10_000) and proj.peak_mb < 300
+    return met
+
+
+def correct(name: str, r: Result, expected: int) -> list[str]:
+    s = r.sink
+    problems = []
+    if s["accepted"] != expected or s["recipients"] != expected or s["duplicates"]:
+        problems.append(
+            f"{name}: the sink accepted {s['accepted']} messages for {s['recipients']} recipients "
+            f"({s['duplicates']} duplicates); expected {expected}, once each"
+        )
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--huge", action="store_true", help="also N = 100,000")
+    parser.add_argument("--naive", type=int, default=300, help="recipients naive is timed on")
+    parser.add_argument("--check", action="store_true", help="small N, correctness only")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.huge:
+        sizes.append(100_000)
+    if args.check:  # on the listing the project ships, so it runs on any clean checkout
+        sizes, args.naive, args.data = [60], 5, ROOT / "digest" / "sample"
+    lanes = load_settings({}, dotenv_path=None).smtp_max_connections
+    per_connection = load_settings({}, dotenv_path=None).smtp_messages_per_connection
+    print(f"machine: {machine()}")
+    print("sink: aiosmtpd in its own process, accepting and discarding")
+    items = listing_items(args.data)
+    problems: list[str] = []
+    met = True
+    sink = Sink()
+    try:
+        with listing_server({DAY.isoformat(): items}) as api, tempfile.TemporaryDirectory() as tmp:
+            for n in sizes:
+                work = Path(tmp) / str(n)
+                work.mkdir()
+                prepare(work, n, api, sink, args.data)
+                before = work / "before.db"
+                shutil.copy(work / "digest.db", before)
+                proj = project(work, api, sink)
+                shutil.copy(before, work / "digest.db")
+                lim = limit(prebuilt(work, api, sink), sink, lanes, per_connection)
+                shutil.copy(before, work / "digest.db")
+                naive_r = naive(work, api, sink, min(args.naive, n))
+                problems += correct("project", proj, proj.messages)
+                problems += correct("limit", lim, proj.messages)
+                if proj.messages < n * 0.8:
+                    problems.append(f"only {proj.messages} of {n} subscribers were mailed")
+                met &= report(n, len(items), lanes, naive_r, lim, proj)
+    finally:
+        sink.close()
+    for p in problems:
+        print(f"PROBLEM: {p}")
+    if args.check:
+        print("check:", "every message accepted exactly once" if not problems else "FAILED")
+        return 1 if problems else 0
+    print("\ntargets:", "met" if met and not problems else "NOT met")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
