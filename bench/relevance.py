@@ -26,6 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from workload import day_files, topics  # noqa: E402
 
 from digest import store  # noqa: E402
 from digest.models import Paper  # noqa: E402
@@ -149,7 +152,7 @@ def speed_papers(data: Path, n: int) -> list[Paper]:
     """`n` papers: the corpus and the two Hugging Face days (with their ai_keywords), repeated
     under new keys as needed."""
     base = corpus_papers(data)
-    for day_file in sorted((data / "hf-daily-papers").glob("*.json")):
+    for day_file in day_files(data):
         base.extend(
             parse_listing(json.loads(day_file.read_text()), DAY, "huggingface", day_file.name)
         )
@@ -168,38 +171,6 @@ def speed_papers(data: Path, n: int) -> list[Paper]:
             )
         )
     return out
-
-
-TOPICS = """world model, offline RL, VLA, diffusion policy, LLM agent, tool use, function calling,
-planning, RLHF, DPO, reward model, reasoning, chain of thought, test-time scaling, code generation,
-program synthesis, theorem proving, math reasoning, retrieval-augmented generation, RAG,
-long context, KV cache, quantization, pruning, distillation, mixture of experts, MoE,
-state space model, Mamba, linear attention, transformer, vision transformer, ViT, CLIP,
-contrastive learning, self-supervised learning, masked autoencoder, image generation,
-text-to-image, video generation, video understanding, 3D reconstruction, NeRF,
-Gaussian splatting, SLAM, depth estimation, optical flow, object detection, segmentation,
-multimodal LLM, VLM, visual question answering, OCR, document understanding, speech recognition,
-text-to-speech, audio generation, music generation, robot manipulation, locomotion,
-imitation learning, behavior cloning, sim-to-real, dexterous manipulation, navigation,
-autonomous driving, motion planning, model predictive control, MPC, multi-agent, self-play,
-game, imperfect information, POMDP, memory, recurrent, partially observable, exploration,
-curiosity, meta-learning, continual learning, federated learning, differential privacy,
-adversarial robustness, jailbreak, alignment, safety, interpretability, mechanistic
-interpretability, sparse autoencoder, hallucination, evaluation, benchmark, dataset,
-graph neural network, GNN, molecule generation, protein design, drug discovery, weather
-forecasting, time series, anomaly detection, recommendation, search, ranking""".replace("\n", " ")
-
-
-def topics(data: Path) -> list[str]:
-    """Realistic keywords: a list of the field's topics, the listings' own short
-    ai_keywords, and the judged profiles' keywords."""
-    terms = {t.strip() for t in TOPICS.split(",")}
-    for day_file in sorted((data / "hf-daily-papers").glob("*.json")):
-        for item in json.loads(day_file.read_text()):
-            terms.update(k for k in item["paper"].get("ai_keywords", []) if len(k.split()) <= 3)
-    for prof in json.loads((data / "relevance-dev.json").read_text())["profiles"]:
-        terms.update(prof["keywords"])
-    return sorted(terms)
 
 
 def speed(data: Path, tmp: Path, n_profiles: int, n_papers: int) -> None:
