@@ -32,7 +32,7 @@ from .display import (
     trim_words,
     wrap_text,
 )
-from .inline import NotInlinable, inline_html, inlined_template, same_document
+from .inline import NotInlinable, compiled, inline_html, inlined_source, same_document
 from .models import Digest, Ranked, Subscriber, one_line
 from .tokens import links_for
 
@@ -125,7 +125,7 @@ def preheader(digest: Digest, limit: int = 110) -> str:
 
 def html_size(html: str) -> int:
     """Bytes of the HTML part as sent, which is what a clipping limit sees."""
-    return len(quoted_printable(html))
+    return len(html_body(html).data)
 
 
 # What a bare card costs beyond its one-line form: authors, chips, links and their inline styles.
@@ -263,8 +263,11 @@ class Composer:
         self.fallback: str | None = None
         self.inlined = None
         self.checked = False
+        self.ascii_raw = False
         try:
-            self.inlined = inlined_template(self.env, "digest.html.j2")
+            source = inlined_source(self.env, "digest.html.j2")
+            self.inlined = compiled(self.env, "digest.html.j2", source)
+            self.ascii_raw = not _RAW_NON_ASCII.search(source)
         except NotInlinable as exc:
             self.fallback = str(exc)
 
@@ -319,18 +322,16 @@ class Composer:
                 return slow
         return fast
 
-    def fitted_html(
-        self, digest: Digest, subject: str, ctx: dict[str, object]
-    ) -> tuple[str, bytes]:
+    def fitted_html(self, digest: Digest, subject: str, ctx: dict[str, object]) -> tuple[str, Body]:
         """The inlined HTML part of `ctx` (every card full), its least relevant cards shortened
-        until it fits the budget; and its quoted-printable body as sent."""
+        until it fits the budget; and its body as sent."""
         details = [FULL] * len(digest.papers)
         while True:
             html = self.render_html(ctx)
-            encoded = quoted_printable(html)
-            excess = len(encoded) - self.budget
+            body = html_body(html, raw_checked=self.inlined is not None and self.ascii_raw)
+            excess = len(body.data) - self.budget
             if excess <= 0 or not lower_details(digest.papers, details, excess):
-                return html, encoded
+                return html, body
             ctx = self.context(digest, subject, details)
 
     def compose(self, digest: Digest) -> Composed:
@@ -341,7 +342,7 @@ class Composer:
         subject = header_text(subject_line(digest))
         ctx = self.context(digest, subject)
         text = self.text_template.render(ctx)
-        html, html_body = self.fitted_html(digest, subject, ctx)
+        html, html_part = self.fitted_html(digest, subject, ctx)
 
         head = EmailMessage(policy=HEADERS)
         head["Subject"] = subject
@@ -360,7 +361,7 @@ class Composer:
                 header_block(head),
                 self.fixed_headers,
                 b"\r\n",
-                *alternative(quoted_printable(text), html_body),
+                *alternative(text_body(text), html_part),
             )
         )
         return Composed(digest, subject, html, text, raw)
@@ -377,30 +378,79 @@ class Composer:
         return header_block(fixed)
 
 
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A part's body as sent, and its Content-Transfer-Encoding."""
+
+    data: bytes
+    encoding: str
+
+
+MAX_LINE = 998  # RFC 5322: characters per line, CRLF not counted
+
+
+def _crlf(text: str) -> str:
+    return "\r\n".join(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+
+
 def quoted_printable(text: str) -> bytes:
     """`text` as a quoted-printable UTF-8 body with CRLF line ends, as SMTP carries it
     (binascii's encoder, in C: the email package's own is pure Python and was a third of the
     cost of composing a message)."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return binascii.b2a_qp("\r\n".join(lines).encode("utf-8"))
+    return binascii.b2a_qp(_crlf(text).encode("utf-8"))
 
 
-# The boundary cannot occur in a part: it begins with "==", and quoted-printable writes every
-# "=" it carries as "=3D".
+def _seven_bit(text: str) -> Body | None:
+    """`text` (ASCII) as it is, unless a line is too long for SMTP or could end the part."""
+    data = _crlf(text).encode("ascii")
+    if max(map(len, data.split(b"\r\n"))) > MAX_LINE or _DELIMITER in b"\r\n" + data:
+        return None
+    return Body(data, "7bit")
+
+
+def text_body(text: str) -> Body:
+    """Plain ASCII text goes as it is; anything else as quoted-printable."""
+    body = _seven_bit(text) if text.isascii() else None
+    return body or Body(quoted_printable(text), "quoted-printable")
+
+
+def html_body(html: str, raw_checked: bool = False) -> Body:
+    """HTML as 7-bit text, each non-ASCII character written as a character reference (which
+    every HTML parser reads back as that character, in text and in attribute values alike),
+    so it needs no transfer encoding at all: smaller than quoted-printable, which writes each
+    "=" of every attribute as "=3D", and faster to make. Quoted-printable when a line is too
+    long for SMTP, or when the document's style or comments hold non-ASCII text, where a
+    reference would not be read back (`raw_checked`: the template was checked for that once,
+    and a message's own text cannot add a style or a comment)."""
+    if raw_checked or html.isascii() or not _RAW_NON_ASCII.search(html):
+        body = _seven_bit(html.encode("ascii", "xmlcharrefreplace").decode("ascii"))
+        if body is not None:
+            return body
+    return Body(quoted_printable(html), "quoted-printable")
+
+
+# Non-ASCII text inside <style>, <script> or a comment: there, "&#8199;" stays literal.
+_RAW_NON_ASCII = re.compile(
+    r"<(style|script)\b[^>]*>[^<]*[^\x00-\x7f]|<!--(?:(?!-->).)*[^\x00-\x7f]", re.S | re.I
+)
+
+# The boundary cannot occur in a part: it begins with "==", which quoted-printable writes as
+# "=3D=3D"; a 7-bit part that holds it (untrusted text can) goes quoted-printable instead.
 BOUNDARY = "==paper-digest-alternative=="
+_DELIMITER = b"\r\n--" + BOUNDARY.encode()
 _PART = (
     b"--" + BOUNDARY.encode() + b'\r\nContent-Type: text/%s; charset="utf-8"\r\n'
-    b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    b"Content-Transfer-Encoding: %s\r\n\r\n"
 )
 
 
-def alternative(text_body: bytes, html_body: bytes) -> tuple[bytes, ...]:
+def alternative(text: Body, html: Body) -> tuple[bytes, ...]:
     """The body of a multipart/alternative message (BOUNDARY) of two encoded parts."""
     return (
-        _PART % b"plain",
-        text_body,
+        _PART % (b"plain", text.encoding.encode()),
+        text.data,
         b"\r\n",
-        _PART % b"html",
-        html_body,
+        _PART % (b"html", html.encoding.encode()),
+        html.data,
         b"\r\n--" + BOUNDARY.encode() + b"--\r\n",
     )

@@ -83,9 +83,8 @@ def inlined_source(env: Environment, name: str) -> str:
     return _MARKED.sub(lambda m: held[int(m.group(1))], out)
 
 
-def inlined_template(env: Environment, name: str) -> Template:
-    """`name` compiled from its inlined source, under its own name (so autoescape applies)."""
-    source = inlined_source(env, name)
+def compiled(env: Environment, name: str, source: str) -> Template:
+    """`source` compiled as the template `name` (so autoescape applies as to `name`)."""
     code = env.compile(source, name=name, filename=name)
     return env.template_class.from_code(env, code, env.make_globals(None), None)
 

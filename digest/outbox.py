@@ -256,6 +256,8 @@ def _deliver(
     finally:
         for lane in lanes:
             lane.__exit__(None, None, None)
+        with store.writing(engine) as conn:
+            store.drop_sent_bytes(conn)
     report.deferred += len(queue_)
     if stop is not None and stop.is_set() and queue_:
         report.stopped = True

@@ -27,8 +27,8 @@ class RunReport:
     stopped: bool = False  # asked to stop (SIGTERM to the daemon) before the outbox was empty
     destination: str = ""
     seconds: float = 0.0
-    # seconds per stage: fetch, rank, compose, store (summed over batches), and deliver (the
-    # wall time of the mailing, which overlaps composing)
+    # seconds per stage: fetch (wall time); rank, compose, store (processor time, summed over
+    # batches); deliver (the wall time of the mailing, which overlaps them)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -62,7 +62,10 @@ class RunReport:
             for name in ("fetch", "rank", "compose", "store", "deliver")
             if name in self.timings
         )
-        return f"timings: {stages} (deliver is the mailing's wall time; it overlaps composing)"
+        return (
+            f"timings: {stages} (rank, compose and store: processor time; deliver: the "
+            "mailing's wall time, which overlaps them)"
+        )
 
     @staticmethod
     def _some(count: int, text: str) -> list[str]:
