@@ -390,7 +390,10 @@ MAX_LINE = 998  # RFC 5322: characters per line, CRLF not counted
 
 
 def _crlf(text: str) -> str:
-    return "\r\n".join(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\n", "\r\n")
+
 
 
 def quoted_printable(text: str) -> bytes:
@@ -403,7 +406,8 @@ def quoted_printable(text: str) -> bytes:
 def _seven_bit(text: str) -> Body | None:
     """`text` (ASCII) as it is, unless a line is too long for SMTP or could end the part."""
     data = _crlf(text).encode("ascii")
-    if max(map(len, data.split(b"\r\n"))) > MAX_LINE or _DELIMITER in b"\r\n" + data:
+    longest = max(map(len, data.split(b"\r\n")))
+    if longest > MAX_LINE or data.startswith(_DELIMITER[2:]) or _DELIMITER in data:
         return None
     return Body(data, "7bit")
 

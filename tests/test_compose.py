@@ -213,3 +213,81 @@ def test_one_upvote_is_singular(tmp_path: Path) -> None:
     c = composer(tmp_path).compose(d)
     assert "1 upvote" in c.html and "1 upvotes" not in c.html
     assert "1 upvote" in c.text and "1 upvotes" not in c.text
+
+
+HOSTILE_TITLES = [
+    "Gödel, Escher, 圖靈: $O(\\sqrt{T})$ regret for 世界模型",
+    "نماذج العالم للروبوتات",
+    'Quote " and <b>bold</b> & an ampersand',
+    "x" * 180,
+]
+
+
+def test_the_template_inlined_once_gives_what_premailer_gives_each_message(
+    tmp_path: Path,
+) -> None:
+    """Every card shape (full, short, bare, one line), hostile text, and the footer with and
+    without the subscriber pages: the same document as premailer run on the rendering."""
+    from digest.display import BARE, FULL, LINE, SHORT
+    from digest.inline import inline_html, same_document
+
+    for env in ({}, {"DIGEST_BASE_URL": "https://d.example", "DIGEST_SECRET_KEY": "k" * 20}):
+        c = Composer(make_settings(tmp_path, **env))
+        assert c.inlined is not None and c.fallback is None
+        d = digest(4)
+        d.papers = [
+            dataclasses.replace(r, paper=dataclasses.replace(r.paper, title=t))
+            for r, t in zip(d.papers, HOSTILE_TITLES, strict=True)
+        ]
+        d.subscriber = dataclasses.replace(d.subscriber, uid="u1")
+        ctx = c.context(d, "subject", [FULL, SHORT, BARE, LINE])
+        fast = c.render_html(ctx)
+        slow = inline_html(c.html_template.render(ctx))
+        assert same_document(fast, slow)
+        assert not same_document(fast, slow.replace("Gödel", "Godel"))  # the check can fail
+
+
+def test_a_template_that_cannot_be_inlined_once_is_inlined_per_message(
+    tmp_path: Path,
+) -> None:
+    own = tmp_path / "own"
+    own.mkdir()
+    source = (Path(__file__).parents[1] / "templates" / "digest.html.j2").read_text()
+    (own / "digest.html.j2").write_text(
+        source.replace('<td class="card">', '<td class="card" style="{{ \'color:#123456\' }}">')
+    )
+    c = Composer(make_settings(tmp_path, DIGEST_TEMPLATES_DIR=str(own)))
+    composed = c.compose(digest())
+    assert c.fallback and c.inlined is None
+    assert "color:#123456" in composed.html.replace(" ", "")
+    assert 'class="title"' in composed.html and "style=" in composed.html
+
+
+def test_the_html_part_reads_back_as_composed(tmp_path: Path) -> None:
+    """Sent as 7-bit with character references where it can: a mail client decoding the
+    part gets the very document composed, non-ASCII titles and all."""
+    from digest.inline import same_document
+
+    d = digest(4)
+    d.papers = [
+        dataclasses.replace(r, paper=dataclasses.replace(r.paper, title=t))
+        for r, t in zip(d.papers, HOSTILE_TITLES, strict=True)
+    ]
+    c = composer(tmp_path).compose(d)
+    part = c.message.get_body(("html",))
+    assert part["Content-Transfer-Encoding"] == "7bit"
+    assert same_document(part.get_content(), c.html)
+    from lxml import html as lxml_html
+
+    shown = lxml_html.document_fromstring(part.get_content()).text_content()
+    assert "圖靈" in shown and "نماذج العالم" in shown and c.raw.isascii()
+
+
+def test_a_part_that_holds_the_boundary_is_quoted_printable() -> None:
+    from digest.compose import BOUNDARY, text_body
+
+    assert text_body("plain\nlines\n").encoding == "7bit"
+    hostile = text_body(f"a\n--{BOUNDARY}--\nb")
+    assert hostile.encoding == "quoted-printable"
+    assert f"\r\n--{BOUNDARY}".encode() not in b"\r\n" + hostile.data
+    assert text_body("x" * 1200).encoding == "quoted-printable"
