@@ -395,7 +395,6 @@ def _crlf(text: str) -> str:
     return text.replace("\n", "\r\n")
 
 
-
 def quoted_printable(text: str) -> bytes:
     """`text` as a quoted-printable UTF-8 body with CRLF line ends, as SMTP carries it
     (binascii's encoder, in C: the email package's own is pure Python and was a third of the
