@@ -18,6 +18,7 @@ from pathlib import Path
 
 import cssutils
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 
 from .config import Settings
 from .display import (
@@ -121,6 +122,11 @@ def preheader(digest: Digest, limit: int = 110) -> str:
     top = trim_words(plain_math(one_line(digest.papers[0].paper.title)), limit)
     more = len(digest.papers) - 1
     return f"Top pick: {top}" + (f" · and {more} more" if more else "")
+
+
+# Figure spaces and combining grapheme joiners after the preheader, so an inbox preview shows
+# the preheader and then blank space, not the start of the body.
+PREHEADER_PADDING = Markup("&#8199;&#847;" * 40)
 
 
 def html_size(html: str) -> int:
@@ -283,6 +289,7 @@ class Composer:
             "subject": subject,
             "headline": subject,
             "preheader": preheader(digest),
+            "preheader_padding": PREHEADER_PADDING,
             "day": digest.day,
             "day_label": day_label(digest),
             "weekly": digest.since is not None,

@@ -617,12 +617,23 @@ def pending(conn: Connection) -> list[tuple[str, str]]:
     return [(r.message_id, r.subscriber_email) for r in conn.execute(stmt)]
 
 
+# Built once: constructing a statement costs more than SQLite running it, and these two run
+# for every message sent.
+_OUTGOING = select(messages).where(
+    messages.c.message_id == bindparam("mid"), messages.c.status == PENDING
+)
+_MARK_SENT = (
+    update(messages)
+    .where(messages.c.message_id == bindparam("mid"))
+    .values(status=SENT, sent_at=bindparam("at"), attempts=messages.c.attempts + 1, detail=None)
+)
+_FORGIVE = delete(suppressions).where(suppressions.c.email == bindparam("address"))
+
+
 def outgoing(conn: Connection, message_id: str) -> Outgoing | None:
     """The message, if it is still pending (a message is read just before it is sent, so the
     outbox streams and never holds a run's worth of messages in memory)."""
-    row = conn.execute(
-        select(messages).where(messages.c.message_id == message_id, messages.c.status == PENDING)
-    ).first()
+    row = conn.execute(_OUTGOING, {"mid": message_id}).first()
     if row is None or row.raw is None:
         return None
     return Outgoing(
@@ -633,12 +644,8 @@ def outgoing(conn: Connection, message_id: str) -> Outgoing | None:
 def mark_sent(conn: Connection, message_id: str, email: str) -> None:
     """The relay accepted the message. Its bytes are dropped later, in bulk (`drop_sent_bytes`):
     freeing a blob's pages in the transaction that records a delivery doubled its cost."""
-    conn.execute(
-        update(messages)
-        .where(messages.c.message_id == message_id)
-        .values(status=SENT, sent_at=now(), attempts=messages.c.attempts + 1, detail=None)
-    )
-    conn.execute(delete(suppressions).where(suppressions.c.email == email))
+    conn.execute(_MARK_SENT, {"mid": message_id, "at": now()})
+    conn.execute(_FORGIVE, {"address": email})
 
 
 def drop_sent_bytes(conn: Connection) -> None:
