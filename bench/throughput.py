@@ -138,7 +138,6 @@ def digest(work: Path, env: dict[str, str], *args: str) -> tuple[int, str, float
         log = out.read()
     if proc.returncode not in (0, 1):
         raise SystemExit(f"digest {' '.join(args)} failed ({proc.returncode}):\n{log}")
-    print(f"  [{args[0]}: user {usage.ru_utime:.2f}s sys {usage.ru_stime:.2f}s]", file=sys.stderr)
     return proc.returncode, log, seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 

@@ -213,7 +213,8 @@ def fetch_days(settings: Settings, engine: Engine, days: list[date]) -> list[dat
     """The run's window, and the whole week when a weekly digest is due (so it covers days a
     stopped daemon did not fetch)."""
     with engine.connect() as conn:
-        due = roster.due_weekly(roster.members(conn), days[-1], settings.weekly_day)
+        weekly = roster.members(conn, weekly=True)
+        due = roster.due_weekly(weekly, days[-1], settings.weekly_day)
     return sorted(set(days) | set(week_of(days[-1]))) if due else days
 
 

@@ -97,8 +97,12 @@ def by_uid(conn: Connection, uid: str) -> Member | None:
     return _member(row) if row else None
 
 
-def members(conn: Connection) -> list[Member]:
-    return [_member(r) for r in conn.execute(select(subscribers).order_by(subscribers.c.email))]
+def members(conn: Connection, *, weekly: bool = False) -> list[Member]:
+    """Everyone, or (`weekly`) only those who asked for a weekly digest."""
+    stmt = select(subscribers).order_by(subscribers.c.email)
+    if weekly:
+        stmt = stmt.where(subscribers.c.profile["frequency"].as_string() == "weekly")
+    return [_member(r) for r in conn.execute(stmt)]
 
 
 def entry_hash(sub: Subscriber) -> str:
