@@ -170,6 +170,9 @@ def _hit(fields: tuple[tuple[str, int, tuple[str, ...]], ...]) -> Hit:
     return Hit(fields, weighted, strength(weighted))
 
 
+Found = tuple[float, Concept, Hit, float]  # (points, concept, hit, rarity)
+
+
 class Listing:
     """Papers indexed once for every profile that ranks them. A concept's finds are
     cached, so ten thousand profiles that share "world model" look for it once."""
@@ -182,10 +185,25 @@ class Listing:
                 for tok in f.positions:
                     self._postings.setdefault(tok, set()).add(n)
         self._hits: dict[frozenset[tuple[str, ...]], dict[int, Hit]] = {}
+        self._scored: dict[tuple[Any, ...], list[tuple[int, Found]]] = {}
         self.upvotes = [i.paper.upvotes or 0 for i in self.indexed]
+        self.keys = [i.paper.key for i in self.indexed]
 
     def __len__(self) -> int:
         return len(self.indexed)
+
+    def scored(self, concept: Concept, rarity: float) -> list[tuple[int, Found]]:
+        """Each paper the concept occurs in, with its points there: worked out once for all
+        the profiles that share the keyword (and its weight)."""
+        key = (concept.key, concept.label, concept.weight, rarity)
+        cached = self._scored.get(key)
+        if cached is None:
+            scale = concept.weight * rarity
+            cached = self._scored[key] = [
+                (n, (scale * hit.strength, concept, hit, rarity))
+                for n, hit in self.hits(concept).items()
+            ]
+        return cached
 
     def hits(self, concept: Concept) -> dict[int, Hit]:
         """Papers (by position) where any of the concept's variants occurs, with where and
@@ -266,34 +284,35 @@ def _candidates(
         vetoed.update(listing.hits(concept))
     found: dict[int, list[tuple[float, Concept, Hit, float]]] = {}
     for concept in profile.concepts:
-        r = rarity(concept)
-        scale = concept.weight * r
-        for n, hit in listing.hits(concept).items():
+        for n, entry in listing.scored(concept, rarity(concept)):
             if n in vetoed:
                 continue
             per = found.get(n)
             if per is None:
-                found[n] = [(scale * hit.strength, concept, hit, r)]
+                found[n] = [entry]
             else:
-                per.append((scale * hit.strength, concept, hit, r))
+                per.append(entry)
     followed = _followed(profile, listing, vetoed)
     ranked = []
-    papers = listing.indexed
+    keys = listing.keys
     upvotes = listing.upvotes
+    min_score = profile.min_score
     for n in found.keys() | followed.keys() if followed else found.keys():
-        key = papers[n].paper.key
+        key = keys[n]
         if key in skip:
             continue
         per = found.get(n, [])
-        if len(per) > 1:
+        if len(per) == 1:
+            score = per[0][0]
+        elif per:
             per.sort(key=_points, reverse=True)  # stable: equal points keep profile order
-            score = sum(p * FURTHER**i for i, (p, *_) in enumerate(per))
+            score = _combined(per)
         else:
-            score = per[0][0] if per else 0.0
+            score = 0.0
         authors = followed.get(n, ()) if followed else ()
         if authors:
             score += AUTHOR_POINTS * len(authors)
-        elif score < profile.min_score:
+        elif score < min_score:
             continue
         ranked.append((not authors, -round(score, 3), -upvotes[n], key, n, score, authors, per))
     ranked.sort()
@@ -330,6 +349,17 @@ def _selected(c: tuple[Any, ...]) -> Selected:
 
 def _points(found: tuple[float, Concept, Hit, float]) -> float:
     return found[0]
+
+
+_FURTHER = tuple(FURTHER**i for i in range(32))
+
+
+def _combined(per: list[Found]) -> float:
+    """The strongest keyword's points in full, each further one at FURTHER times the one
+    before (`per` sorted strongest first)."""
+    if len(per) <= len(_FURTHER):
+        return sum(p * d for (p, *_), d in zip(per, _FURTHER, strict=False))
+    return sum(p * FURTHER**i for i, (p, *_) in enumerate(per))
 
 
 def explain(listing: Listing, s: Selected) -> Ranked:
