@@ -1,18 +1,15 @@
 """Realistic workloads from ../shared/data for the benchmarks: a day's listing in the shape of
 the Hugging Face Daily Papers API, keyword profiles drawn from the field's topics, and a
-loopback server that serves the listing the way the real API pages it."""
+loopback server that serves the listing the way the real API pages it (the tests' own)."""
 
 from __future__ import annotations
 
 import json
 import random
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 TOPICS = """world model, offline RL, VLA, diffusion policy, LLM agent, tool use, function calling,
 planning, RLHF, DPO, reward model, reasoning, chain of thought, test-time scaling, code generation,
@@ -101,35 +98,10 @@ def subscriber_entries(n: int, vocab: list[str], seed: int = 7) -> list[dict[str
 
 @contextmanager
 def listing_server(days: dict[str, list[dict[str, Any]]]) -> Iterator[str]:
-    """A loopback Daily Papers API (limit/p paging, [] past the end); yields its base URL."""
+    """The tests' loopback Daily Papers API (limit/p paging, [] past the end) serving `days`;
+    yields its base URL."""
+    from tests.conftest import FakeHF
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            url = urlsplit(self.path)
-            query = {k: v[0] for k, v in parse_qs(url.query).items()}
-            if url.path != "/api/daily_papers":
-                status, items = 404, {"error": "not found"}
-            else:
-                limit, page = int(query.get("limit", "50")), int(query.get("p", "0"))
-                status = 200
-                items = days.get(query.get("date", ""), [])[page * limit : (page + 1) * limit]
-            body = json.dumps(items).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/api"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with FakeHF() as api:
+        api.days.update(days)
+        yield api.api_url

@@ -266,6 +266,7 @@ class Composer:
         logging.getLogger("CSSUTILS").setLevel(logging.CRITICAL)
         cssutils.ser.prefs.useMinified()  # the <style> premailer leaves (media queries), compact
         self.fixed_headers = self._fixed_headers()
+        self._repeated: dict[tuple[str, str], bytes] = {}
         self.fallback: str | None = None
         self.inlined = None
         self.checked = False
@@ -357,21 +358,36 @@ class Composer:
             display_name=header_text(digest.subscriber.name or "", 100),
             addr_spec=digest.subscriber.email,
         )
-        head["Date"] = format_datetime(datetime.now(UTC))
         head["Message-ID"] = digest.message_id
-        unsubscribe = self.unsubscribe_links(digest.subscriber)
-        head["List-Unsubscribe"] = ", ".join(f"<{url}>" for url in unsubscribe)
-        if len(unsubscribe) > 1:
+        unsubscribe = ", ".join(f"<{url}>" for url in self.unsubscribe_links(digest.subscriber))
+        shared = [self.repeated("Date", format_datetime(datetime.now(UTC)))]
+        if self.web(digest.subscriber):
+            head["List-Unsubscribe"] = unsubscribe
             head["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
+        else:
+            shared.append(self.repeated("List-Unsubscribe", unsubscribe))
         raw = b"".join(
             (
                 header_block(head),
+                *shared,
                 self.fixed_headers,
                 b"\r\n",
                 *alternative(text_body(text), html_part),
             )
         )
         return Composed(digest, subject, html, text, raw)
+
+    def repeated(self, name: str, value: str) -> bytes:
+        """A header many messages of a run share (the Date of this second, the mailto:
+        unsubscribe), built and verified by the email package once."""
+        folded = self._repeated.get((name, value))
+        if folded is None:
+            if len(self._repeated) > 64:
+                self._repeated.clear()
+            one = EmailMessage(policy=HEADERS)
+            one[name] = value
+            folded = self._repeated[name, value] = header_block(one)
+        return folded
 
     def _fixed_headers(self) -> bytes:
         """The headers every message of this sender carries, serialized once."""

@@ -255,8 +255,8 @@ def test_untrusted_text_never_becomes_a_header_or_markup(
     assert names == [
         b"Subject",
         b"To",
-        b"Date",
         b"Message-ID",
+        b"Date",
         b"List-Unsubscribe",
         b"From",
         b"List-Id",
