@@ -330,7 +330,7 @@ def report(
     t = proj.timings
     print(
         "project stages: "
-        + ", ".join(f"{k} {t[k]:.2f}s" for k in ("fetch", "rank", "compose", "store", "deliver"))
+        + ", ".join(f"{k} {t[k]:.2f}s" for k in ("prepare", "rank", "compose", "store", "deliver"))
         + " (rank, compose, store: processor time; deliver: wall time, overlapping them)"
     )
     ratio = proj.seconds / lim.seconds

@@ -356,7 +356,7 @@ def _prepare(
     """Fetch and store the listings, import the subscriber file, and sort who is mailed;
     committed (when `commit`) before any digest is decided."""
     days = report.days
-    with timed(report.timings, "fetch"):
+    with timed(report.timings, "prepare"):
         fetching = fetch_days(settings, engine, days)
         with collected(
             engine, settings, fetching, report, reporter, commit=commit, sources=sources

@@ -59,7 +59,7 @@ class RunReport:
         """Where the time went, for an operator sizing a relay or a schedule."""
         stages = ", ".join(
             f"{name} {self.timings[name]:.2f}s"
-            for name in ("fetch", "rank", "compose", "store", "deliver")
+            for name in ("prepare", "rank", "compose", "store", "deliver")
             if name in self.timings
         )
         return (

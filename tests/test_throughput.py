@@ -68,7 +68,7 @@ def test_progress_lines_say_how_far_with_rate_and_time_left(tmp_path: Path) -> N
     )
     assert len(lines) >= 3 and len(set(lines)) == len(lines)  # moving forward
     assert "info: mailing: 30/30 in" in log.getvalue()
-    assert re.search(r"timings: fetch [\d.]+s, rank [\d.]+s, compose [\d.]+s", log.getvalue())
+    assert re.search(r"timings: prepare [\d.]+s, rank [\d.]+s, compose [\d.]+s", log.getvalue())
 
 
 def test_the_throughput_benchmark_delivers_every_message_once(tmp_path: Path) -> None:
