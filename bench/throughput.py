@@ -111,7 +111,6 @@ def environment(work: Path, api: str, port: int, **extra: str) -> dict[str, str]
     return {
         **env,
         "DIGEST_DATABASE_URL": f"sqlite:///{work / 'digest.db'}",
-        "DIGEST_SUBSCRIBERS": str(work / "subscribers.toml"),
         "DIGEST_SOURCES": "huggingface",
         "DIGEST_HF_API_URL": api,
         "DIGEST_EMAIL_BACKEND": "smtp",
@@ -142,12 +141,13 @@ def digest(work: Path, env: dict[str, str], *args: str) -> tuple[int, str, float
 
 
 def prepare(work: Path, n: int, api: str, sink: Sink, data: Path) -> None:
-    """Subscribers imported and the day's listing fetched once, as an operator's store is
-    before a morning's run (which fetches the listing again)."""
+    """Subscribers imported into the database (where a long list lives; no subscriber file
+    is configured for the runs) and the day's listing fetched once, as an operator's store
+    is before a morning's run (which fetches the listing again)."""
     entries = subscriber_entries(n, vocabulary(data))
-    (work / "subscribers.toml").write_text(tomli_w.dumps({"subscriber": entries}))
+    (work / "list.toml").write_text(tomli_w.dumps({"subscriber": entries}))
     env = environment(work, api, sink.port)
-    for command in (["subscribers", "import", "subscribers.toml"], ["fetch", "--date", str(DAY)]):
+    for command in (["subscribers", "import", "list.toml"], ["fetch", "--date", str(DAY)]):
         code, log, *_ = digest(work, env, *command)
         if code:
             raise SystemExit(log)
@@ -183,7 +183,6 @@ def prebuilt(work: Path, api: str, sink: Sink) -> Path:
     copy = work / "limit"
     copy.mkdir()
     shutil.copy(work / "digest.db", copy / "digest.db")
-    shutil.copy(work / "subscribers.toml", copy / "subscribers.toml")
     closed = Sink.__new__(Sink)
     closed.port = _closed_port()
     digest(copy, environment(copy, api, closed.port), "run", "--date", DAY.isoformat())

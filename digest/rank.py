@@ -186,11 +186,35 @@ class Listing:
                     self._postings.setdefault(tok, set()).add(n)
         self._hits: dict[frozenset[tuple[str, ...]], dict[int, Hit]] = {}
         self._scored: dict[tuple[Any, ...], list[tuple[int, Found]]] = {}
+        self._matches: dict[tuple[int, int], tuple[Found, tuple[Match, ...]]] = {}
         self.upvotes = [i.paper.upvotes or 0 for i in self.indexed]
         self.keys = [i.paper.key for i in self.indexed]
 
     def __len__(self) -> int:
         return len(self.indexed)
+
+    def matches(self, found: Found, i: int) -> tuple[Match, ...]:
+        """A keyword's Matches in one paper where it is the paper's (i+1)-th strongest: its
+        points, at FURTHER**i, shared out over the fields it was found in. Made once, as the
+        `scored` entries are shared by every profile with the keyword."""
+        made = self._matches.get((id(found), i))
+        if made is not None and made[0] is found:
+            return made[1]
+        points, concept, hit, r = found
+        points *= FURTHER**i
+        out = tuple(
+            Match(
+                concept.label,
+                f,
+                count,
+                round(points * FIELD_WEIGHTS[f] * count / hit.weighted, 4),
+                via,
+                round(r, 4),
+            )
+            for f, count, via in hit.fields
+        )
+        self._matches[id(found), i] = (found, out)
+        return out
 
     def scored(self, concept: Concept, rarity: float) -> list[tuple[int, Found]]:
         """Each paper the concept occurs in, with its points there: worked out once for all
@@ -363,24 +387,13 @@ def _combined(per: list[Found]) -> float:
 
 
 def explain(listing: Listing, s: Selected) -> Ranked:
-    """The selected paper with its points as Matches: each keyword's points shared out over
-    the fields it was found in, the strongest keyword in full and each further one at
-    FURTHER times the one before, so a paper about one thing beats a paper that mentions
-    several in passing. The Matches add up to the score."""
-    matches = []
-    for i, (points, concept, hit, r) in enumerate(s.found):
-        points *= FURTHER**i
-        matches.extend(
-            Match(
-                concept.label,
-                f,
-                count,
-                round(points * FIELD_WEIGHTS[f] * count / hit.weighted, 4),
-                via,
-                round(r, 4),
-            )
-            for f, count, via in hit.fields
-        )
+    """The selected paper with its points as Matches (`Listing.matches`): the strongest
+    keyword in full and each further one at FURTHER times the one before, so a paper about
+    one thing beats a paper that mentions several in passing. The Matches add up to the
+    score."""
+    matches: list[Match] = []
+    for i, found in enumerate(s.found):
+        matches.extend(listing.matches(found, i))
     matches.extend(Match(written, "authors", 1, AUTHOR_POINTS) for written in s.authors)
     return Ranked(listing.indexed[s.n].paper, round(s.score, 4), tuple(matches), s.followed)
 

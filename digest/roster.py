@@ -12,6 +12,7 @@ them (README, "Subscribers"):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections import Counter
@@ -217,10 +218,11 @@ def sync_file(conn: Connection, path: Path, required: bool) -> Imported | None:
     (or is absent and not `required`). A broken file raises ConfigError, importing nothing."""
     if not path.exists() and not required:
         return None
-    fingerprint, subs = read_subscribers(path)
     key = _fingerprint_key(path)
-    if store.get_meta(conn, key) == fingerprint:
-        return None
+    with contextlib.suppress(OSError):  # read_subscribers says what is wrong with the file
+        if store.get_meta(conn, key) == hashlib.sha256(path.read_bytes()).hexdigest():
+            return None  # unchanged: not parsed again (a long list takes seconds to parse)
+    fingerprint, subs = read_subscribers(path)
     result = import_file(conn, path, subs)
     store.set_meta(conn, key, fingerprint)
     return result
