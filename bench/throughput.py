@@ -21,6 +21,7 @@ measured in the same run, are the point.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -247,11 +248,11 @@ def ranking(work: Path, api: str, sink: Sink) -> tuple[int, float]:
         who = pipeline.plan(conn, settings, DAY, pipeline.Silent())
         started = time.perf_counter()
         ranked = pipeline.Ranking.of(conn, [DAY], False)
-        for batch in pipeline.batches(who, None):
+        for batch in pipeline.batches(engine.connect, who):
             ranked.decide(conn, batch)
         seconds = time.perf_counter() - started
     engine.dispose()
-    return len(who.receiving), seconds
+    return who.receiving, seconds
 
 
 def naive(work: Path, api: str, sink: Sink, sample: int) -> Result:
@@ -264,7 +265,8 @@ def naive(work: Path, api: str, sink: Sink, sample: int) -> Result:
     with engine.connect() as conn:
         who = pipeline.plan(conn, settings, DAY, pipeline.Silent())
         ranking = pipeline.Ranking.of(conn, [DAY], False)
-        digests = ranking.decide(conn, who.receiving[: sample * 2])[:sample]
+        subs = itertools.chain.from_iterable(pipeline.batches(engine.connect, who))
+        digests = ranking.decide(conn, list(itertools.islice(subs, sample * 2)))[:sample]
     engine.dispose()
     sink.ask("reset")
     composing = 0.0

@@ -6,11 +6,10 @@ import contextlib
 import itertools
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cached_property
 from typing import Any
 
 from jinja2 import TemplateError
@@ -145,22 +144,24 @@ def decide(
     return digests
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
-    """Who gets mail in this run: daily subscribers, and weekly ones whose week is due."""
+    """Who gets mail in this run: daily subscribers, and weekly ones whose week is due. Held
+    as counts and the (few) weekly addresses due; the subscribers themselves are read from
+    the database a batch at a time (`batches`), so a long list is never all in memory."""
 
-    daily: list[Subscriber]
-    weekly: list[Subscriber]
+    receiving: int  # subscribers mailed in this run
+    weekly: frozenset[str]  # the weekly subscribers due
     waiting: int  # weekly subscribers whose digest is not due yet
     suppressed: int
+    suppressed_emails: frozenset[str]
 
-    @cached_property
-    def receiving(self) -> list[Subscriber]:
-        return [*self.daily, *self.weekly]
-
-    @cached_property
-    def weekly_emails(self) -> frozenset[str]:
-        return frozenset(s.email for s in self.weekly)
+    def mails(self, member: roster.Member) -> bool:
+        return (
+            member.receiving
+            and member.email not in self.suppressed_emails
+            and (member.subscriber.frequency != "weekly" or member.email in self.weekly)
+        )
 
 
 def plan(conn: Connection, settings: Settings, today: date, reporter: Reporter) -> Plan:
@@ -169,16 +170,42 @@ def plan(conn: Connection, settings: Settings, today: date, reporter: Reporter) 
     if imported is not None:
         reporter.info(f"imported {settings.subscribers_path}: {imported.summary()}")
     suppressed = store.suppressed(conn)
-    receiving = [m for m in roster.members(conn) if m.receiving]
-    mailable = [m for m in receiving if m.email not in suppressed]
-    weekly = sum(m.subscriber.frequency == "weekly" for m in mailable)
-    due = [m.subscriber for m in roster.due_weekly(mailable, today, settings.weekly_day)]
+    daily, weekly = roster.receiving(conn, exclude=suppressed)
+    weeklies = [m for m in roster.members(conn, weekly=True) if m.email not in suppressed]
+    due = {m.email for m in roster.due_weekly(weeklies, today, settings.weekly_day)}
     return Plan(
-        daily=[m.subscriber for m in mailable if m.subscriber.frequency == "daily"],
-        weekly=due,
+        receiving=daily + len(due),
+        weekly=frozenset(due),
         waiting=weekly - len(due),
-        suppressed=len(receiving) - len(mailable),
+        suppressed=sum(1 for e in suppressed if (m := roster.get(conn, e)) and m.receiving),
+        suppressed_emails=frozenset(suppressed),
     )
+
+
+BATCH = 200  # subscribers decided, composed and stored together, while earlier ones are sent
+
+
+def batches(
+    reading: Callable[[], AbstractContextManager[Connection]],
+    who: Plan,
+    stop: threading.Event | None = None,
+) -> Iterator[list[Subscriber]]:
+    """The subscribers to mail, BATCH at a time, read from the database a page at a time
+    (each through a connection from `reading`), until `stop` is set."""
+    after: str | None = None
+    batch: list[Subscriber] = []
+    while not (stop is not None and stop.is_set()):
+        with reading() as conn:
+            page = roster.members(conn, after=after, limit=BATCH)
+        if not page:
+            break
+        after = page[-1].email
+        batch.extend(m.subscriber for m in page if who.mails(m))
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch and not (stop is not None and stop.is_set()):
+        yield batch
 
 
 @dataclass
@@ -232,17 +259,7 @@ def compose_all(
             reporter.error(problem)
 
 
-BATCH = 200  # subscribers decided, composed and stored together, while earlier ones are sent
 QUIET_ABOVE = 100  # with more subscribers, "no new matches" is one count, not a line each
-
-
-def batches(who: Plan, stop: threading.Event | None) -> Iterator[list[Subscriber]]:
-    """The subscribers to mail, BATCH at a time, until `stop` is set."""
-    receiving = who.receiving
-    for i in range(0, len(receiving), BATCH):
-        if stop is not None and stop.is_set():
-            return
-        yield receiving[i : i + BATCH]
 
 
 def produce(
@@ -260,16 +277,14 @@ def produce(
     stored message for delivery. A batch is one transaction: its messages, the papers they
     claim, and its weekly subscribers' week; a run killed mid-batch leaves none of it."""
     clock = report.timings
-    for batch in batches(who, stop):
+    for batch in batches(engine.connect, who, stop):
         with engine.connect() as conn, timed(clock, "rank", cpu=True):
             digests = ranking.decide(conn, batch)
         with timed(clock, "compose", cpu=True):
             composed = list(compose_all(composer, digests, report, reporter))
         with timed(clock, "store", cpu=True), store.writing(engine) as conn:
             store.record_pending(conn, [(c.digest, c.subject, c.raw) for c in composed], run_id)
-            roster.mark_weekly(
-                conn, [s.email for s in batch if s.email in who.weekly_emails], ranking.day
-            )
+            roster.mark_weekly(conn, [s.email for s in batch if s.email in who.weekly], ranking.day)
         report.mailed += len(digests)
         _passed_over(batch, digests, who, report, reporter, advance)
         for c in composed:
@@ -293,7 +308,7 @@ def _passed_over(
         if sub.email not in mailed:
             report.decided += 1
             advance()
-            if len(who.receiving) <= QUIET_ABOVE:
+            if who.receiving <= QUIET_ABOVE:
                 reporter.info(f"{sub.email}: no new matches, no email")
     report.decided += len(mailed)
 
@@ -344,7 +359,8 @@ def run(
     return report
 
 
-def _prepare(
+@contextmanager
+def _prepared(
     engine: Engine,
     settings: Settings,
     report: RunReport,
@@ -352,37 +368,37 @@ def _prepare(
     sources: Sequence[Source] | None,
     *,
     commit: bool,
-) -> tuple[Plan, Ranking]:
-    """Fetch and store the listings, import the subscriber file, and sort who is mailed;
-    committed (when `commit`) before any digest is decided."""
+) -> Iterator[tuple[Connection, Plan, Ranking]]:
+    """Fetch and store the listings, import the subscriber file, and sort who is mailed, in
+    one transaction, committed (when `commit`) when the block ends."""
     days = report.days
-    with timed(report.timings, "prepare"):
-        fetching = fetch_days(settings, engine, days)
-        with collected(
-            engine, settings, fetching, report, reporter, commit=commit, sources=sources
-        ) as (conn, candidates):
-            who = plan(conn, settings, days[-1], reporter)
-            if commit:
-                keep = {s.email for s in who.receiving}
-                cancelled = store.cancel_pending_except(conn, keep)
-                if cancelled:
-                    reporter.info(f"cancelled pending mail to {cancelled} former subscriber(s)")
-            report.earlier = store.count_messages(conn, store.PENDING)
-            with timed(report.timings, "rank", cpu=True):
-                ranking = Ranking.of(conn, days, bool(who.weekly))
-    report.subscribers = len(who.receiving)
-    report.suppressed = who.suppressed
-    reporter.info(
-        f"{len(candidates)} papers listed {_span(days)}; {len(who.receiving)} subscriber(s) to mail"
-    )
-    if who.waiting:
-        reporter.info(f"{who.waiting} weekly subscriber(s) wait for their day")
-    if not who.receiving:
+    started = time.perf_counter()
+    fetching = fetch_days(settings, engine, days)
+    with collected(
+        engine, settings, fetching, report, reporter, commit=commit, sources=sources
+    ) as (conn, candidates):
+        who = plan(conn, settings, days[-1], reporter)
+        if commit:
+            cancelled = store.cancel_pending_to_absent(conn, who.suppressed_emails)
+            if cancelled:
+                reporter.info(f"cancelled pending mail to {cancelled} former subscriber(s)")
+        report.earlier = store.count_messages(conn, store.PENDING)
+        with timed(report.timings, "rank", cpu=True):
+            ranking = Ranking.of(conn, days, bool(who.weekly))
+        report.timings["prepare"] = time.perf_counter() - started
+        report.subscribers = who.receiving
+        report.suppressed = who.suppressed
         reporter.info(
-            "no subscribers yet: `digest subscribers add`, a subscriber file, "
-            "or the subscribe page of `digest serve`"
+            f"{len(candidates)} papers listed {_span(days)}; {who.receiving} subscriber(s) to mail"
         )
-    return who, ranking
+        if who.waiting:
+            reporter.info(f"{who.waiting} weekly subscriber(s) wait for their day")
+        if not who.receiving and not who.waiting:
+            reporter.info(
+                "no subscribers yet: `digest subscribers add`, a subscriber file, "
+                "or the subscribe page of `digest serve`"
+            )
+        yield conn, who, ranking
 
 
 def _run(
@@ -399,12 +415,13 @@ def _run(
         run_id = store.start_run(conn, report.days)
     status = "failed"
     try:
-        who, ranking = _prepare(engine, settings, report, reporter, sources, commit=True)
+        with _prepared(engine, settings, report, reporter, sources, commit=True) as prepared:
+            _, who, ranking = prepared
         if report.earlier:
             reporter.info(f"{report.earlier} message(s) pending from earlier runs go out too")
         with engine.connect() as conn:
             earlier = store.pending(conn)
-        total = len(earlier) + len(who.receiving)
+        total = len(earlier) + who.receiving
         with reporter.steps("mailing", total) as advance, timed(report.timings, "deliver"):
             fresh = produce(engine, composer, ranking, who, run_id, report, reporter, advance, stop)
             deliver(
@@ -444,9 +461,9 @@ def _dry_run(
     reporter: Reporter,
     sources: Sequence[Source] | None,
 ) -> None:
-    who, ranking = _prepare(engine, settings, report, reporter, sources, commit=False)
-    with engine.connect() as conn:
-        for batch in batches(who, None):
+    with _prepared(engine, settings, report, reporter, sources, commit=False) as prepared:
+        conn, who, ranking = prepared
+        for batch in batches(lambda: contextlib.nullcontext(conn), who):
             digests = ranking.decide(conn, batch)
             report.mailed += len(digests)
             _passed_over(batch, digests, who, report, reporter, lambda: None)
@@ -459,9 +476,9 @@ def _dry_run(
 
 def _summarize(who: Plan, report: RunReport, reporter: Reporter) -> None:
     quiet = report.decided - report.mailed
-    if quiet and len(who.receiving) > QUIET_ABOVE:
+    if quiet and who.receiving > QUIET_ABOVE:
         reporter.info(f"{quiet} subscriber(s) had no new matches and get no email")
-    undecided = len(who.receiving) - report.decided
+    undecided = who.receiving - report.decided
     if undecided:
         reporter.info(f"{undecided} subscriber(s) not reached before the stop: the next run")
 

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from . import store
 from .config import ConfigError
@@ -98,12 +98,38 @@ def by_uid(conn: Connection, uid: str) -> Member | None:
     return _member(row) if row else None
 
 
-def members(conn: Connection, *, weekly: bool = False) -> list[Member]:
-    """Everyone, or (`weekly`) only those who asked for a weekly digest."""
-    stmt = select(subscribers).order_by(subscribers.c.email)
+def members(
+    conn: Connection, *, weekly: bool = False, after: str | None = None, limit: int | None = None
+) -> list[Member]:
+    """Everyone, or (`weekly`) only those who asked for a weekly digest; by address, from
+    the one `after` on, at most `limit` (a long list is read a page at a time)."""
+    stmt = select(subscribers).order_by(subscribers.c.email).limit(limit)
     if weekly:
-        stmt = stmt.where(subscribers.c.profile["frequency"].as_string() == "weekly")
+        stmt = stmt.where(_frequency() == "weekly")
+    if after is not None:
+        stmt = stmt.where(subscribers.c.email > after)
     return [_member(r) for r in conn.execute(stmt)]
+
+
+def _frequency() -> Any:
+    return func.coalesce(subscribers.c.profile["frequency"].as_string(), "daily")
+
+
+def receiving(conn: Connection, *, exclude: set[str]) -> tuple[int, int]:
+    """How many subscribers receive digests (active, not paused), not counting the addresses
+    in `exclude`: (daily, weekly)."""
+    stmt = (
+        select(_frequency() == "weekly", func.count())
+        .where(subscribers.c.status == ACTIVE, subscribers.c.paused.is_(False))
+        .group_by(_frequency() == "weekly")
+    )
+    counts = {bool(weekly): n for weekly, n in conn.execute(stmt)}
+    left = [0, 0]
+    for email in exclude:
+        m = get(conn, email)
+        if m is not None and m.receiving:
+            left[m.subscriber.frequency == "weekly"] += 1
+    return counts.get(False, 0) - left[0], counts.get(True, 0) - left[1]
 
 
 def entry_hash(sub: Subscriber) -> str:

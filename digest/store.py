@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -720,15 +720,15 @@ def cancel_pending(conn: Connection, email: str, why: str) -> None:
     _release(conn, _pending_to(email), CANCELLED, why)
 
 
-def cancel_pending_except(conn: Connection, keep: set[str]) -> int:
-    """Cancel pending messages to addresses no longer subscribed (or now suppressed)."""
-    stale = {
-        email
-        for email in conn.execute(
-            select(messages.c.subscriber_email).where(messages.c.status == PENDING).distinct()
-        ).scalars()
-        if email not in keep
-    }
+def cancel_pending_to_absent(conn: Connection, suppressed: Collection[str]) -> int:
+    """Cancel pending messages to addresses that no longer receive digests: gone, not
+    active, paused, or suppressed. Returns how many addresses."""
+    receiving = select(subscribers.c.email).where(
+        subscribers.c.status == ACTIVE, subscribers.c.paused.is_(False)
+    )
+    owed = select(messages.c.subscriber_email).where(messages.c.status == PENDING).distinct()
+    stale = set(conn.execute(owed.where(messages.c.subscriber_email.not_in(receiving))).scalars())
+    stale |= set(conn.execute(owed).scalars()) & set(suppressed)
     for email in stale:
         _release(conn, _pending_to(email), CANCELLED, "no longer an active subscriber")
     return len(stale)
