@@ -213,3 +213,24 @@ def test_switching_to_weekly_waits_for_the_next_weekly_day(workdir: Path) -> Non
         weekly = roster.get(conn, "ada@example.org")
         three_days_ago = (date.today().weekday() - 3) % 7
         assert not roster.weekly_due(weekly, date.today(), three_days_ago)
+
+
+def test_a_weekly_digest_the_relay_deferred_goes_out_the_next_day(workdir: Path) -> None:
+    """Left pending on the weekly day (451 each time), it is still owed the day after, when
+    no weekly digest is due: delivered then, not cancelled."""
+    from .conftest import SMTPServer
+
+    (workdir / "subscribers.toml").write_text(
+        SUBSCRIBERS.replace("max_papers = 5", 'max_papers = 5\nfrequency = "weekly"')
+    )
+    with SMTPServer() as smtp:
+        smtp.handler.faults["ada@example.org"] = ["451 4.3.0 try later"] * 4
+        settings = make_settings(
+            workdir, DIGEST_WEEKLY_DAY="thursday", SMTP_RETRIES="3", **smtp.env()
+        )
+        thursday = pipeline.run(settings, date(2025, 11, 6))
+        assert thursday.deferred == 1 and smtp.handler.count()["ada@example.org"] == 0
+        friday = pipeline.run(settings, date(2025, 11, 7))
+        assert friday.earlier == 1 and friday.sent >= 1
+        (got,) = [r.message for r in smtp.received if r.rcpt_tos == ["ada@example.org"]]
+        assert got["Subject"].startswith("5 papers this week for")
