@@ -56,16 +56,15 @@ class RunReport:
         ]
 
     def timing(self) -> str:
-        """Where the time went, for an operator sizing a relay or a schedule."""
+        """Where the time went, for an operator sizing a relay or a schedule: prepare and
+        deliver are wall time (delivery overlaps composing); rank, compose and store are the
+        composing thread's processor time."""
         stages = ", ".join(
             f"{name} {self.timings[name]:.2f}s"
             for name in ("prepare", "rank", "compose", "store", "deliver")
             if name in self.timings
         )
-        return (
-            f"timings: {stages} (rank, compose and store: processor time; deliver: the "
-            "mailing's wall time, which overlaps them)"
-        )
+        return f"timings: {stages}"
 
     @staticmethod
     def _some(count: int, text: str) -> list[str]:
