@@ -179,13 +179,13 @@ def deliver(
     report: RunReport,
     reporter: Reporter,
     *,
-    feed: Iterable[Item] | None = None,
-    advance: Advance | None = None,
+    feed: Iterable[Item],
+    advance: Advance,
     sleep: Callable[[float], None] = time.sleep,
     stop: threading.Event | None = None,
 ) -> None:
-    """Send every pending message (or those of `feed`, which may still be composing them),
-    marking each the moment the relay answered for it.
+    """Send the messages of `feed` (which may still be composing them), marking each the
+    moment the relay answered for it.
 
     A message is marked sent only after the transport accepted it, in its own transaction:
     a process killed between two messages leaves an exact record. The one window no SMTP
@@ -194,31 +194,6 @@ def deliver(
     being sent are finished and the rest stays pending. `advance` moves the caller's
     progress bar once per message answered for good.
     """
-    if feed is None:
-        with engine.connect() as conn:
-            pending = store.pending(conn)
-        if advance is None:
-            with reporter.steps("mailing", len(pending)) as steps:
-                return _deliver(
-                    engine, transports, settings, report, reporter, pending, steps, sleep, stop
-                )
-        feed = pending
-    _deliver(
-        engine, transports, settings, report, reporter, feed, advance or (lambda: None), sleep, stop
-    )
-
-
-def _deliver(
-    engine: Engine,
-    transports: Callable[[], Transport],
-    settings: Settings,
-    report: RunReport,
-    reporter: Reporter,
-    feed: Iterable[Item],
-    advance: Advance,
-    sleep: Callable[[float], None],
-    stop: threading.Event | None,
-) -> None:
     first = transports()
     try:
         first.__enter__()

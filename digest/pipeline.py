@@ -170,14 +170,14 @@ def plan(conn: Connection, settings: Settings, today: date, reporter: Reporter) 
     if imported is not None:
         reporter.info(f"imported {settings.subscribers_path}: {imported.summary()}")
     suppressed = store.suppressed(conn)
-    daily, weekly = roster.receiving(conn, exclude=suppressed)
+    daily, weekly, held = roster.receiving(conn, exclude=suppressed)
     weeklies = [m for m in roster.members(conn, weekly=True) if m.email not in suppressed]
     due = {m.email for m in roster.due_weekly(weeklies, today, settings.weekly_day)}
     return Plan(
         receiving=daily + len(due),
         weekly=frozenset(due),
         waiting=weekly - len(due),
-        suppressed=sum(1 for e in suppressed if (m := roster.get(conn, e)) and m.receiving),
+        suppressed=held,
         suppressed_emails=frozenset(suppressed),
     )
 

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -115,9 +116,9 @@ def _frequency() -> Any:
     return func.coalesce(subscribers.c.profile["frequency"].as_string(), "daily")
 
 
-def receiving(conn: Connection, *, exclude: set[str]) -> tuple[int, int]:
-    """How many subscribers receive digests (active, not paused), not counting the addresses
-    in `exclude`: (daily, weekly)."""
+def receiving(conn: Connection, *, exclude: Collection[str]) -> tuple[int, int, int]:
+    """How many subscribers receive digests (active, not paused), leaving out the addresses
+    in `exclude`: (daily, weekly, how many were left out)."""
     stmt = (
         select(_frequency() == "weekly", func.count())
         .where(subscribers.c.status == ACTIVE, subscribers.c.paused.is_(False))
@@ -129,7 +130,7 @@ def receiving(conn: Connection, *, exclude: set[str]) -> tuple[int, int]:
         m = get(conn, email)
         if m is not None and m.receiving:
             left[m.subscriber.frequency == "weekly"] += 1
-    return counts.get(False, 0) - left[0], counts.get(True, 0) - left[1]
+    return counts.get(False, 0) - left[0], counts.get(True, 0) - left[1], sum(left)
 
 
 def entry_hash(sub: Subscriber) -> str:
