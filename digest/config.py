@@ -17,7 +17,7 @@ N = TypeVar("N", int, float)
 
 BACKENDS = ("smtp", "file", "console")
 SECURITY = ("starttls", "ssl", "none")
-SOURCES = ("huggingface", "sample")
+SOURCES = ("huggingface", "arxiv", "sample")
 DEFAULT_FROM = "Paper Digest <digest@localhost>"
 
 
@@ -32,6 +32,9 @@ class Settings:
     subscribers_required: bool = False  # DIGEST_SUBSCRIBERS was set: a missing file is an error
     sources: tuple[str, ...] = ("huggingface",)
     hf_api_url: str = "https://huggingface.co/api"
+    arxiv_rss_url: str = "https://rss.arxiv.org/rss"
+    arxiv_categories: tuple[str, ...] = ()
+    arxiv_cross_lists: bool = False
     email_backend: str = "file"
     outbox_dir: Path = Path("outbox")
     smtp_host: str | None = None
@@ -74,6 +77,41 @@ def _number(
     if not lo <= value <= hi:  # also refuses nan
         raise ConfigError(f"{name}={raw} is out of range ({lo:g} to {hi:g})")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not true or false")
+
+
+def _categories(raw: str, needed: bool) -> tuple[str, ...]:
+    from .models import CATEGORY
+
+    cats = tuple(dict.fromkeys(c.strip() for c in raw.replace("+", ",").split(",") if c.strip()))
+    for c in cats:
+        if not CATEGORY.match(c):
+            raise ConfigError(
+                f"DIGEST_ARXIV_CATEGORIES: {c!r} is not an arXiv category like cs.LG or hep-th"
+            )
+    if needed and not cats:
+        raise ConfigError(
+            "DIGEST_SOURCES includes arxiv but DIGEST_ARXIV_CATEGORIES is empty "
+            "(e.g. DIGEST_ARXIV_CATEGORIES=cs.LG,cs.AI)"
+        )
+    return cats
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip() or default
+    if not raw.lower().startswith(("http://", "https://")):
+        raise ConfigError(f"{name}={raw!r} is not an http(s) URL")
+    return raw.rstrip("/")
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -166,6 +204,11 @@ def load_settings(
         subscribers_required=bool(env.get("DIGEST_SUBSCRIBERS", "").strip()),
         sources=sources,
         hf_api_url=(env.get("DIGEST_HF_API_URL", "").strip() or Settings.hf_api_url).rstrip("/"),
+        arxiv_rss_url=_url(env, "DIGEST_ARXIV_RSS_URL", Settings.arxiv_rss_url),
+        arxiv_categories=_categories(
+            env.get("DIGEST_ARXIV_CATEGORIES", ""), needed="arxiv" in sources
+        ),
+        arxiv_cross_lists=_flag(env, "DIGEST_ARXIV_CROSS_LISTS", False),
         email_backend=backend,
         outbox_dir=Path(env.get("DIGEST_OUTBOX_DIR", "").strip() or "outbox"),
         smtp_host=smtp_host,

@@ -10,6 +10,8 @@ from datetime import date, datetime
 _ARXIV_NEW = re.compile(r"^(\d{4}\.\d{4,5})(?:v\d+)?$")
 _ARXIV_OLD = re.compile(r"^([a-z][a-z.-]+/\d{7})(?:v\d+)?$", re.IGNORECASE)
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+# An arXiv category ("cs.LG", "hep-th", "cond-mat.stat-mech") or a whole archive ("cs").
+CATEGORY = re.compile(r"^[a-z][a-z-]*(\.[A-Za-z][A-Za-z-]*)?$")
 
 
 def arxiv_id(raw: str | None) -> str | None:
@@ -81,6 +83,8 @@ class Paper:
     ai_keywords: tuple[str, ...] = ()
     ai_summary: str | None = None
     github_stars: int | None = None
+    categories: tuple[str, ...] = ()  # arXiv's, the primary first; () where no source says
+    discussion_url: str | None = None  # the Hugging Face page, when `url` is another
 
     @property
     def arxiv_id(self) -> str | None:

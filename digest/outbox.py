@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from . import store
 from .config import Settings
 from .deliver import DeliveryError, Refused, Transport
+from .pace import Pace
 from .progress import Advance, Reporter
 from .report import RunReport
 
@@ -32,31 +33,6 @@ Item = tuple[str, str]  # (message_id, recipient)
 def backoff(settings: Settings, attempt: int) -> float:
     """Seconds to wait before retry pass `attempt` (1-based)."""
     return min(settings.smtp_retry_delay * 2 ** (attempt - 1), MAX_BACKOFF)
-
-
-class Pace:
-    """Message starts spaced 1/rate apart over all connections, so no second holds more than
-    `rate` of them (what relays such as SES or Workspace enforce). No limit when rate is 0."""
-
-    def __init__(self, rate: float) -> None:
-        self.interval = 1.0 / rate if rate else 0.0
-        self.next = 0.0
-        self.lock = threading.Lock()
-
-    def wait(self, stop: threading.Event | None) -> bool:
-        """Wait for this message's slot; False if `stop` was set meanwhile."""
-        if not self.interval:
-            return True
-        with self.lock:
-            slot = max(time.monotonic(), self.next)
-            self.next = slot + self.interval
-        delay = slot - time.monotonic()
-        if delay <= 0:
-            return True
-        if stop is None:
-            time.sleep(delay)
-            return True
-        return not stop.wait(delay)
 
 
 @dataclass
@@ -205,7 +181,7 @@ def deliver(
             reporter.error(f"{exc}; {left} message(s) left pending")
         return
     lanes = [first, *(transports() for _ in range(first.lanes - 1))]
-    pace = Pace(settings.smtp_rate_limit)
+    pace = Pace.per_second(settings.smtp_rate_limit)
     queue_: list[Item] = []
     try:
         for attempt in range(settings.smtp_retries + 1):

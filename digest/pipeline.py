@@ -6,10 +6,10 @@ import contextlib
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from jinja2 import TemplateError
@@ -19,6 +19,7 @@ from . import roster, store
 from .compose import Composed, Composer
 from .config import Settings
 from .deliver import make_transport
+from .freshness import stale
 from .lock import holder as lock_holder
 from .lock import run_lock
 from .models import Digest, Paper, Ranked, Subscriber
@@ -26,7 +27,7 @@ from .outbox import Item, deliver
 from .progress import Advance, Reporter, Silent
 from .rank import Listing, Rarity, choose, compile_profile, explain, rank
 from .report import RunReport
-from .sources import Source, SourceError, make_sources
+from .sources import Fetched, Source, SourceError, SourceState, make_sources
 
 
 @contextmanager
@@ -48,24 +49,43 @@ def window(settings: Settings, day: date | None) -> list[date]:
 
 
 def fetch_all(
-    sources: Sequence[Source], days: Sequence[date], report: RunReport, reporter: Reporter
-) -> dict[str, list[Paper]]:
-    """Each source's papers for every day, or nothing from a source that failed on any day."""
-    fetched: dict[str, list[Paper]] = {}
-    with reporter.steps("fetching listings", len(sources) * len(days)) as advance:
+    sources: Sequence[Source],
+    days: Sequence[date],
+    known: Mapping[str, SourceState],
+    report: RunReport,
+    reporter: Reporter,
+) -> tuple[dict[str, Fetched], list[SourceState]]:
+    """Each source's answer for the window, and the state of those that failed (a failed
+    source contributes nothing, not part of its listing)."""
+    fetched: dict[str, Fetched] = {}
+    failed: list[SourceState] = []
+    with reporter.steps("fetching listings", len(sources)) as advance:
         for source in sources:
-            papers: list[Paper] = []
+            state = known.get(source.name) or SourceState(source.name)
             try:
-                for day in days:
-                    papers.extend(source.fetch(day))
-                    advance()
+                got = source.fetch_window(days, state)
             except SourceError as exc:
                 report.source_failures.append(str(exc))
                 reporter.error(str(exc))
+                failed.append(replace(state, last_error=str(exc), failed_at=datetime.now(UTC)))
                 continue
-            fetched[source.name] = papers
-            report.fetched += len(papers)
-    return fetched
+            finally:
+                advance()
+            for note in got.notes:
+                reporter.info(note)
+            fetched[source.name] = got
+            report.fetched += len(got.papers)
+    return fetched, failed
+
+
+def check_freshness(
+    states: Sequence[SourceState], today: date, report: RunReport, reporter: Reporter
+) -> None:
+    for state in states:
+        why = stale(state, today)
+        if why:
+            report.stale.append(f"{state.name}: {why}")
+            reporter.warn(f"{state.name} looks stale: {why}")
 
 
 @contextmanager
@@ -80,11 +100,15 @@ def collected(
     sources: Sequence[Source] | None = None,
 ) -> Iterator[tuple[Connection, list[Paper]]]:
     """Fetch, store, and yield every paper listed in the window, inside one transaction that is
-    committed only when `commit` (dry runs, previews and rankings roll it back)."""
+    committed only when `commit` (dry runs, previews and rankings roll it back). What the
+    sources learned (validators, build dates) is stored in the same transaction, so a rolled
+    back fetch is fetched again in full."""
     own_sources = sources is None
     sources = make_sources(settings) if sources is None else sources
+    with engine.connect() as conn:
+        known = {s.name: store.source_state(conn, s.name) for s in sources}
     try:
-        fetched = fetch_all(sources, days, report, reporter)
+        fetched, failed = fetch_all(sources, days, known, report, reporter)
     finally:
         if own_sources:
             for s in sources:
@@ -92,9 +116,18 @@ def collected(
     with engine.connect() as conn:
         tx = conn.begin()
         try:
-            for name, papers in fetched.items():
-                _, new = store.upsert_papers(conn, papers, name)
+            for name, got in fetched.items():
+                _, new = store.upsert_papers(conn, got.papers, name)
                 report.new += new
+                store.save_source_state(conn, got.state)
+            for state in failed:
+                store.save_source_state(conn, state)
+            check_freshness(
+                [got.state for got in fetched.values()],
+                datetime.now(settings.tz).date(),
+                report,
+                reporter,
+            )
             candidates = store.papers_listed(conn, days)
             yield conn, candidates
         except BaseException:

@@ -41,7 +41,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from .config import ConfigError
+from .merge import merge
 from .models import Digest, Paper, normalize_title
+from .sources import SourceState
 
 metadata = MetaData()
 
@@ -66,6 +68,8 @@ papers = Table(
     Column("ai_keywords", JSON, nullable=False),
     Column("ai_summary", Text),
     Column("github_stars", Integer),
+    Column("categories", JSON),
+    Column("discussion_url", Text),
     Column("first_seen_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
 )
@@ -76,6 +80,25 @@ listings = Table(
     Column("paper_key", String, ForeignKey("papers.key"), primary_key=True),
     Column("source", String, primary_key=True),
     Column("listed_on", Date, primary_key=True, index=True),
+)
+
+# What each source's last runs learned of it (sources.SourceState): the validators of a
+# conditional GET, the feed's build date, the newest day it listed papers. Written in the
+# transaction that stores the papers, so a rolled-back run leaves the old validators.
+source_states = Table(
+    "sources",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("url", Text),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("built_at", DateTime),
+    Column("last_listed", Date),
+    Column("first_checked", Date),
+    Column("checked_through", Date),
+    Column("checked_at", DateTime),
+    Column("last_error", Text),
+    Column("failed_at", DateTime),
 )
 
 # Subscribers: the database is where they live; the subscriber file, the CLI and the web app
@@ -287,6 +310,11 @@ def _upgrade(conn: Connection) -> None:
             conn.exec_driver_sql(
                 "CREATE UNIQUE INDEX IF NOT EXISTS ix_subscribers_uid ON subscribers (uid)"
             )
+    if "papers" in tables:
+        have = {c["name"] for c in inspect(conn).get_columns("papers")}
+        for name, ddl in (("categories", "JSON"), ("discussion_url", "TEXT")):
+            if name not in have:
+                conn.exec_driver_sql(f"ALTER TABLE papers ADD COLUMN {name} {ddl}")
     if "deliveries" in tables:
         have = {c["name"] for c in inspect(conn).get_columns("deliveries")}
         if "sent_at" in have and "decided_at" not in have:
@@ -313,6 +341,8 @@ def _paper_row(paper: Paper) -> dict[str, Any]:
         "ai_keywords": list(paper.ai_keywords),
         "ai_summary": paper.ai_summary,
         "github_stars": paper.github_stars,
+        "categories": list(paper.categories),
+        "discussion_url": paper.discussion_url,
     }
 
 
@@ -336,6 +366,8 @@ def _paper_from_row(row: Any, listed_on: date | None) -> Paper:
         ai_keywords=tuple(row.ai_keywords or ()),
         ai_summary=row.ai_summary,
         github_stars=row.github_stars,
+        categories=tuple(row.categories or ()),
+        discussion_url=row.discussion_url,
     )
 
 
@@ -387,24 +419,31 @@ def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
 def upsert_papers(
     conn: Connection, fetched: Sequence[Paper], source: str
 ) -> tuple[list[Paper], int]:
-    """Store papers and their listing days; returns them under their stored keys, and how many
-    were new to the store."""
+    """Store papers and their listing days; a paper already stored is merged with the new
+    listing (`merge.merge`). Returns the papers under their stored keys, and how many were new
+    to the store."""
     resolved = resolve_keys(conn, fetched)
-    existing: set[str] = set()
+    stored: dict[str, Paper] = {}
     for chunk in _chunks([p.key for p in resolved]):
-        existing.update(conn.execute(select(papers.c.key).where(papers.c.key.in_(chunk))).scalars())
+        for row in conn.execute(select(papers).where(papers.c.key.in_(chunk))):
+            stored[row.key] = _paper_from_row(row, None)
 
     stamp = now()
     new_rows, listing_rows = [], []
     for paper in resolved:
-        row = _paper_row(paper)
-        if paper.key in existing:
-            fresh = {k: v for k, v in row.items() if k in _REFRESHED and v not in (None, [], "")}
-            conn.execute(
-                update(papers).where(papers.c.key == paper.key).values(**fresh, updated_at=stamp)
-            )
+        old = stored.get(paper.key)
+        if old is not None:
+            before = _paper_row(old)
+            after = _paper_row(merge(old, paper))
+            changed = {k: v for k, v in after.items() if before[k] != v}
+            if changed:
+                conn.execute(
+                    update(papers)
+                    .where(papers.c.key == paper.key)
+                    .values(**changed, updated_at=stamp)
+                )
         else:
-            new_rows.append({**row, "first_seen_at": stamp, "updated_at": stamp})
+            new_rows.append({**_paper_row(paper), "first_seen_at": stamp, "updated_at": stamp})
         if paper.listed_on is not None:
             listing_rows.append(
                 {"paper_key": paper.key, "source": source, "listed_on": paper.listed_on}
@@ -425,22 +464,6 @@ def upsert_papers(
         if fresh_listings:
             conn.execute(insert(listings), fresh_listings)
     return resolved, len(new_rows)
-
-
-# Fields a later listing may improve (votes grow, code appears); identity fields never change.
-_REFRESHED = {
-    "abstract",
-    "authors",
-    "upvotes",
-    "code_url",
-    "project_url",
-    "pdf_url",
-    "organization",
-    "ai_keywords",
-    "ai_summary",
-    "github_stars",
-    "arxiv_id",
-}
 
 
 def papers_listed(conn: Connection, days: Sequence[date]) -> list[Paper]:
@@ -491,6 +514,39 @@ def sent_keys(conn: Connection, emails: Sequence[str]) -> dict[str, set[str]]:
         for email, key in conn.execute(stmt):
             out[email].add(key)
     return out
+
+
+_STATE_FIELDS = tuple(f.name for f in dataclasses.fields(SourceState) if f.name != "name")
+
+
+def source_state(conn: Connection, name: str) -> SourceState:
+    """What earlier runs learned of the source `name` (nothing, the first time)."""
+    row = conn.execute(select(source_states).where(source_states.c.name == name)).first()
+    if row is None:
+        return SourceState(name)
+    return SourceState(name, **{f: _aware(getattr(row, f)) for f in _STATE_FIELDS})
+
+
+def _aware(value: Any) -> Any:
+    """A stored (naive, UTC) timestamp as an aware one; anything else as it is."""
+    return value.replace(tzinfo=UTC) if isinstance(value, datetime) else value
+
+
+def save_source_state(conn: Connection, state: SourceState) -> None:
+    values = {
+        f: _naive_utc(v) if isinstance(v, datetime) else v
+        for f in _STATE_FIELDS
+        for v in [getattr(state, f)]
+    }
+    if not conn.execute(
+        update(source_states).where(source_states.c.name == state.name).values(**values)
+    ).rowcount:
+        conn.execute(insert(source_states).values(name=state.name, **values))
+
+
+def source_states_all(conn: Connection) -> list[SourceState]:
+    names = conn.execute(select(source_states.c.name).order_by(source_states.c.name)).scalars()
+    return [source_state(conn, n) for n in list(names)]
 
 
 def new_uid() -> str:

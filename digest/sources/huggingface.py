@@ -3,45 +3,20 @@
 from __future__ import annotations
 
 import json
-import random
-import re
+from collections.abc import Sequence
 from datetime import date, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from .. import __version__
 from ..models import Paper, arxiv_id, canonical_key, http_url, one_line
-from . import SourceError
+from . import Fetched, SourceError, SourceState, by_day
+from .http import Fetcher
 
 NAME = "huggingface"
 PAGE_URL = "https://huggingface.co/papers/{id}"
 PDF_URL = "https://arxiv.org/pdf/{id}"
-
-
-class _Transient(Exception):
-    def __init__(self, problem: str, retry_after: float | None = None) -> None:
-        super().__init__(problem)
-        self.retry_after = retry_after
-
-
-def _retry_after(resp: httpx.Response) -> float | None:
-    """Seconds the server asked us to wait: Retry-After (seconds or date), else RateLimit's t=."""
-    raw = resp.headers.get("retry-after")
-    if raw:
-        raw = raw.strip()
-        if raw.isdigit():
-            return float(raw)
-        try:
-            when = parsedate_to_datetime(raw)
-            return max(0.0, (when - datetime.now(when.tzinfo)).total_seconds())
-        except (TypeError, ValueError):
-            pass
-    m = re.search(r"\bt=(\d+)", resp.headers.get("ratelimit", ""))
-    return float(m.group(1)) if m else None
 
 
 def _text(obj: dict[str, Any], key: str, where: str, required: bool = False) -> str | None:
@@ -161,59 +136,30 @@ class HuggingFaceSource:
         self.api_url = api_url.rstrip("/")
         self.page_size = page_size
         self.max_pages = max_pages
-        self.timeout = timeout
-        self.attempts = attempts
-        self.backoff = backoff
-        self.max_wait = max_wait
-        self._client = httpx.Client(
+        self.http = Fetcher(
+            NAME,
+            accept="application/json",
             timeout=timeout,
+            attempts=attempts,
+            backoff=backoff,
+            max_wait=max_wait,
             transport=transport,
-            headers={"User-Agent": f"paper-digest/{__version__}", "Accept": "application/json"},
-            follow_redirects=True,
         )
 
     def close(self) -> None:
-        self._client.close()
-
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Transient) and exc.retry_after is not None:
-            return min(exc.retry_after, self.max_wait)
-        base = self.backoff * 2 ** (state.attempt_number - 1)
-        return min(base * (0.5 + random.random()), self.max_wait)
+        self.http.close()
 
     def _get(self, url: httpx.URL) -> Any:
-        def once() -> Any:
-            try:
-                resp = self._client.get(url)
-            except httpx.TimeoutException:
-                raise _Transient(f"timed out after {self.timeout:g}s") from None
-            except httpx.TransportError as exc:
-                raise _Transient(f"connection failed: {exc or type(exc).__name__}") from None
-            if resp.status_code == 429 or resp.status_code >= 500:
-                raise _Transient(f"HTTP {resp.status_code}", _retry_after(resp))
-            if resp.status_code >= 400:
-                snippet = one_line(resp.text)[:200]
-                raise SourceError(self.name, str(url), f"HTTP {resp.status_code}: {snippet}")
-            try:
-                return resp.json()
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise SourceError(
-                    self.name, str(url), f"malformed payload, not JSON ({exc}); truncated?"
-                ) from None
-
-        retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type(_Transient),
-            reraise=True,
-        )
+        resp = self.http.get(url)
         try:
-            return retrying(once)
-        except _Transient as exc:
+            return resp.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise SourceError(
-                self.name, str(url), f"{exc} (gave up after {self.attempts} attempts)"
+                self.name, str(url), f"malformed payload, not JSON ({exc}); truncated?"
             ) from None
+
+    def fetch_window(self, days: Sequence[date], known: SourceState) -> Fetched:
+        return by_day(self.name, self.fetch, days, known)
 
     def fetch(self, day: date) -> list[Paper]:
         by_key: dict[str, Paper] = {}

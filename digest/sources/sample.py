@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date
 from importlib import resources
 from pathlib import Path
 
 from ..models import Paper
-from . import SourceError
+from . import Fetched, SourceError, SourceState, by_day
 from .huggingface import parse_listing
 
 
@@ -21,6 +22,9 @@ class SampleSource:
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or sample_dir()
+
+    def fetch_window(self, days: Sequence[date], known: SourceState) -> Fetched:
+        return by_day(self.name, self.fetch, days, known)
 
     def fetch(self, day: date) -> list[Paper]:
         path = self.directory / f"{day.isoformat()}.json"
