@@ -243,6 +243,27 @@ def status_cmd(n_runs: int) -> None:
         for line in latest.detail.splitlines():
             console.print(Text(f"  {line}"))
 
+    sources = Table(title="sources", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for col in ("source", "last papers", "checked", "feed built", "state"):
+        sources.add_column(col, overflow="fold", no_wrap=col != "state")
+    for state, why in st.sources:
+        if state.checked_at is None and state.failed_at is None:
+            health = Text("never fetched")
+        elif why:
+            health = Text(f"STALE: {why}", style="bold red")
+        elif state.last_error and (state.checked_at is None or state.failed_at > state.checked_at):
+            health = Text(f"failing: {state.last_error}", style="red")
+        else:
+            health = Text("ok")
+        sources.add_row(
+            state.name,
+            str(state.last_listed or "-"),
+            when(state.checked_at),
+            when(state.built_at),
+            health,
+        )
+    console.print(sources)
+
     for label, (total, rows) in (("pending", st.pending), ("failed", st.failed)):
         if not total:
             console.print(f"{label} messages: none")
@@ -330,6 +351,12 @@ def list_cmd(status: str, as_json: bool) -> None:
 @click.option("--author", "authors", multiple=True, help="An author to follow. Repeatable.")
 @click.option("--max-papers", type=int)
 @click.option("--weekly", is_flag=True, help="One digest a week instead of every day.")
+@click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    help="Keep the digest to this arXiv category (cs.RO) or archive (cs). Repeatable.",
+)
 def add_cmd(
     email: str,
     keywords: tuple[str, ...],
@@ -338,6 +365,7 @@ def add_cmd(
     authors: tuple[str, ...],
     max_papers: int | None,
     weekly: bool,
+    categories: tuple[str, ...],
 ) -> None:
     """Subscribe EMAIL (active at once), or update its profile."""
     entry: dict[str, Any] = {"email": email, "keywords": list(keywords)}
@@ -347,6 +375,7 @@ def add_cmd(
         ("authors", list(authors)),
         ("max_papers", max_papers),
         ("frequency", "weekly" if weekly else None),
+        ("categories", list(categories)),
     ):
         if value:
             entry[key] = value

@@ -108,6 +108,7 @@ class Subscriber:
     max_papers: int = 10
     min_score: float | None = None  # None: the ranker's default threshold
     frequency: str = "daily"  # or "weekly"
+    categories: tuple[str, ...] = ()  # arXiv categories or archives the digest keeps to
     uid: str = ""  # the random id signed links carry instead of the address; set by the store
 
 

@@ -508,6 +508,9 @@ def _dry_run(
 
 
 def _summarize(who: Plan, report: RunReport, reporter: Reporter) -> None:
+    if who.receiving and not report.mailed and not report.earlier and not report.problems:
+        why = "a source looks stale (above)" if report.stale else "a quiet day is not a failure"
+        reporter.info(f"nothing new for any subscriber: no email ({why})")
     quiet = report.decided - report.mailed
     if quiet and who.receiving > QUIET_ABOVE:
         reporter.info(f"{quiet} subscriber(s) had no new matches and get no email")
@@ -610,10 +613,13 @@ class Status:
     failed: tuple[int, list[Any]]
     suppressed: list[Any]
     lock_holder: str | None  # who is running now; a 'running' row nobody holds has died
+    sources: list[tuple[SourceState, str | None]]  # each configured source, and why it is stale
 
 
 def status(settings: Settings, *, runs: int = 10) -> Status:
-    """What an operator checks: the last runs, the outbox, suppressed addresses. Read-only."""
+    """What an operator checks: the last runs, the sources, the outbox, suppressed addresses.
+    Read-only."""
+    today = datetime.now(settings.tz).date()
     with opened(settings) as engine, engine.connect() as conn:
         return Status(
             runs=store.recent_runs(conn, runs),
@@ -621,6 +627,10 @@ def status(settings: Settings, *, runs: int = 10) -> Status:
             failed=store.messages_in(conn, store.FAILED),
             suppressed=store.suppression_rows(conn),
             lock_holder=lock_holder(settings.database_url),
+            sources=[
+                (state, stale(state, today))
+                for state in (store.source_state(conn, name) for name in settings.sources)
+            ],
         )
 
 

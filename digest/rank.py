@@ -11,8 +11,8 @@ field where its words occur in order and close together. What a match is worth:
 - **several keywords**: the strongest counts in full, each further one at 0.7 times the one
   before, so a paper about one of them beats a paper that mentions several in passing.
 
-Followed authors rank first; `exclude` vetoes; upvotes only break ties; papers below the
-threshold are not candidates at all.
+Followed authors rank first; `exclude` vetoes, and so do `categories` a paper is not in;
+upvotes only break ties; papers below the threshold are not candidates at all.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ class Profile:
     authors: tuple[tuple[str, str], ...]  # (as written, folded)
     max_papers: int
     min_score: float = MIN_SCORE
+    categories: frozenset[str] = frozenset()  # folded; empty: every paper may go
 
 
 def compile_profile(sub: Subscriber, thesaurus: Thesaurus = THESAURUS) -> Profile:
@@ -83,6 +84,7 @@ def compile_profile(sub: Subscriber, thesaurus: Thesaurus = THESAURUS) -> Profil
         authors=tuple((a, " ".join(tokens(a))) for a in sub.authors),
         max_papers=sub.max_papers,
         min_score=MIN_SCORE if sub.min_score is None else sub.min_score,
+        categories=frozenset(c.lower() for c in sub.categories),
     )
 
 
@@ -189,9 +191,26 @@ class Listing:
         self._matches: dict[tuple[int, int], tuple[Found, tuple[Match, ...]]] = {}
         self.upvotes = [i.paper.upvotes or 0 for i in self.indexed]
         self.keys = [i.paper.key for i in self.indexed]
+        self._outside: dict[frozenset[str], set[int]] = {}
 
     def __len__(self) -> int:
         return len(self.indexed)
+
+    def outside(self, categories: frozenset[str]) -> set[int]:
+        """Papers in none of `categories` (folded; an archive such as "cs" holds every cs.*
+        category). A paper no source gave categories for is in none: a digest kept to
+        cs.RO sends only what is known to be cs.RO."""
+        cached = self._outside.get(categories)
+        if cached is None:
+            cached = self._outside[categories] = {
+                n
+                for n, idx in enumerate(self.indexed)
+                if not any(
+                    c in categories or c.split(".", 1)[0] in categories
+                    for c in (c.lower() for c in idx.paper.categories)
+                )
+            }
+        return cached
 
     def matches(self, found: Found, i: int) -> tuple[Match, ...]:
         """A keyword's Matches in one paper where it is the paper's (i+1)-th strongest: its
@@ -303,7 +322,7 @@ def _candidates(
     """What `select` picks, as sortable tuples (cheaper than a Selected for each of the many
     papers below a digest's cut)."""
     rarity = rarity or Rarity(listing)
-    vetoed: set[int] = set()
+    vetoed: set[int] = set(listing.outside(profile.categories)) if profile.categories else set()
     for concept in profile.exclude:
         vetoed.update(listing.hits(concept))
     found: dict[int, list[tuple[float, Concept, Hit, float]]] = {}

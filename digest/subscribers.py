@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError
-from .models import Keyword, Subscriber, one_line
+from .models import CATEGORY, Keyword, Subscriber, one_line
 
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -24,6 +24,7 @@ ENTRY_KEYS = _KEYS = {
     "max_papers",
     "min_score",
     "frequency",
+    "categories",
 }
 FREQUENCIES = ("daily", "weekly")
 MAX_SCORE = 100.0
@@ -44,6 +45,14 @@ def _terms(value: Any, what: str) -> tuple[str, ...]:
     if any(not t for t in terms):
         raise ValueError(f"'{what}' has an empty entry")
     return terms
+
+
+def _categories(value: Any) -> tuple[str, ...]:
+    cats = _terms(value, "categories")
+    for c in cats:
+        if not CATEGORY.match(c):
+            raise ValueError(f"'categories': {c!r} is not an arXiv category like cs.RO or hep-th")
+    return tuple(dict.fromkeys(cats))
 
 
 def _number(value: Any, what: str, lo: float, hi: float, *, above: bool = False) -> float:
@@ -122,6 +131,7 @@ def parse_entry(entry: Any) -> Subscriber:
         max_papers=max_papers,
         min_score=min_score,
         frequency=frequency,
+        categories=_categories(entry.get("categories", [])),
     )
 
 
@@ -143,7 +153,7 @@ def entry_of(sub: Subscriber) -> dict[str, Any]:
     if sub.name:
         entry["name"] = sub.name
     entry["keywords"] = keywords
-    for key in ("exclude", "authors"):
+    for key in ("exclude", "authors", "categories"):
         if getattr(sub, key):
             entry[key] = list(getattr(sub, key))
     if sub.max_papers != 10:

@@ -412,6 +412,7 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
             "authors": "\n".join(sub.authors),
             "max_papers": str(sub.max_papers),
             "frequency": sub.frequency,
+            "categories": " ".join(sub.categories),
             "paused": member.paused,
         }
         return app.page(
@@ -437,7 +438,15 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
             return app.refused(request, "You are unsubscribed; subscribe again first.")
         values: dict[str, Any] = {
             k: _field(form, k)
-            for k in ("name", "keywords", "exclude", "authors", "max_papers", "frequency")
+            for k in (
+                "name",
+                "keywords",
+                "exclude",
+                "authors",
+                "max_papers",
+                "frequency",
+                "categories",
+            )
         }
         values["paused"] = form.get("paused") == "on"
         before = member.subscriber
@@ -447,6 +456,7 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
             "exclude": _lines(values["exclude"]),
             "authors": _lines(values["authors"]),
             "frequency": values["frequency"] or before.frequency,
+            "categories": values["categories"].replace(",", " ").split(),
         }
         if values["name"].strip():
             entry["name"] = values["name"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import socket
 import subprocess
@@ -11,8 +12,10 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 from digest.config import Settings, load_settings
+
+from . import feeds
 
 DATA = Path(__file__).resolve().parent.parent / "digest" / "sample"
 
@@ -267,15 +272,19 @@ class Scripted:
     delay: float = 0.0
 
 
-class FakeHF:
-    """Serves `days[date]` with limit/p paging; `script` answers come first, one per request."""
+class LoopbackHTTP:
+    """A real HTTP server on loopback: `script` answers come first, one per request, then
+    `answer(path, query, headers)`. Each request is logged with its time and headers."""
+
+    content_type = "application/json"
 
     def __init__(self) -> None:
-        self.days: dict[str, list[dict[str, Any]]] = {}
         self.script: list[Scripted] = []
         self.requests: list[tuple[float, str, dict[str, str]]] = []
+        self.headers: list[dict[str, str]] = []
+        self.statuses: list[int] = []
         self.port = free_port()
-        hf = self
+        fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
@@ -284,14 +293,19 @@ class FakeHF:
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                hf.requests.append((time.monotonic(), url.path, query))
-                answer = hf.script.pop(0) if hf.script else hf.answer(url.path, query)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                fake.requests.append((time.monotonic(), url.path, query))
+                fake.headers.append(headers)
+                answer = (
+                    fake.script.pop(0) if fake.script else fake.answer(url.path, query, headers)
+                )
+                fake.statuses.append(answer.status)
                 if answer.delay:
                     time.sleep(answer.delay)
                 body = answer.body or b""
                 try:
                     self.send_response(answer.status)
-                    for k, v in {"Content-Type": "application/json", **answer.headers}.items():
+                    for k, v in {"Content-Type": fake.content_type, **answer.headers}.items():
                         self.send_header(k, v)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
@@ -305,11 +319,30 @@ class FakeHF:
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
 
+    def answer(self, path: str, query: dict[str, str], headers: dict[str, str]) -> Scripted:
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeHF(LoopbackHTTP):
+    """Serves `days[date]` with limit/p paging, as the Daily Papers API does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.days: dict[str, list[dict[str, Any]]] = {}
+
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
 
-    def answer(self, path: str, query: dict[str, str]) -> Scripted:
+    def answer(self, path: str, query: dict[str, str], headers: dict[str, str]) -> Scripted:
         if path != "/api/daily_papers":
             return Scripted(404, b'{"error":"not found"}')
         day = query.get("date", "")
@@ -319,18 +352,61 @@ class FakeHF:
         items = self.days.get(day, [])[page * limit : (page + 1) * limit]
         return Scripted(200, json.dumps(items).encode())
 
-    def __enter__(self) -> FakeHF:
-        self.thread.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+class FakeArxiv(LoopbackHTTP):
+    """rss.arxiv.org on loopback: `/rss/<cats>` and `/atom/<cats>` (cats joined by +) serve the
+    announcement of `day`: the `items` in any of those categories. An unknown category gets
+    arXiv's error document. ETag and Last-Modified are sent, and honoured with a 304."""
+
+    content_type = "application/rss+xml; charset=utf-8"
+    KNOWN = frozenset({"cs.LG", "cs.AI", "cs.RO", "cs.CV", "cs.CL", "stat.ML"})
+
+    def __init__(self, day: date) -> None:
+        super().__init__()
+        self.day = day
+        self.items: list[feeds.Item] = []
+        self.built_at: datetime | None = None  # None: built on `day`, as arXiv does
+
+    @property
+    def rss_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/rss"
+
+    @property
+    def atom_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/atom"
+
+    def answer(self, path: str, query: dict[str, str], headers: dict[str, str]) -> Scripted:
+        kind, _, cats = path.strip("/").partition("/")
+        if kind not in ("rss", "atom") or not cats:
+            return Scripted(404, b"not found")
+        wanted = cats.split("+")
+        if not set(wanted) <= self.KNOWN:
+            return Scripted(200, feeds.feed_error(cats))
+        items = [i for i in self.items if set(i.categories) & set(wanted)]
+        build = feeds.rss if kind == "rss" else feeds.atom
+        body = build(cats, self.day, items, self.built_at)
+        etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+        modified = format_datetime(self.built_at or feeds.built(self.day), usegmt=True)
+        validators = {"ETag": etag, "Last-Modified": modified}
+        if headers.get("if-none-match") == etag or (
+            "if-none-match" not in headers and headers.get("if-modified-since") == modified
+        ):
+            return Scripted(304, b"", validators)
+        return Scripted(200, body, validators)
 
 
 @pytest.fixture
 def hf_api() -> Iterator[FakeHF]:
     with FakeHF() as server:
+        yield server
+
+
+ANNOUNCED = date(2025, 11, 6)  # a Thursday
+
+
+@pytest.fixture
+def arxiv_feed() -> Iterator[FakeArxiv]:
+    with FakeArxiv(ANNOUNCED) as server:
         yield server
 
 
