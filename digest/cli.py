@@ -79,7 +79,8 @@ def run_cmd(day: date | None, dry_run: bool) -> None:
     settings = _settings()
     report = _guarded(pipeline.run, settings, day, dry_run=dry_run, reporter=for_terminal())
     if report.mailed == 0 and not report.source_failures:
-        click.echo(f"nothing new for any of {report.subscribers} subscribers", err=True)
+        stale = "".join(f"; {name} looks stale: {why}" for name, why in report.stale)
+        click.echo(f"nothing new for any of {report.subscribers} subscribers{stale}", err=True)
     if report.sent and settings.email_backend == "file":
         click.echo(
             f"emails written to {settings.outbox_dir.resolve()}/ (open the .html files)", err=True

@@ -84,7 +84,7 @@ def check_freshness(
     for state in states:
         why = stale(state, today)
         if why:
-            report.stale.append(f"{state.name}: {why}")
+            report.stale.append((state.name, why))
             reporter.warn(f"{state.name} looks stale: {why}")
 
 
@@ -508,9 +508,6 @@ def _dry_run(
 
 
 def _summarize(who: Plan, report: RunReport, reporter: Reporter) -> None:
-    if who.receiving and not report.mailed and not report.earlier and not report.problems:
-        why = "a source looks stale (above)" if report.stale else "a quiet day is not a failure"
-        reporter.info(f"nothing new for any subscriber: no email ({why})")
     quiet = report.decided - report.mailed
     if quiet and who.receiving > QUIET_ABOVE:
         reporter.info(f"{quiet} subscriber(s) had no new matches and get no email")

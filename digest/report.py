@@ -21,7 +21,7 @@ class RunReport:
     failed: int = 0
     deferred: int = 0
     source_failures: list[str] = field(default_factory=list)
-    stale: list[str] = field(default_factory=list)  # "source: why", a warning, not a failure
+    stale: list[tuple[str, str]] = field(default_factory=list)  # (source, why): a warning
     refusals: list[str] = field(default_factory=list)
     compose_errors: list[str] = field(default_factory=list)
     delivery_error: str | None = None
@@ -87,11 +87,7 @@ class RunReport:
             *sending,
             *self._some(0 if self.dry_run else self.deferred, "{} left pending for the next run"),
             *self._some(len(self.source_failures), "{} source(s) failed"),
-            *(
-                [f"stale: {', '.join(s.split(':', 1)[0] for s in self.stale)}"]
-                if self.stale
-                else []
-            ),
+            *([f"stale: {', '.join(name for name, _ in self.stale)}"] if self.stale else []),
             *self._some(len(self.compose_errors), "{} digest(s) could not be composed"),
             *(["delivery stopped"] if self.delivery_error else []),
             *(["stopped on request"] if self.stopped else []),

@@ -161,6 +161,7 @@ class ArxivSource:
         backoff: float = 3.0,
         max_wait: float = 120.0,
         pace: Pace = PACE,
+        feed_limit: int = FEED_LIMIT,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not categories:
@@ -168,6 +169,7 @@ class ArxivSource:
         self.rss_url = rss_url.rstrip("/")
         self.categories = tuple(categories)
         self.cross_lists = cross_lists
+        self.feed_limit = feed_limit
         self.http = Fetcher(
             NAME,
             accept="application/rss+xml, application/atom+xml, application/xml;q=0.9",
@@ -207,7 +209,7 @@ class ArxivSource:
             return Fetched([], state, [f"{NAME}: feed unchanged since the last fetch{since}"])
         today = max(days, default=now.date())
         feed = parse_feed(resp.content, url, today=today)
-        if feed.entries >= FEED_LIMIT and len(self.categories) > 1:
+        if feed.entries >= self.feed_limit and len(self.categories) > 1:
             feed = self._per_category(feed, today)
         papers = _unique(feed.new + (feed.cross if self.cross_lists else []))
         announced = [feed.day]
@@ -227,9 +229,9 @@ class ArxivSource:
         for category in self.categories:
             url = self.feed_url([category])
             one = parse_feed(self.http.get(url).content, url, today=today)
-            if one.entries >= FEED_LIMIT:
+            if one.entries >= self.feed_limit:
                 raise SourceError(
-                    NAME, url, f"the feed is full ({FEED_LIMIT} items): papers would be missed"
+                    NAME, url, f"the feed is full ({self.feed_limit} items): papers would be missed"
                 )
             out.entries += one.entries
             out.new += one.new

@@ -1,0 +1,409 @@
+"""arXiv as a second source: its announcement feed on a real loopback server (RSS and Atom,
+new, cross and replace items, a weekend, an unknown category, a 304), merged with Hugging
+Face listings of the same papers, per-subscriber categories, and stale sources."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from digest import pipeline, store
+from digest.freshness import stale
+from digest.pace import Pace
+from digest.sources import SourceError, SourceState
+from digest.sources.arxiv import ArxivSource
+from digest.sources.huggingface import HuggingFaceSource
+
+from . import feeds
+from .conftest import ANNOUNCED, FakeArxiv, FakeHF, Scripted, SMTPServer, hf_item, make_settings
+from .feeds import Item
+from .test_cli import digest
+
+SATURDAY = date(2025, 11, 8)
+
+ROBOT_HANDS = Item(
+    "2511.01001v1",
+    "World Models for Dexterous Robot Hands",
+    "We learn a world model of contact: for $k<n$ fingers and $n>m$ objects & more.",
+    categories=("cs.RO", "cs.LG"),
+)
+VIDEO_WORLD = Item("2511.01002v1", "Scaling world models with video", categories=("cs.LG",))
+CROSS = Item(
+    "2511.01003v1", "Robot grasping with world model priors", kind="cross", categories=("cs.RO",)
+)
+REPLACED = Item("2401.00001v3", "A world model survey, revised", kind="replace")
+REPLACED_CROSS = Item("2402.00002v2", "World models, again", kind="replace-cross")
+
+
+def announcement(feed: FakeArxiv) -> None:
+    feed.items = [ROBOT_HANDS, VIDEO_WORLD, CROSS, REPLACED, REPLACED_CROSS]
+
+
+def arxiv(feed: FakeArxiv, cats: tuple[str, ...] = ("cs.LG", "cs.RO"), **kw) -> ArxivSource:
+    kw.setdefault("pace", Pace(0))
+    kw.setdefault("backoff", 0.01)
+    return ArxivSource(feed.rss_url, cats, **kw)
+
+
+def hf(api: FakeHF) -> HuggingFaceSource:
+    return HuggingFaceSource(api.api_url, backoff=0.01, attempts=2)
+
+
+# --- the feed ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
+def test_new_announcements_are_papers_and_replacements_are_not(arxiv_feed, fmt) -> None:
+    announcement(arxiv_feed)
+    url = arxiv_feed.rss_url if fmt == "rss" else arxiv_feed.atom_url
+    got = ArxivSource(url, ["cs.LG", "cs.RO"], pace=Pace(0)).fetch_window(
+        [ANNOUNCED], SourceState("arxiv")
+    )
+    assert [p.key for p in got.papers] == ["arxiv:2511.01001", "arxiv:2511.01002"]
+    hands = got.papers[0]
+    assert hands.title == "World Models for Dexterous Robot Hands"
+    # text, not HTML: a feed parser's sanitizer would have eaten "<n$ and $n>"
+    assert hands.abstract == ROBOT_HANDS.abstract
+    assert hands.authors == ("Ada Lovelace", "Alan Turing", "Grace Hopper")
+    assert hands.categories == ("cs.RO", "cs.LG")
+    assert hands.url == "https://arxiv.org/abs/2511.01001"
+    assert hands.pdf_url == "https://arxiv.org/pdf/2511.01001"
+    assert hands.listed_on == ANNOUNCED  # the day arXiv announced it (its own time zone)
+    assert (
+        "2 new, 1 cross-lists skipped (DIGEST_ARXIV_CROSS_LISTS=false), 2 replacements"
+        in (got.notes[0])
+    )
+    # one request for both categories
+    assert [path for _, path, _ in arxiv_feed.requests] == ["/" + fmt + "/cs.LG+cs.RO"]
+
+
+def test_cross_lists_are_kept_when_asked_for(arxiv_feed) -> None:
+    announcement(arxiv_feed)
+    got = arxiv(arxiv_feed, cross_lists=True).fetch_window([ANNOUNCED], SourceState("arxiv"))
+    assert [p.key for p in got.papers] == [
+        "arxiv:2511.01001",
+        "arxiv:2511.01002",
+        "arxiv:2511.01003",
+    ]
+
+
+def test_an_unchanged_feed_is_a_304_and_costs_nothing(arxiv_feed) -> None:
+    announcement(arxiv_feed)
+    source = arxiv(arxiv_feed)
+    first = source.fetch_window([ANNOUNCED], SourceState("arxiv"))
+    assert first.state.etag and first.state.last_modified
+    second = source.fetch_window([ANNOUNCED], first.state)
+    assert arxiv_feed.headers[-1]["if-none-match"] == first.state.etag
+    assert arxiv_feed.statuses == [200, 304]
+    assert second.papers == []
+    assert "unchanged since the last fetch" in second.notes[0]
+    # a new announcement is fetched in full
+    arxiv_feed.day = ANNOUNCED + timedelta(days=1)
+    third = source.fetch_window([arxiv_feed.day], second.state)
+    assert arxiv_feed.statuses[-1] == 200 and len(third.papers) == 2
+
+
+def test_requests_to_arxiv_are_three_seconds_apart(arxiv_feed) -> None:
+    announcement(arxiv_feed)
+    pace = Pace(3.0)
+    for _ in range(2):
+        arxiv(arxiv_feed, pace=pace).fetch_window([ANNOUNCED], SourceState("arxiv"))
+    (t1, *_), (t2, *_) = arxiv_feed.requests
+    assert t2 - t1 >= 2.95
+
+
+def test_a_full_combined_feed_is_asked_for_one_category_at_a_time(arxiv_feed) -> None:
+    announcement(arxiv_feed)
+    got = arxiv(arxiv_feed, feed_limit=5, cross_lists=True).fetch_window(
+        [ANNOUNCED], SourceState("arxiv")
+    )
+    assert [path for _, path, _ in arxiv_feed.requests] == [
+        "/rss/cs.LG+cs.RO",
+        "/rss/cs.LG",
+        "/rss/cs.RO",
+    ]
+    assert sorted(p.key for p in got.papers) == [
+        "arxiv:2511.01001",
+        "arxiv:2511.01002",
+        "arxiv:2511.01003",
+    ]
+
+
+def test_an_unknown_category_is_a_clear_error(arxiv_feed) -> None:
+    with pytest.raises(SourceError) as err:
+        arxiv(arxiv_feed, ("cs.XX",)).fetch_window([ANNOUNCED], SourceState("arxiv"))
+    assert "Feed error for query: cs.XX" in str(err.value)
+    assert "DIGEST_ARXIV_CATEGORIES" in str(err.value)
+
+
+def test_a_truncated_feed_is_refused_whole(arxiv_feed) -> None:
+    announcement(arxiv_feed)
+    body = feeds.rss("cs.LG", ANNOUNCED, arxiv_feed.items)
+    arxiv_feed.script.append(Scripted(200, body[: len(body) // 2]))
+    with pytest.raises(SourceError, match="malformed feed"):
+        arxiv(arxiv_feed).fetch_window([ANNOUNCED], SourceState("arxiv"))
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+def both(workdir: Path, api: FakeHF, feed: FakeArxiv, smtp: SMTPServer, **env: str):
+    return make_settings(
+        workdir,
+        **smtp.env(
+            **{
+                "DIGEST_SOURCES": "huggingface,arxiv",
+                "DIGEST_HF_API_URL": api.api_url,
+                "DIGEST_ARXIV_RSS_URL": feed.rss_url,
+                "DIGEST_ARXIV_CATEGORIES": "cs.LG,cs.RO",
+                **env,
+            }
+        ),
+    )
+
+
+def mails(smtp: SMTPServer, email: str):
+    return [r.message for r in smtp.received if r.rcpt_tos == [email]]
+
+
+def test_a_paper_from_both_sources_is_one_card_with_upvotes_and_code(
+    workdir, hf_api, arxiv_feed, smtp_server
+) -> None:
+    announcement(arxiv_feed)
+    hf_api.days[str(ANNOUNCED)] = [
+        hf_item(
+            "2511.01001",
+            "World models for dexterous robot hands",
+            "An abstract as Hugging Face has it.",
+            upvotes=42,
+            githubRepo="https://github.com/example/hands",
+            ai_keywords=["contact modelling"],
+        ),
+        hf_item("2511.09999", "Diffusion for video generation", upvotes=3),
+    ]
+    settings = both(workdir, hf_api, arxiv_feed, smtp_server)
+    report = pipeline.run(settings, ANNOUNCED, sources=[hf(hf_api), arxiv(arxiv_feed)])
+    assert report.ok and report.sent == 2
+    (ada,) = mails(smtp_server, "ada@example.org")
+    html = ada.get_body(("html",)).get_content()
+    text = ada.get_body(("plain",)).get_content()
+    assert text.count("World Models for Dexterous Robot Hands") == 1
+    assert "World models for dexterous robot hands" not in text  # arXiv's record wins
+    assert "42 upvotes" in text and "42 upvotes" in html
+    assert "Code:         https://github.com/example/hands" in text
+    assert "Hugging Face: https://huggingface.co/papers/2511.01001" in text
+    assert re.search(r'<a href="https://arxiv.org/abs/2511.01001"[^>]*>World Models', html)
+    assert "Scaling world models with video" in text
+    (grace,) = mails(smtp_server, "grace@example.org")
+    assert "Diffusion for video generation" in grace.get_body(("plain",)).get_content()
+    engine = create_engine(settings.database_url)
+    with engine.connect() as conn:
+        papers = conn.execute(select(func.count()).select_from(store.papers)).scalar_one()
+        sources = dict(
+            conn.execute(
+                select(store.listings.c.source, func.count()).group_by(store.listings.c.source)
+            ).all()
+        )
+    assert papers == 3  # 2 from arXiv, 1 more from Hugging Face
+    assert sources == {"arxiv": 2, "huggingface": 2}
+
+
+def test_a_paper_seen_on_arxiv_and_trending_later_is_not_sent_again(
+    workdir, hf_api, arxiv_feed, smtp_server
+) -> None:
+    announcement(arxiv_feed)
+    settings = both(workdir, hf_api, arxiv_feed, smtp_server)
+    pipeline.run(settings, ANNOUNCED, sources=[hf(hf_api), arxiv(arxiv_feed)])
+    (first,) = mails(smtp_server, "ada@example.org")
+    assert "World Models for Dexterous Robot Hands" in first.get_body(("plain",)).get_content()
+
+    # two days later: the weekend's empty feed, and the paper trending on Hugging Face
+    arxiv_feed.day, arxiv_feed.items = SATURDAY, []
+    hf_api.days[str(SATURDAY)] = [
+        hf_item("2511.01001v2", "World Models for Dexterous Robot Hands", upvotes=310)
+    ]
+    report = pipeline.run(settings, SATURDAY, sources=[hf(hf_api), arxiv(arxiv_feed)])
+    assert report.ok and report.fetched == 1 and report.new == 0
+    assert len(mails(smtp_server, "ada@example.org")) == 1
+    with create_engine(settings.database_url).connect() as conn:
+        row = conn.execute(
+            select(store.papers).where(store.papers.c.key == "arxiv:2511.01001")
+        ).one()
+    assert row.upvotes == 310 and row.source == "arxiv" and row.categories == ["cs.RO", "cs.LG"]
+
+
+def test_a_weekend_feed_is_a_quiet_day_not_a_failure(cwd: Path, arxiv_feed) -> None:
+    arxiv_feed.day = SATURDAY
+    done = digest(
+        cwd,
+        "run",
+        "--date",
+        str(SATURDAY),
+        DIGEST_SOURCES="arxiv",
+        DIGEST_ARXIV_RSS_URL=arxiv_feed.rss_url,
+        DIGEST_ARXIV_CATEGORIES="cs.LG",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "no announcement in cs.LG for Sat 2025-11-08" in done.stderr
+    assert "nothing new for any of 2 subscribers" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unknown_category_fails_the_run_in_one_line_and_stores_nothing(
+    cwd: Path, arxiv_feed
+) -> None:
+    done = digest(
+        cwd,
+        "run",
+        "--date",
+        str(ANNOUNCED),
+        DIGEST_SOURCES="arxiv",
+        DIGEST_ARXIV_RSS_URL=arxiv_feed.rss_url,
+        DIGEST_ARXIV_CATEGORIES="cs.XX",
+    )
+    assert done.returncode == 1
+    assert "arxiv: " in done.stderr and "Feed error for query: cs.XX" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "1 source(s) failed" in done.stdout
+    with create_engine(f"sqlite:///{cwd / 'digest.db'}").connect() as conn:
+        assert conn.execute(select(func.count()).select_from(store.papers)).scalar_one() == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DIGEST_SOURCES": "arxiv"}, "DIGEST_ARXIV_CATEGORIES is empty"),
+        (
+            {"DIGEST_SOURCES": "arxiv", "DIGEST_ARXIV_CATEGORIES": "cs LG"},
+            "'cs LG' is not an arXiv category",
+        ),
+        ({"DIGEST_ARXIV_CROSS_LISTS": "perhaps"}, "DIGEST_ARXIV_CROSS_LISTS='perhaps'"),
+    ],
+)
+def test_arxiv_settings_are_checked_at_start(cwd: Path, env, message) -> None:
+    done = digest(cwd, "run", **env)
+    assert done.returncode == 2
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_dry_run_keeps_no_validators_and_a_real_run_reuses_them(
+    workdir, hf_api, arxiv_feed, smtp_server
+) -> None:
+    announcement(arxiv_feed)
+    settings = both(workdir, hf_api, arxiv_feed, smtp_server, DIGEST_SOURCES="arxiv")
+    pipeline.run(settings, ANNOUNCED, dry_run=True, sources=[arxiv(arxiv_feed)])
+    pipeline.run(settings, ANNOUNCED, sources=[arxiv(arxiv_feed)])
+    assert arxiv_feed.statuses == [200, 200]  # the dry run's fetch was rolled back whole
+    assert len(smtp_server.received) == 1  # grace matches nothing here
+    again = pipeline.run(settings, ANNOUNCED, dry_run=True, sources=[arxiv(arxiv_feed)])
+    assert arxiv_feed.statuses[-1] == 304
+    assert again.fetched == 0 and again.mailed == 0
+
+
+@pytest.fixture
+def cwd(tmp_path: Path) -> Path:
+    from .conftest import SUBSCRIBERS
+
+    (tmp_path / "subscribers.toml").write_text(SUBSCRIBERS)
+    return tmp_path
+
+
+# --- per-subscriber categories -------------------------------------------------------------
+
+ROBOTICIST = """
+[[subscriber]]
+email = "rob@example.org"
+keywords = ["world model", "diffusion"]
+categories = ["cs.RO"]
+
+[[subscriber]]
+email = "any@example.org"
+keywords = ["world model", "diffusion"]
+"""
+
+
+def test_a_subscriber_kept_to_a_category_gets_only_papers_known_to_be_in_it(
+    workdir, hf_api, arxiv_feed, smtp_server
+) -> None:
+    (workdir / "subscribers.toml").write_text(ROBOTICIST)
+    announcement(arxiv_feed)
+    hf_api.days[str(ANNOUNCED)] = [hf_item("2511.09999", "Diffusion world model for video")]
+    settings = both(workdir, hf_api, arxiv_feed, smtp_server, DIGEST_ARXIV_CROSS_LISTS="true")
+    pipeline.run(settings, ANNOUNCED, sources=[hf(hf_api), arxiv(arxiv_feed, cross_lists=True)])
+    (rob,) = mails(smtp_server, "rob@example.org")
+    (anyone,) = mails(smtp_server, "any@example.org")
+    rob_text = rob.get_body(("plain",)).get_content()
+    assert "World Models for Dexterous Robot Hands" in rob_text  # cs.RO, cs.LG
+    assert "Robot grasping with world model priors" in rob_text  # a cross-list into cs.RO
+    assert "Scaling world models with video" not in rob_text  # cs.LG only
+    assert "Diffusion world model for video" not in rob_text  # no category known
+    any_text = anyone.get_body(("plain",)).get_content()
+    assert "Scaling world models with video" in any_text
+    assert "Diffusion world model for video" in any_text
+
+
+def test_a_category_that_is_not_one_refuses_the_file(cwd: Path) -> None:
+    (cwd / "subscribers.toml").write_text(
+        '[[subscriber]]\nemail = "rob@example.org"\nkeywords = ["robot"]\n'
+        'categories = ["robots!"]\n'
+    )
+    done = digest(cwd, "run", "--dry-run", "--date", str(ANNOUNCED))
+    assert done.returncode == 2
+    assert "subscriber #1 (rob@example.org)" in done.stderr and "'robots!'" in done.stderr
+
+
+# --- stale sources -------------------------------------------------------------------------
+
+
+def test_quiet_weekends_and_a_holiday_are_not_stale() -> None:
+    friday, monday = date(2025, 11, 7), date(2025, 11, 10)
+    fresh = SourceState("arxiv", last_listed=friday, checked_through=monday)
+    assert stale(fresh, monday) is None
+    holiday = SourceState("arxiv", last_listed=date(2025, 12, 30), checked_through=date(2026, 1, 1))
+    assert stale(holiday, date(2026, 1, 1)) is None
+
+
+def test_three_announcement_days_without_papers_or_a_new_build_are_stale() -> None:
+    monday, thursday = date(2025, 11, 3), date(2025, 11, 6)
+    quiet = SourceState("huggingface", last_listed=monday, checked_through=thursday)
+    assert "listed nothing on the last 3 announcement days" in (stale(quiet, thursday) or "")
+    frozen = SourceState(
+        "arxiv",
+        last_listed=thursday,
+        checked_through=thursday,
+        built_at=datetime(2025, 11, 6, 5, tzinfo=UTC),
+    )
+    assert stale(frozen, date(2025, 11, 10)) is None  # Fri, Mon: two days
+    assert "has not moved for 3 announcement days" in (stale(frozen, date(2025, 11, 11)) or "")
+
+
+def test_a_feed_that_stopped_moving_is_reported_by_the_run_and_by_status(
+    cwd: Path, arxiv_feed
+) -> None:
+    announcement(arxiv_feed)
+    env = {
+        "DIGEST_SOURCES": "arxiv",
+        "DIGEST_ARXIV_RSS_URL": arxiv_feed.rss_url,
+        "DIGEST_ARXIV_CATEGORIES": "cs.LG",
+    }
+    today = datetime.now(UTC).date()
+    arxiv_feed.day = today
+    arxiv_feed.built_at = datetime.now(UTC)
+    ok = digest(cwd, "run", "--date", str(today), **env)
+    assert ok.returncode == 0 and "stale" not in ok.stderr + ok.stdout
+    status = digest(cwd, "status", **env)
+    assert re.search(r"arxiv\s+\S+\s.*\bok\b", status.stdout), status.stdout
+
+    # the feed keeps its old build for a week: 304s, nothing new, and that is said
+    arxiv_feed.day = today - timedelta(days=8)
+    arxiv_feed.built_at = datetime.now(UTC) - timedelta(days=8)
+    done = digest(cwd, "run", **env)
+    assert done.returncode == 0
+    assert "arxiv looks stale: its feed was last rebuilt" in done.stderr
+    assert done.stdout.strip().splitlines()[-1].endswith("stale: arxiv")
+    status = digest(cwd, "status", **env)
+    assert re.search(r"arxiv .*STALE: its feed was last\s", status.stdout), status.stdout
