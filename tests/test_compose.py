@@ -99,7 +99,8 @@ def test_each_paper_has_its_links_authors_votes_and_chips(tmp_path: Path) -> Non
         assert f'href="https://arxiv.org/pdf/2511.{i:05d}"' in c.html
         assert f"https://arxiv.org/pdf/2511.{i:05d}" in c.text
     assert (
-        'href="https://github.com/o/r"' in c.html and "Code:       https://github.com/o/r" in c.text
+        'href="https://github.com/o/r"' in c.html
+        and "Code:         https://github.com/o/r" in c.text
     )
     assert "Author 0, Author 1, Author 2, Author 3 et al." in c.html
     assert "12 upvotes" in c.html and "12 upvotes" in c.text
@@ -125,7 +126,7 @@ def test_plain_text_is_numbered_aligned_wrapped_and_has_every_link(tmp_path: Pat
         p = r.paper
         for url in (p.url, p.pdf_url, p.code_url, p.project_url):
             assert url is None or url in words  # whole, never broken across lines
-    assert "Code:       https://github.com/o/r" in text and "Project:    https://" in text
+    assert "Code:         https://github.com/o/r" in text and "Project:      https://" in text
     assert text.rstrip().endswith("Unsubscribe: mailto:digest@papers.example?subject=unsubscribe")
 
 

@@ -91,8 +91,16 @@ def test_rollback_leaves_nothing(tmp_path: Path) -> None:
     assert count(engine, store.papers) == 0
 
 
-# The two tables as the first release created them; the others have not changed since.
+# The tables as the first release created them (papers gained categories and a discussion
+# link with the arXiv source); the others have not changed since.
 FIRST_RELEASE = """
+CREATE TABLE papers (
+    "key" VARCHAR NOT NULL, source VARCHAR NOT NULL, source_id VARCHAR NOT NULL,
+    arxiv_id VARCHAR, title TEXT NOT NULL, title_norm TEXT NOT NULL, abstract TEXT NOT NULL,
+    authors JSON NOT NULL, published_at DATETIME, upvotes INTEGER, url TEXT, pdf_url TEXT,
+    code_url TEXT, project_url TEXT, organization TEXT, ai_keywords JSON NOT NULL,
+    ai_summary TEXT, github_stars INTEGER, first_seen_at DATETIME NOT NULL,
+    updated_at DATETIME NOT NULL, PRIMARY KEY ("key"));
 CREATE TABLE messages (
     message_id VARCHAR NOT NULL, subscriber_email VARCHAR NOT NULL, run_id INTEGER,
     day DATE NOT NULL, subject TEXT NOT NULL, status VARCHAR NOT NULL, detail TEXT,

@@ -282,3 +282,16 @@ def test_an_old_confirmation_link_does_not_undo_a_later_unsubscribe(site) -> Non
     replay = client.submit(path)
     assert replay.status_code == 403
     assert member(app, email).status == "unsubscribed"
+
+
+def test_preferences_keep_the_digest_to_arxiv_categories(site) -> None:
+    app, smtp = site
+    client, prefs = confirmed(app, smtp, "x-cat@example.org", "10.0.0.9")
+    assert 'name="categories"' in client.http.get(prefs).text
+    bad = client.submit(prefs, keywords="robot", max_papers="5", categories="robots!")
+    assert bad.status_code == 400 and "is not an arXiv category" in bad.text
+    assert member(app, "x-cat@example.org").subscriber.categories == ()
+    done = client.submit(prefs, keywords="robot", max_papers="5", categories="cs.RO, cs.LG")
+    assert done.status_code == 303
+    assert member(app, "x-cat@example.org").subscriber.categories == ("cs.RO", "cs.LG")
+    assert 'value="cs.RO cs.LG"' in client.http.get(prefs).text
