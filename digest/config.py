@@ -91,14 +91,12 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 
 def _categories(raw: str, needed: bool) -> tuple[str, ...]:
-    from .models import CATEGORY
+    from .models import arxiv_categories
 
-    cats = tuple(dict.fromkeys(c.strip() for c in raw.replace("+", ",").split(",") if c.strip()))
-    for c in cats:
-        if not CATEGORY.match(c):
-            raise ConfigError(
-                f"DIGEST_ARXIV_CATEGORIES: {c!r} is not an arXiv category like cs.LG or hep-th"
-            )
+    try:
+        cats = arxiv_categories(c.strip() for c in raw.replace("+", ",").split(",") if c.strip())
+    except ValueError as exc:
+        raise ConfigError(f"DIGEST_ARXIV_CATEGORIES: {exc}") from None
     if needed and not cats:
         raise ConfigError(
             "DIGEST_SOURCES includes arxiv but DIGEST_ARXIV_CATEGORIES is empty "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -23,6 +24,16 @@ def arxiv_id(raw: str | None) -> str | None:
         raw = raw[6:]
     m = _ARXIV_NEW.match(raw) or _ARXIV_OLD.match(raw)
     return m.group(1).lower() if m else None
+
+
+def arxiv_categories(names: Iterable[str]) -> tuple[str, ...]:
+    """`names` checked as arXiv categories (or archives), each once in its first place;
+    ValueError naming the first that is not one."""
+    cats = tuple(dict.fromkeys(names))
+    for c in cats:
+        if not CATEGORY.match(c):
+            raise ValueError(f"{c!r} is not an arXiv category like cs.RO or hep-th")
+    return cats
 
 
 def normalize_title(title: str) -> str:

@@ -347,7 +347,7 @@ def _paper_row(paper: Paper) -> dict[str, Any]:
 
 
 def _paper_from_row(row: Any, listed_on: date | None) -> Paper:
-    published = row.published_at.replace(tzinfo=UTC) if row.published_at else None
+    published = _aware(row.published_at)
     return Paper(
         key=row.key,
         source=row.source,
@@ -542,11 +542,6 @@ def save_source_state(conn: Connection, state: SourceState) -> None:
         update(source_states).where(source_states.c.name == state.name).values(**values)
     ).rowcount:
         conn.execute(insert(source_states).values(name=state.name, **values))
-
-
-def source_states_all(conn: Connection) -> list[SourceState]:
-    names = conn.execute(select(source_states.c.name).order_by(source_states.c.name)).scalars()
-    return [source_state(conn, n) for n in list(names)]
 
 
 def new_uid() -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError
-from .models import CATEGORY, Keyword, Subscriber, one_line
+from .models import Keyword, Subscriber, arxiv_categories, one_line
 
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -48,11 +48,10 @@ def _terms(value: Any, what: str) -> tuple[str, ...]:
 
 
 def _categories(value: Any) -> tuple[str, ...]:
-    cats = _terms(value, "categories")
-    for c in cats:
-        if not CATEGORY.match(c):
-            raise ValueError(f"'categories': {c!r} is not an arXiv category like cs.RO or hep-th")
-    return tuple(dict.fromkeys(cats))
+    try:
+        return arxiv_categories(_terms(value, "categories"))
+    except ValueError as exc:
+        raise ValueError(f"'categories': {exc}") from None
 
 
 def _number(value: Any, what: str, lo: float, hi: float, *, above: bool = False) -> float:
