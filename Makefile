@@ -33,7 +33,7 @@ test: $(STAMP) chromium
 
 ## screenshots: the showcase digest in headless Chromium, 375 and 800 px, light and dark
 screenshots: $(STAMP) chromium
-	$(BIN)/python -m tests.screenshots docs/screenshots
+	$(BIN)/python -m tests.support.screenshots docs/screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff check digest tests

@@ -100,7 +100,7 @@ def subscriber_entries(n: int, vocab: list[str], seed: int = 7) -> list[dict[str
 def listing_server(days: dict[str, list[dict[str, Any]]]) -> Iterator[str]:
     """The tests' loopback Daily Papers API (limit/p paging, [] past the end) serving `days`;
     yields its base URL."""
-    from tests.conftest import FakeHF
+    from tests.support.http import FakeHF
 
     with FakeHF() as api:
         api.days.update(days)

@@ -17,11 +17,13 @@ from digest.pace import Pace
 from digest.sources import SourceError, SourceState
 from digest.sources.arxiv import ArxivSource
 from digest.sources.huggingface import HuggingFaceSource
-
-from . import feeds
-from .conftest import ANNOUNCED, FakeArxiv, FakeHF, Scripted, SMTPServer, hf_item, make_settings
-from .feeds import Item
-from .test_cli import digest
+from tests.support import feeds
+from tests.support.cli import digest
+from tests.support.feeds import Item
+from tests.support.http import FakeArxiv, FakeHF, Scripted
+from tests.support.listings import ANNOUNCED, hf_item
+from tests.support.settings import make_settings
+from tests.support.smtp import SMTPServer
 
 SATURDAY = date(2025, 11, 8)
 
@@ -306,7 +308,7 @@ def test_a_dry_run_keeps_no_validators_and_a_real_run_reuses_them(
 
 @pytest.fixture
 def cwd(tmp_path: Path) -> Path:
-    from .conftest import SUBSCRIBERS
+    from tests.support.settings import SUBSCRIBERS
 
     (tmp_path / "subscribers.toml").write_text(SUBSCRIBERS)
     return tmp_path

@@ -15,16 +15,15 @@ import pytest
 
 from digest.compose import Composed
 from digest.display import ZWSP, plain_math
-
-from .conftest import hf_item
-from .needs_browser import require_chromium
+from tests.support.listings import hf_item
+from tests.support.needs_browser import require_chromium
 
 require_chromium()
 
 from playwright.sync_api import Browser  # noqa: E402
 
-from .browser import SCHEMES, WIDTHS, Reading, chromium, opened, read  # noqa: E402
-from .screenshots import preview_of, screenshots, showcase  # noqa: E402
+from tests.support.browser import SCHEMES, WIDTHS, Reading, chromium, opened, read  # noqa: E402
+from tests.support.screenshots import preview_of, screenshots, showcase  # noqa: E402
 
 LONG_URL = "https://example.org/" + "very-long-path-segment-" * 12 + "end"
 UNBROKEN = "Pneumonoultramicroscopicsilicovolcanoconiosis" * 4

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -14,23 +12,8 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from digest import store
-
-from .conftest import SUBSCRIBERS
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def python(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Python as an operator's shell runs it: no DIGEST_/SMTP_ settings but those given."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SMTP_"))}
-    full.update({"DIGEST_SOURCES": "sample", "DIGEST_EMAIL_BACKEND": "file", **env})
-    return subprocess.run(
-        [sys.executable, *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=300
-    )
-
-
-def digest(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return python(cwd, "-m", "digest", *args, **env)
+from tests.support.cli import ROOT, digest, python
+from tests.support.settings import SUBSCRIBERS
 
 
 @pytest.fixture
@@ -216,7 +199,7 @@ def smtp_env(smtp, **env: str) -> dict[str, str]:
 
 
 def test_status_shows_the_outbox_and_enable_lifts_a_suppression(cwd: Path) -> None:
-    from .conftest import SMTPServer
+    from tests.support.smtp import SMTPServer
 
     with SMTPServer() as smtp:
         smtp.handler.faults["ada@example.org"] = ["451 4.7.1 greylisted"] * 2
@@ -261,7 +244,7 @@ def test_a_run_while_another_holds_the_lock_exits_1_at_once(cwd: Path) -> None:
 
 
 def test_secrets_never_reach_output_or_the_database(cwd: Path) -> None:
-    from .conftest import SMTPServer, authenticator
+    from tests.support.smtp import SMTPServer, authenticator
 
     with SMTPServer(authenticator=authenticator("digest", "right"), auth_require_tls=False) as smtp:
         env = smtp_env(smtp, SMTP_USERNAME="digest", SMTP_PASSWORD="Sup3r-Secret-pw")

@@ -12,8 +12,7 @@ from pathlib import Path
 from digest.compose import GMAIL_CLIP_BYTES, HTML_BUDGET, Composer, html_size
 from digest.display import columns
 from digest.models import Digest, Keyword, Match, Paper, Ranked, Subscriber
-
-from .conftest import make_settings
+from tests.support.settings import make_settings
 
 EVIL = '<script>alert("x")</script> World Models & <b>friends</b>'
 

@@ -4,7 +4,6 @@ SMTP server: every subscriber ends with exactly one copy of their digest."""
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import signal
 import subprocess
@@ -17,27 +16,8 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
 from digest import store
-
-from .conftest import SMTPServer
-
-DAY = "2025-06-26"
-TOPICS = ["language model", "diffusion", "reinforcement learning", "video", "reasoning", "agent"]
-
-
-def write_subscribers(cwd: Path, n: int) -> list[str]:
-    emails = [f"reader{i}@example.org" for i in range(n)]
-    (cwd / "subscribers.toml").write_text(
-        "".join(
-            f'[[subscriber]]\nemail = "{e}"\nkeywords = ["{TOPICS[i % len(TOPICS)]}"]\n\n'
-            for i, e in enumerate(emails)
-        )
-    )
-    return emails
-
-
-def environment(smtp: SMTPServer, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SMTP_"))}
-    return {**env, **smtp.env(DIGEST_SOURCES="sample"), **extra}
+from tests.support.cli import DAY, environment, write_subscribers
+from tests.support.smtp import SMTPServer
 
 
 def start(cwd: Path, smtp: SMTPServer, **extra: str) -> subprocess.Popen[str]:

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from digest.schedule import trigger
-
-from .conftest import SMTPServer, sample_items
-from .test_cli import digest
-from .test_crash import environment, write_subscribers
+from tests.support.cli import digest, environment, write_subscribers
+from tests.support.listings import sample_items
+from tests.support.smtp import SMTPServer
 
 THURSDAY = datetime(2025, 11, 6, 12, tzinfo=UTC)
 

@@ -11,8 +11,8 @@ import pytest
 from digest.sources import SourceError
 from digest.sources.huggingface import HuggingFaceSource, parse_item
 from digest.sources.sample import SampleSource
-
-from .conftest import FakeHF, Scripted, hf_item
+from tests.support.http import FakeHF, Scripted
+from tests.support.listings import hf_item
 
 DAY = date(2025, 11, 6)
 EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "hf-item-example.json"

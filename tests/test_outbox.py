@@ -8,8 +8,8 @@ from datetime import date
 from sqlalchemy import create_engine, select
 
 from digest import pipeline, store
-
-from .conftest import SMTPServer, make_settings
+from tests.support.settings import make_settings
+from tests.support.smtp import SMTPServer
 
 DAY = date(2025, 11, 6)  # a bundled sample day: ada and grace each get one digest
 ADA, GRACE = "ada@example.org", "grace@example.org"

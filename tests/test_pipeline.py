@@ -13,8 +13,10 @@ from sqlalchemy import create_engine, func, select
 from digest import pipeline, store
 from digest.sources.huggingface import HuggingFaceSource
 from digest.sources.sample import SampleSource
-
-from .conftest import FakeHF, Scripted, SMTPServer, authenticator, hf_item, make_settings
+from tests.support.http import FakeHF, Scripted
+from tests.support.listings import hf_item
+from tests.support.settings import make_settings
+from tests.support.smtp import SMTPServer, authenticator
 
 D1, D2, D3 = date(2025, 11, 4), date(2025, 11, 5), date(2025, 11, 6)
 

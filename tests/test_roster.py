@@ -12,9 +12,8 @@ from sqlalchemy import update
 
 from digest import pipeline, roster, store
 from digest.models import Keyword
-
-from .conftest import SUBSCRIBERS, make_settings
-from .test_cli import digest
+from tests.support.cli import digest
+from tests.support.settings import SUBSCRIBERS, make_settings
 
 
 def engine_of(workdir: Path):
@@ -218,7 +217,7 @@ def test_switching_to_weekly_waits_for_the_next_weekly_day(workdir: Path) -> Non
 def test_a_weekly_digest_the_relay_deferred_goes_out_the_next_day(workdir: Path) -> None:
     """Left pending on the weekly day (451 each time), it is still owed the day after, when
     no weekly digest is due: delivered then, not cancelled."""
-    from .conftest import SMTPServer
+    from tests.support.smtp import SMTPServer
 
     (workdir / "subscribers.toml").write_text(
         SUBSCRIBERS.replace("max_papers = 5", 'max_papers = 5\nfrequency = "weekly"')

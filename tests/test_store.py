@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 
 from digest import pipeline, store
 from digest.models import Paper, canonical_key
-
-from .conftest import SUBSCRIBERS, make_settings
+from tests.support.settings import SUBSCRIBERS, make_settings
 
 
 def make(pid: str, title: str, day: date = date(2025, 11, 6), **kw) -> Paper:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from digest import pipeline
 from digest.progress import Plain
-
-from .conftest import SMTPServer, make_settings
-from .test_crash import DAY, write_subscribers
+from tests.support.cli import DAY, write_subscribers
+from tests.support.settings import make_settings
+from tests.support.smtp import SMTPServer
 
 ROOT = Path(__file__).resolve().parents[1]
 

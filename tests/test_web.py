@@ -15,9 +15,8 @@ from sqlalchemy import create_engine
 
 from digest import roster
 from digest.roster import Member
-
-from .conftest import SMTPServer
-from .served import SECRET, Client, Served, links_in, mail_to, served, wait_for_mail
+from tests.support.served import SECRET, Client, Served, links_in, mail_to, served, wait_for_mail
+from tests.support.smtp import SMTPServer
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import SMTPServer
-from .needs_browser import require_chromium
-from .served import links_in, served, wait_for_mail
+from tests.support.needs_browser import require_chromium
+from tests.support.served import links_in, served, wait_for_mail
+from tests.support.smtp import SMTPServer
 
 require_chromium()
 
-from .browser import chromium  # noqa: E402
+from tests.support.browser import chromium  # noqa: E402
 
 EMAIL = "lin@example.org"
 

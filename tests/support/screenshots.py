@@ -21,10 +21,9 @@ from digest import pipeline
 from digest.compose import Composed
 from digest.config import load_settings
 from digest.sources.sample import SampleSource, sample_dir
+from tests.support.browser import SCHEMES, WIDTHS, chromium, opened
+from tests.support.listings import FIXTURES
 
-from .browser import SCHEMES, WIDTHS, chromium, opened
-
-HERE = Path(__file__).resolve().parent
 DAY = date(2025, 11, 6)
 READER = "ada@example.org"
 PROFILE = """
@@ -59,7 +58,7 @@ def preview_of(workdir: Path, items: list[dict[str, Any]], profile: str) -> Comp
 
 def showcase(workdir: Path) -> Composed:
     listing = json.loads((sample_dir() / f"{DAY}.json").read_text(encoding="utf-8"))
-    listing.append(json.loads((HERE / "fixtures" / "hf-item-example.json").read_text()))
+    listing.append(json.loads((FIXTURES / "hf-item-example.json").read_text()))
     return preview_of(workdir, listing, PROFILE)
 
 

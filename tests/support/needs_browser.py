@@ -10,7 +10,7 @@ import pytest
 
 def require_chromium() -> None:
     try:
-        from .browser import chromium_path
+        from tests.support.browser import chromium_path
     except ImportError:  # the test extra is not installed
         found = None
     else:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import httpx
 
-from .conftest import SMTPServer, free_port
+from tests.support.net import free_port
+from tests.support.smtp import SMTPServer
 
 SECRET = "test-secret-key-0123456789"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

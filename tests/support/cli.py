@@ -1,0 +1,46 @@
+"""`digest` as an operator's shell runs it, in a subprocess, and the files and environment
+such runs are given."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.smtp import SMTPServer
+
+ROOT = Path(__file__).resolve().parents[2]  # the source tree
+
+
+def python(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Python as an operator's shell runs it: no DIGEST_/SMTP_ settings but those given."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SMTP_"))}
+    full.update({"DIGEST_SOURCES": "sample", "DIGEST_EMAIL_BACKEND": "file", **env})
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=300
+    )
+
+
+def digest(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return python(cwd, "-m", "digest", *args, **env)
+
+
+DAY = "2025-06-26"
+TOPICS = ["language model", "diffusion", "reinforcement learning", "video", "reasoning", "agent"]
+
+
+def write_subscribers(cwd: Path, n: int) -> list[str]:
+    emails = [f"reader{i}@example.org" for i in range(n)]
+    (cwd / "subscribers.toml").write_text(
+        "".join(
+            f'[[subscriber]]\nemail = "{e}"\nkeywords = ["{TOPICS[i % len(TOPICS)]}"]\n\n'
+            for i, e in enumerate(emails)
+        )
+    )
+    return emails
+
+
+def environment(smtp: SMTPServer, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SMTP_"))}
+    return {**env, **smtp.env(DIGEST_SOURCES="sample"), **extra}

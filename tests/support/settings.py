@@ -1,0 +1,33 @@
+"""Settings for library calls in a test's working directory, and its subscriber file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from digest.config import Settings, load_settings
+
+SUBSCRIBERS = """
+[[subscriber]]
+email = "ada@example.org"
+name = "Ada Lovelace"
+keywords = ["world model", "reinforcement learning", { term = "robot", weight = 2.0 }]
+exclude = ["survey"]
+max_papers = 5
+
+[[subscriber]]
+email = "grace@example.org"
+keywords = ["diffusion", "video generation"]
+"""
+
+
+def make_settings(workdir: Path, **env: str) -> Settings:
+    base = {
+        "DIGEST_DATABASE_URL": f"sqlite:///{workdir / 'digest.db'}",
+        "DIGEST_SUBSCRIBERS": str(workdir / "subscribers.toml"),
+        "DIGEST_OUTBOX_DIR": str(workdir / "outbox"),
+        "DIGEST_SOURCES": "sample",
+        "SMTP_RETRY_DELAY": "0.01",
+        "SMTP_TIMEOUT": "1",
+    }
+    base.update(env)
+    return load_settings(base, dotenv_path=None)
