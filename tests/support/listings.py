@@ -1,5 +1,5 @@
 """Listings the sources serve in tests: Hugging Face items in the API's shape, the bundled
-sample days, and the day arXiv announced the papers of the feed tests."""
+sample days, and arXiv's announcement of ANNOUNCED."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import json
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+from tests.support.feeds import Item
+from tests.support.http import FakeArxiv
 
 DATA = Path(__file__).resolve().parents[2] / "digest" / "sample"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # tests/fixtures
@@ -40,4 +43,24 @@ def sample_items(day: str) -> list[dict[str, Any]]:
     return json.loads((DATA / f"{day}.json").read_text())
 
 
+# --- arXiv ---------------------------------------------------------------------------------
+
 ANNOUNCED = date(2025, 11, 6)  # a Thursday
+SATURDAY = date(2025, 11, 8)
+
+ROBOT_HANDS = Item(
+    "2511.01001v1",
+    "World Models for Dexterous Robot Hands",
+    "We learn a world model of contact: for $k<n$ fingers and $n>m$ objects & more.",
+    categories=("cs.RO", "cs.LG"),
+)
+VIDEO_WORLD = Item("2511.01002v1", "Scaling world models with video", categories=("cs.LG",))
+CROSS = Item(
+    "2511.01003v1", "Robot grasping with world model priors", kind="cross", categories=("cs.RO",)
+)
+REPLACED = Item("2401.00001v3", "A world model survey, revised", kind="replace")
+REPLACED_CROSS = Item("2402.00002v2", "World models, again", kind="replace-cross")
+
+
+def announcement(feed: FakeArxiv) -> None:
+    feed.items = [ROBOT_HANDS, VIDEO_WORLD, CROSS, REPLACED, REPLACED_CROSS]

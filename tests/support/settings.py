@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from digest import store
 from digest.config import Settings, load_settings
 
 SUBSCRIBERS = """
@@ -31,3 +32,8 @@ def make_settings(workdir: Path, **env: str) -> Settings:
     }
     base.update(env)
     return load_settings(base, dotenv_path=None)
+
+
+def engine_of(workdir: Path):
+    """The database that make_settings(workdir) names."""
+    return store.open_engine(f"sqlite:///{workdir / 'digest.db'}")

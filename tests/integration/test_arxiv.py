@@ -1,48 +1,26 @@
 """arXiv as a second source: its announcement feed on a real loopback server (RSS and Atom,
 new, cross and replace items, a weekend, an unknown category, a 304), merged with Hugging
-Face listings of the same papers, per-subscriber categories, and stale sources."""
+Face listings of the same papers, and per-subscriber categories."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select
 
 from digest import pipeline, store
-from digest.freshness import stale
 from digest.pace import Pace
 from digest.sources import SourceError, SourceState
 from digest.sources.arxiv import ArxivSource
 from digest.sources.huggingface import HuggingFaceSource
 from tests.support import feeds
-from tests.support.cli import digest
-from tests.support.feeds import Item
 from tests.support.http import FakeArxiv, FakeHF, Scripted
-from tests.support.listings import ANNOUNCED, hf_item
+from tests.support.listings import ANNOUNCED, ROBOT_HANDS, SATURDAY, announcement, hf_item
 from tests.support.settings import make_settings
 from tests.support.smtp import SMTPServer
-
-SATURDAY = date(2025, 11, 8)
-
-ROBOT_HANDS = Item(
-    "2511.01001v1",
-    "World Models for Dexterous Robot Hands",
-    "We learn a world model of contact: for $k<n$ fingers and $n>m$ objects & more.",
-    categories=("cs.RO", "cs.LG"),
-)
-VIDEO_WORLD = Item("2511.01002v1", "Scaling world models with video", categories=("cs.LG",))
-CROSS = Item(
-    "2511.01003v1", "Robot grasping with world model priors", kind="cross", categories=("cs.RO",)
-)
-REPLACED = Item("2401.00001v3", "A world model survey, revised", kind="replace")
-REPLACED_CROSS = Item("2402.00002v2", "World models, again", kind="replace-cross")
-
-
-def announcement(feed: FakeArxiv) -> None:
-    feed.items = [ROBOT_HANDS, VIDEO_WORLD, CROSS, REPLACED, REPLACED_CROSS]
 
 
 def arxiv(feed: FakeArxiv, cats: tuple[str, ...] = ("cs.LG", "cs.RO"), **kw) -> ArxivSource:
@@ -238,60 +216,6 @@ def test_a_paper_seen_on_arxiv_and_trending_later_is_not_sent_again(
     assert row.upvotes == 310 and row.source == "arxiv" and row.categories == ["cs.RO", "cs.LG"]
 
 
-def test_a_weekend_feed_is_a_quiet_day_not_a_failure(cwd: Path, arxiv_feed) -> None:
-    arxiv_feed.day = SATURDAY
-    done = digest(
-        cwd,
-        "run",
-        "--date",
-        str(SATURDAY),
-        DIGEST_SOURCES="arxiv",
-        DIGEST_ARXIV_RSS_URL=arxiv_feed.rss_url,
-        DIGEST_ARXIV_CATEGORIES="cs.LG",
-    )
-    assert done.returncode == 0, done.stderr
-    assert "no announcement in cs.LG for Sat 2025-11-08" in done.stderr
-    assert "nothing new for any of 2 subscribers" in done.stderr
-    assert "Traceback" not in done.stderr
-
-
-def test_an_unknown_category_fails_the_run_in_one_line_and_stores_nothing(
-    cwd: Path, arxiv_feed
-) -> None:
-    done = digest(
-        cwd,
-        "run",
-        "--date",
-        str(ANNOUNCED),
-        DIGEST_SOURCES="arxiv",
-        DIGEST_ARXIV_RSS_URL=arxiv_feed.rss_url,
-        DIGEST_ARXIV_CATEGORIES="cs.XX",
-    )
-    assert done.returncode == 1
-    assert "arxiv: " in done.stderr and "Feed error for query: cs.XX" in done.stderr
-    assert "Traceback" not in done.stderr
-    assert "1 source(s) failed" in done.stdout
-    with create_engine(f"sqlite:///{cwd / 'digest.db'}").connect() as conn:
-        assert conn.execute(select(func.count()).select_from(store.papers)).scalar_one() == 0
-
-
-@pytest.mark.parametrize(
-    ("env", "message"),
-    [
-        ({"DIGEST_SOURCES": "arxiv"}, "DIGEST_ARXIV_CATEGORIES is empty"),
-        (
-            {"DIGEST_SOURCES": "arxiv", "DIGEST_ARXIV_CATEGORIES": "cs LG"},
-            "'cs LG' is not an arXiv category",
-        ),
-        ({"DIGEST_ARXIV_CROSS_LISTS": "perhaps"}, "DIGEST_ARXIV_CROSS_LISTS='perhaps'"),
-    ],
-)
-def test_arxiv_settings_are_checked_at_start(cwd: Path, env, message) -> None:
-    done = digest(cwd, "run", **env)
-    assert done.returncode == 2
-    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
-
-
 def test_a_dry_run_keeps_no_validators_and_a_real_run_reuses_them(
     workdir, hf_api, arxiv_feed, smtp_server
 ) -> None:
@@ -304,14 +228,6 @@ def test_a_dry_run_keeps_no_validators_and_a_real_run_reuses_them(
     again = pipeline.run(settings, ANNOUNCED, dry_run=True, sources=[arxiv(arxiv_feed)])
     assert arxiv_feed.statuses[-1] == 304
     assert again.fetched == 0 and again.mailed == 0
-
-
-@pytest.fixture
-def cwd(tmp_path: Path) -> Path:
-    from tests.support.settings import SUBSCRIBERS
-
-    (tmp_path / "subscribers.toml").write_text(SUBSCRIBERS)
-    return tmp_path
 
 
 # --- per-subscriber categories -------------------------------------------------------------
@@ -346,66 +262,3 @@ def test_a_subscriber_kept_to_a_category_gets_only_papers_known_to_be_in_it(
     any_text = anyone.get_body(("plain",)).get_content()
     assert "Scaling world models with video" in any_text
     assert "Diffusion world model for video" in any_text
-
-
-def test_a_category_that_is_not_one_refuses_the_file(cwd: Path) -> None:
-    (cwd / "subscribers.toml").write_text(
-        '[[subscriber]]\nemail = "rob@example.org"\nkeywords = ["robot"]\n'
-        'categories = ["robots!"]\n'
-    )
-    done = digest(cwd, "run", "--dry-run", "--date", str(ANNOUNCED))
-    assert done.returncode == 2
-    assert "subscriber #1 (rob@example.org)" in done.stderr and "'robots!'" in done.stderr
-
-
-# --- stale sources -------------------------------------------------------------------------
-
-
-def test_quiet_weekends_and_a_holiday_are_not_stale() -> None:
-    friday, monday = date(2025, 11, 7), date(2025, 11, 10)
-    fresh = SourceState("arxiv", last_listed=friday, checked_through=monday)
-    assert stale(fresh, monday) is None
-    holiday = SourceState("arxiv", last_listed=date(2025, 12, 30), checked_through=date(2026, 1, 1))
-    assert stale(holiday, date(2026, 1, 1)) is None
-
-
-def test_three_announcement_days_without_papers_or_a_new_build_are_stale() -> None:
-    monday, thursday = date(2025, 11, 3), date(2025, 11, 6)
-    quiet = SourceState("huggingface", last_listed=monday, checked_through=thursday)
-    assert "listed nothing on the last 3 announcement days" in (stale(quiet, thursday) or "")
-    frozen = SourceState(
-        "arxiv",
-        last_listed=thursday,
-        checked_through=thursday,
-        built_at=datetime(2025, 11, 6, 5, tzinfo=UTC),
-    )
-    assert stale(frozen, date(2025, 11, 10)) is None  # Fri, Mon: two days
-    assert "has not moved for 3 announcement days" in (stale(frozen, date(2025, 11, 11)) or "")
-
-
-def test_a_feed_that_stopped_moving_is_reported_by_the_run_and_by_status(
-    cwd: Path, arxiv_feed
-) -> None:
-    announcement(arxiv_feed)
-    env = {
-        "DIGEST_SOURCES": "arxiv",
-        "DIGEST_ARXIV_RSS_URL": arxiv_feed.rss_url,
-        "DIGEST_ARXIV_CATEGORIES": "cs.LG",
-    }
-    today = datetime.now(UTC).date()
-    arxiv_feed.day = today
-    arxiv_feed.built_at = datetime.now(UTC)
-    ok = digest(cwd, "run", "--date", str(today), **env)
-    assert ok.returncode == 0 and "stale" not in ok.stderr + ok.stdout
-    status = digest(cwd, "status", **env)
-    assert re.search(r"arxiv\s+\S+\s.*\bok\b", status.stdout), status.stdout
-
-    # the feed keeps its old build for a week: 304s, nothing new, and that is said
-    arxiv_feed.day = today - timedelta(days=8)
-    arxiv_feed.built_at = datetime.now(UTC) - timedelta(days=8)
-    done = digest(cwd, "run", **env)
-    assert done.returncode == 0
-    assert "arxiv looks stale: its feed was last rebuilt" in done.stderr
-    assert done.stdout.strip().splitlines()[-1].endswith("stale: arxiv")
-    status = digest(cwd, "status", **env)
-    assert re.search(r"arxiv .*STALE: its feed was last\s", status.stdout), status.stdout

@@ -252,7 +252,7 @@ def test_a_template_that_cannot_be_inlined_once_is_inlined_per_message(
 ) -> None:
     own = tmp_path / "own"
     own.mkdir()
-    source = (Path(__file__).parents[1] / "templates" / "digest.html.j2").read_text()
+    source = (Path(__file__).parents[2] / "templates" / "digest.html.j2").read_text()
     (own / "digest.html.j2").write_text(
         source.replace('<td class="card">', '<td class="card" style="{{ \'color:#123456\' }}">')
     )

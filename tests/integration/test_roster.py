@@ -1,9 +1,8 @@
-"""Subscribers in the database: the file as one way in, the operator's commands, the rules
-between what the file says and what subscribers changed themselves, weekly digests."""
+"""Subscribers in the database: the file as one way in, the rules between what the file says
+and what subscribers changed themselves, weekly digests."""
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -12,12 +11,7 @@ from sqlalchemy import update
 
 from digest import pipeline, roster, store
 from digest.models import Keyword
-from tests.support.cli import digest
-from tests.support.settings import SUBSCRIBERS, make_settings
-
-
-def engine_of(workdir: Path):
-    return store.open_engine(f"sqlite:///{workdir / 'digest.db'}")
+from tests.support.settings import SUBSCRIBERS, engine_of, make_settings
 
 
 def test_the_file_is_imported_when_it_changes_and_a_subscribers_own_changes_stand(
@@ -52,33 +46,6 @@ def test_the_file_is_imported_when_it_changes_and_a_subscribers_own_changes_stan
         assert terms[0] == "world models"
 
 
-def test_an_unsubscribe_is_never_undone_by_an_import_or_the_operator(workdir: Path) -> None:
-    path = workdir / "subscribers.toml"
-    engine = engine_of(workdir)
-    with engine.begin() as conn:
-        roster.sync_file(conn, path, True)
-        roster.unsubscribe(conn, roster.get(conn, "ada@example.org"))
-    path.write_text(SUBSCRIBERS.replace("max_papers = 5", "max_papers = 6"))
-    with engine.begin() as conn:
-        result = roster.sync_file(conn, path, True)
-        assert result.unsubscribed == ["ada@example.org"]
-        assert roster.get(conn, "ada@example.org").status == "unsubscribed"
-    added = digest(
-        workdir,
-        "subscribers",
-        "add",
-        "ada@example.org",
-        "-k",
-        "robots",
-        DIGEST_SUBSCRIBERS=str(path),
-    )
-    assert added.returncode == 1 and "only they can subscribe again" in added.stderr
-    run = digest(workdir, "run", "--date", "2025-11-06", DIGEST_SUBSCRIBERS=str(path))
-    assert run.returncode == 0
-    assert not list((workdir / "outbox").glob("*/ada@example.org*"))
-    assert list((workdir / "outbox").glob("*/grace@example.org*"))
-
-
 def test_an_entry_removed_from_the_file_removes_that_subscriber_only(workdir: Path) -> None:
     path = workdir / "subscribers.toml"
     engine = engine_of(workdir)
@@ -91,92 +58,6 @@ def test_an_entry_removed_from_the_file_removes_that_subscriber_only(workdir: Pa
     with engine.begin() as conn:
         assert roster.sync_file(conn, path, True).removed == ["grace@example.org"]
         assert [m.email for m in roster.members(conn)] == ["ada@example.org", "cli@example.org"]
-
-
-def test_operator_commands_round_trip_through_export_and_import(tmp_path: Path) -> None:
-    env = {"DIGEST_SUBSCRIBERS": str(tmp_path / "none.toml")}
-    (tmp_path / "none.toml").write_text("")
-    add = digest(
-        tmp_path,
-        "subscribers",
-        "add",
-        "Bob@Example.org",
-        "-k",
-        "world model",
-        "-k",
-        "offline RL",
-        "--exclude",
-        "survey",
-        "--max-papers",
-        "4",
-        "--weekly",
-        "--name",
-        "Bob",
-        **env,
-    )
-    assert add.returncode == 0 and "bob@example.org: added" in add.stdout
-    bad = digest(tmp_path, "subscribers", "add", "nope", "-k", "x", **env)
-    assert bad.returncode == 2 and bad.stderr.startswith("error: nope: invalid email address")
-    listed = digest(tmp_path, "subscribers", "list", **env)
-    assert "bob@example.org" in listed.stdout and "weekly" in listed.stdout
-
-    exported = digest(tmp_path, "subscribers", "export", **env)
-    assert exported.returncode == 0
-    (entry,) = tomllib.loads(exported.stdout)["subscriber"]
-    assert entry == {
-        "email": "bob@example.org",
-        "name": "Bob",
-        "keywords": ["world model", "offline RL"],
-        "exclude": ["survey"],
-        "max_papers": 4,
-        "frequency": "weekly",
-    }
-    other = tmp_path / "other"
-    other.mkdir()
-    (other / "export.toml").write_text(exported.stdout)
-    (other / "none.toml").write_text("")
-    imported = digest(
-        other, "subscribers", "import", "export.toml", DIGEST_SUBSCRIBERS=str(other / "none.toml")
-    )
-    assert "1 added" in imported.stdout, imported.stderr
-    again = digest(other, "subscribers", "export", DIGEST_SUBSCRIBERS=str(other / "none.toml"))
-    assert again.stdout == exported.stdout
-
-    removed = digest(tmp_path, "subscribers", "remove", "bob@example.org", **env)
-    assert removed.returncode == 0
-    gone = digest(tmp_path, "subscribers", "remove", "bob@example.org", **env)
-    assert gone.returncode == 1 and "no such subscriber" in gone.stderr
-
-
-def test_a_broken_file_stops_the_run_and_imports_nothing(workdir: Path) -> None:
-    path = workdir / "subscribers.toml"
-    engine = engine_of(workdir)
-    with engine.begin() as conn:
-        roster.sync_file(conn, path, True)
-    path.write_text(SUBSCRIBERS.replace('email = "grace@example.org"', 'email = "grace"'))
-    run = digest(workdir, "run", "--date", "2025-11-06", DIGEST_SUBSCRIBERS=str(path))
-    assert run.returncode == 2 and "subscriber #2 (grace): invalid email" in run.stderr
-    with engine.connect() as conn:
-        assert roster.get(conn, "grace@example.org").status == "active"
-
-
-def test_weekly_is_due_once_a_week_on_its_day_or_the_first_run_after() -> None:
-    thursday = 3
-    m = roster.Member(
-        subscriber=None,  # type: ignore[arg-type]
-        status="active",
-        paused=False,
-        origin="cli",
-        confirmed_at=datetime(2025, 10, 1),
-    )
-    wed, thu, fri = date(2025, 11, 5), date(2025, 11, 6), date(2025, 11, 7)
-    done_last_week = replace(m, weekly_done=date(2025, 10, 30))
-    assert not roster.weekly_due(replace(done_last_week), wed, thursday)
-    assert roster.weekly_due(done_last_week, thu, thursday)
-    assert roster.weekly_due(done_last_week, fri, thursday)  # Thursday's run was missed
-    assert not roster.weekly_due(replace(m, weekly_done=thu), fri, thursday)
-    joined_friday = replace(m, confirmed_at=datetime(2025, 11, 7, 9))
-    assert not roster.weekly_due(joined_friday, fri, thursday)
 
 
 def test_weekly_subscribers_get_the_weeks_best_once(workdir: Path) -> None:

@@ -1,0 +1,1 @@
+"""Library calls against loopback SMTP and HTTP servers and real SQLite files."""
