@@ -30,12 +30,15 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from workload import day_files, topics  # noqa: E402
 
-from digest import store  # noqa: E402
-from digest.models import Paper  # noqa: E402
-from digest.pipeline import listing_for  # noqa: E402
-from digest.rank import MIN_SCORE, compile_profile, explain, rank, select  # noqa: E402
+from digest.domain.paper import Paper  # noqa: E402
+from digest.domain.subscriber import parse_entry  # noqa: E402
+from digest.jobs.collect import store_papers  # noqa: E402
+from digest.jobs.decide import listing_for  # noqa: E402
+from digest.rank.profile import MIN_SCORE, compile_profile  # noqa: E402
+from digest.rank.select import explain, rank, select  # noqa: E402
 from digest.sources.huggingface import parse_listing  # noqa: E402
-from digest.subscribers import parse_entry  # noqa: E402
+from digest.store import open_database  # noqa: E402
+from digest.store.papers import listed  # noqa: E402
 
 DAY = date(2025, 11, 6)
 
@@ -63,9 +66,9 @@ def corpus_papers(data: Path) -> list[Paper]:
 
 def stored(papers: Sequence[Paper], db: Path):
     """A store that has seen `papers`, as a run leaves it; returns (engine, stored papers)."""
-    engine = store.open_engine(f"sqlite:///{db}")
+    engine = open_database(f"sqlite:///{db}").engine
     with engine.begin() as conn:
-        store.upsert_papers(conn, papers, "huggingface")
+        store_papers(conn, papers, "huggingface")
     return engine
 
 
@@ -111,7 +114,7 @@ def quality(data: Path, tmp: Path) -> bool:
     )
     ours_all, bm25_all, ok = [], [], True
     with engine.connect() as conn:
-        candidates = store.papers_listed(conn, [DAY])
+        candidates = listed(conn, [DAY])
         listing, rarity = listing_for(conn, candidates)
         for prof in profiles:
             judged = prof["judgments"]
@@ -190,11 +193,11 @@ def speed(data: Path, tmp: Path, n_profiles: int, n_papers: int) -> None:
     )
     with engine.connect() as conn:
         t0 = time.perf_counter()
-        candidates = store.papers_listed(conn, [DAY])
+        candidates = listed(conn, [DAY])
         listing, rarity = listing_for(conn, candidates)
         t1 = time.perf_counter()
         sent = 0
-        for sub in subs:  # what pipeline.decide does for each subscriber
+        for sub in subs:  # what jobs.decide does for each subscriber
             profile = compile_profile(sub)
             chosen = select(profile, listing, rarity)
             sent += len([explain(listing, s) for s in chosen[: sub.max_papers]])

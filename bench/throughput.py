@@ -52,17 +52,16 @@ from sqlalchemy import select  # noqa: E402
 from workload import listing_items, listing_server, subscriber_entries  # noqa: E402
 from workload import topics as vocabulary  # noqa: E402
 
-from digest import pipeline, store  # noqa: E402
-from digest.compose import (  # noqa: E402
-    WIRE,
-    Composer,
-    header_text,
-    message_id,
-    subject_line,
-    topics,
-)
-from digest.config import load_settings  # noqa: E402
-from digest.inline import inline_html  # noqa: E402
+from digest.compose.inline import inline_html  # noqa: E402
+from digest.compose.mime import WIRE, header_text  # noqa: E402
+from digest.compose.render import subject_line  # noqa: E402
+from digest.domain.digest import PENDING  # noqa: E402
+from digest.jobs.decide import Decider  # noqa: E402
+from digest.jobs.plan import batches, plan  # noqa: E402
+from digest.jobs.wiring import composer_for  # noqa: E402
+from digest.progress import Silent  # noqa: E402
+from digest.settings import Settings, load_settings  # noqa: E402
+from digest.store import open_database, schema  # noqa: E402
 
 DAY = date(2025, 11, 6)
 
@@ -200,8 +199,8 @@ def _closed_port() -> int:
 
 def limit(db: Path, sink: Sink, lanes: int, per_connection: int) -> Result:
     """The same bytes over `lanes` reused connections, read in chunks from the stored outbox."""
-    engine = store.open_engine(f"sqlite:///{db}")
-    m = store.messages
+    engine = open_database(f"sqlite:///{db}").engine
+    m = schema.messages
     work: queue.Queue[tuple[str, bytes] | None] = queue.Queue(maxsize=lanes * 64)
     sent = [0] * lanes
 
@@ -224,9 +223,7 @@ def limit(db: Path, sink: Sink, lanes: int, per_connection: int) -> Result:
     for t in threads:
         t.start()
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(m.c.subscriber_email, m.c.raw).where(m.c.status == store.PENDING)
-        )
+        rows = conn.execute(select(m.c.subscriber_email, m.c.raw).where(m.c.status == PENDING))
         for chunk in iter(lambda: rows.fetchmany(500), []):
             for row in chunk:
                 work.put((row.subscriber_email, row.raw))
@@ -243,16 +240,20 @@ def ranking(work: Path, api: str, sink: Sink) -> tuple[int, float]:
     """Every subscriber ranked against the day's listing, as a run does it (a batch at a time,
     each subscriber's ledger read, the top papers explained), with nothing else running."""
     settings = load_settings(environment(work, api, sink.port), dotenv_path=None)
-    engine = store.open_engine(settings.database_url)
-    with engine.connect() as conn:
-        who = pipeline.plan(conn, settings, DAY, pipeline.Silent())
+    db = open_database(settings.database_url)
+    with db.reading() as conn:
+        who = plan(conn, settings, DAY, Silent())
         started = time.perf_counter()
-        ranked = pipeline.Ranking.of(conn, [DAY], False)
-        for batch in pipeline.batches(engine.connect, who):
-            ranked.decide(conn, batch)
+        decider = decider_of(conn, settings)
+        for batch in batches(db.reading, who):
+            decider.decide(conn, batch)
         seconds = time.perf_counter() - started
-    engine.dispose()
+    db.dispose()
     return who.receiving, seconds
+
+
+def decider_of(conn: Any, settings: Settings) -> Decider:
+    return Decider.of(conn, [DAY], False, settings.mail.domain)
 
 
 def naive(work: Path, api: str, sink: Sink, sample: int) -> Result:
@@ -260,21 +261,19 @@ def naive(work: Path, api: str, sink: Sink, sample: int) -> Result:
     on the whole HTML, EmailMessage, and a new connection per recipient."""
     env = environment(work, api, sink.port)
     settings = load_settings(env, dotenv_path=None)
-    composer = Composer(settings)
-    engine = store.open_engine(settings.database_url)
-    with engine.connect() as conn:
-        who = pipeline.plan(conn, settings, DAY, pipeline.Silent())
-        ranking = pipeline.Ranking.of(conn, [DAY], False)
-        subs = itertools.chain.from_iterable(pipeline.batches(engine.connect, who))
-        digests = ranking.decide(conn, list(itertools.islice(subs, sample * 2)))[:sample]
-    engine.dispose()
+    composer = composer_for(settings)
+    db = open_database(settings.database_url)
+    with db.reading() as conn:
+        who = plan(conn, settings, DAY, Silent())
+        decider = decider_of(conn, settings)
+        subs = itertools.chain.from_iterable(batches(db.reading, who))
+        digests = decider.decide(conn, list(itertools.islice(subs, sample * 2)))[:sample]
+    db.dispose()
     sink.ask("reset")
     composing = 0.0
     started = time.perf_counter()
     for d in digests:
         t0 = time.thread_time()
-        d.topics = topics(d.papers)
-        d.message_id = message_id(d, composer.domain)
         subject = header_text(subject_line(d))
         ctx = composer.context(d, subject)
         text = composer.text_template.render(ctx)
@@ -376,8 +375,8 @@ def main() -> int:
         sizes.append(100_000)
     if args.check:  # on the listing the project ships, so it runs on any clean checkout
         sizes, args.naive, args.data = [60], 5, ROOT / "digest" / "sample"
-    lanes = load_settings({}, dotenv_path=None).smtp_max_connections
-    per_connection = load_settings({}, dotenv_path=None).smtp_messages_per_connection
+    lanes = load_settings({}, dotenv_path=None).mail.smtp.max_connections
+    per_connection = load_settings({}, dotenv_path=None).mail.smtp.messages_per_connection
     print(f"machine: {machine()}")
     print("sink: aiosmtpd in its own process, accepting and discarding")
     items = listing_items(args.data)

@@ -20,9 +20,12 @@ from typing import Any
 import feedparser
 import httpx
 
-from ..models import Paper, arxiv_id, canonical_key, http_url, one_line
+from ..domain.paper import Paper, arxiv_id, canonical_key, http_url
+from ..domain.source import SourceState
+from ..domain.text import one_line
+from ..errors import SourceError
 from ..pace import Pace
-from . import Fetched, SourceError, SourceState
+from .base import Fetched
 from .http import Fetcher
 
 NAME = "arxiv"

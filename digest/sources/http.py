@@ -13,15 +13,9 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from .. import __version__
-from ..models import one_line
+from ..domain.text import one_line
+from ..errors import SourceError, TransientFetchError
 from ..pace import Pace
-from . import SourceError
-
-
-class _Transient(Exception):
-    def __init__(self, problem: str, retry_after: float | None = None) -> None:
-        super().__init__(problem)
-        self.retry_after = retry_after
 
 
 def retry_after(resp: httpx.Response) -> float | None:
@@ -75,7 +69,7 @@ class Fetcher:
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Transient) and exc.retry_after is not None:
+        if isinstance(exc, TransientFetchError) and exc.retry_after is not None:
             return min(exc.retry_after, self.max_wait)
         base = self.backoff * 2 ** (state.attempt_number - 1)
         return min(base * (0.5 + random.random()), self.max_wait)
@@ -87,11 +81,13 @@ class Fetcher:
             try:
                 resp = self.client.get(url, headers=headers)
             except httpx.TimeoutException:
-                raise _Transient(f"timed out after {self.timeout:g}s") from None
+                raise TransientFetchError(f"timed out after {self.timeout:g}s") from None
             except httpx.TransportError as exc:
-                raise _Transient(f"connection failed: {exc or type(exc).__name__}") from None
+                raise TransientFetchError(
+                    f"connection failed: {exc or type(exc).__name__}"
+                ) from None
             if resp.status_code == 429 or resp.status_code >= 500:
-                raise _Transient(f"HTTP {resp.status_code}", retry_after(resp))
+                raise TransientFetchError(f"HTTP {resp.status_code}", retry_after(resp))
             if resp.status_code >= 400:
                 snippet = one_line(resp.text)[:200]
                 raise SourceError(self.source, str(url), f"HTTP {resp.status_code}: {snippet}")
@@ -100,12 +96,12 @@ class Fetcher:
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=self._wait,
-            retry=retry_if_exception_type(_Transient),
+            retry=retry_if_exception_type(TransientFetchError),
             reraise=True,
         )
         try:
             return retrying(once)
-        except _Transient as exc:
+        except TransientFetchError as exc:
             raise SourceError(
                 self.source, str(url), f"{exc} (gave up after {self.attempts} attempts)"
             ) from None

@@ -10,8 +10,11 @@ from urllib.parse import quote
 
 import httpx
 
-from ..models import Paper, arxiv_id, canonical_key, http_url, one_line
-from . import Fetched, SourceError, SourceState, by_day
+from ..domain.paper import Paper, arxiv_id, canonical_key, http_url
+from ..domain.source import SourceState
+from ..domain.text import one_line
+from ..errors import SourceError
+from .base import Fetched, by_day
 from .http import Fetcher
 
 NAME = "huggingface"

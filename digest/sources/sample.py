@@ -8,8 +8,10 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
-from ..models import Paper
-from . import Fetched, SourceError, SourceState, by_day
+from ..domain.paper import Paper
+from ..domain.source import SourceState
+from ..errors import SourceError
+from .base import Fetched, by_day
 from .huggingface import parse_listing
 
 

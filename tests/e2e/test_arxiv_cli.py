@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from digest import store
+from digest.store import schema
 from tests.support.cli import digest
 from tests.support.listings import ANNOUNCED, SATURDAY, announcement
 
@@ -50,7 +50,7 @@ def test_an_unknown_category_fails_the_run_in_one_line_and_stores_nothing(
     assert "Traceback" not in done.stderr
     assert "1 source(s) failed" in done.stdout
     with create_engine(f"sqlite:///{cwd / 'digest.db'}").connect() as conn:
-        assert conn.execute(select(func.count()).select_from(store.papers)).scalar_one() == 0
+        assert conn.execute(select(func.count()).select_from(schema.papers)).scalar_one() == 0
 
 
 @pytest.mark.parametrize(

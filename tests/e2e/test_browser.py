@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from digest.compose import Composed
-from digest.display import ZWSP, plain_math
+from digest.compose.render import Composed
+from digest.compose.text import ZWSP, plain_math
 from tests.support.listings import hf_item
 from tests.support.needs_browser import require_chromium
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from digest import store
+from digest.store import schema
 from tests.support.cli import ROOT, digest, python
 from tests.support.settings import SUBSCRIBERS
 
@@ -119,7 +119,7 @@ def test_dry_run_and_preview_change_no_state(cwd: Path) -> None:
     assert pre.returncode == 0, pre.stderr
     assert out.read_text().count('class="card"') >= 1 and out.with_suffix(".eml").exists()
     assert not (cwd / "outbox").exists()
-    for table in (store.papers, store.deliveries, store.runs):
+    for table in (schema.papers, schema.deliveries, schema.runs):
         assert count(cwd, table) == 0
 
 
@@ -177,7 +177,10 @@ def test_the_built_wheel_carries_templates_and_sample(tmp_path: Path) -> None:
     cwd.mkdir()
     (cwd / "subscribers.toml").write_text(SUBSCRIBERS)
     where = python(
-        cwd, "-c", "import digest.compose as c; print(c.builtin_templates())", PYTHONPATH=str(site)
+        cwd,
+        "-c",
+        "import digest.compose.templates as c; print(c.builtin_templates())",
+        PYTHONPATH=str(site),
     )
     assert where.stdout.strip() == str(site / "digest" / "templates")
     result = digest(
@@ -231,7 +234,7 @@ def test_status_shows_the_outbox_and_enable_lifts_a_suppression(cwd: Path) -> No
 
 
 def test_a_run_while_another_holds_the_lock_exits_1_at_once(cwd: Path) -> None:
-    from digest.lock import run_lock
+    from digest.store.lock import run_lock
 
     with run_lock(f"sqlite:///{cwd / 'digest.db'}"):
         result = digest(cwd, "run", "--date", "2025-11-06")

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
-from digest import store
+from digest.store import schema
 from tests.support.cli import DAY, environment, write_subscribers
 from tests.support.smtp import SMTPServer
 
@@ -41,7 +41,7 @@ def db(cwd: Path):
 
 
 def pending(cwd: Path) -> dict[str, tuple[str, bytes]]:
-    m = store.messages
+    m = schema.messages
     with db(cwd).connect() as conn:
         rows = conn.execute(
             select(m.c.subscriber_email, m.c.message_id, m.c.raw).where(m.c.status == "pending")
@@ -51,7 +51,7 @@ def pending(cwd: Path) -> dict[str, tuple[str, bytes]]:
 
 def run_statuses(cwd: Path) -> list[str]:
     with db(cwd).connect() as conn:
-        return list(conn.execute(select(store.runs.c.status).order_by(store.runs.c.id)).scalars())
+        return list(conn.execute(select(schema.runs.c.status).order_by(schema.runs.c.id)).scalars())
 
 
 class Killed(Exception):
@@ -116,11 +116,11 @@ def test_a_run_killed_while_composing_keeps_whole_batches_only(tmp_path: Path) -
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not stored:
             with contextlib.suppress(OperationalError), db(tmp_path).connect() as conn:
-                stored = conn.execute(select(func.count()).select_from(store.messages)).scalar()
+                stored = conn.execute(select(func.count()).select_from(schema.messages)).scalar()
             time.sleep(0.01)
         proc.kill()
         finish(proc)
-        m, d = store.messages, store.deliveries
+        m, d = schema.messages, schema.deliveries
         with db(tmp_path).connect() as conn:
             messages = set(conn.execute(select(m.c.message_id)).scalars())
             claimed = set(conn.execute(select(d.c.message_id).where(d.c.included)).scalars())

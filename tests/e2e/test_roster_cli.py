@@ -7,22 +7,27 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from digest import roster
+from digest import store
+from digest.jobs import roster
+from digest.jobs.visitors import Visitors
+from digest.settings import SubscriberFile
 from tests.support.cli import digest
-from tests.support.settings import SUBSCRIBERS, engine_of
+from tests.support.settings import SUBSCRIBERS, database_of
 
 
 def test_an_unsubscribe_is_never_undone_by_an_import_or_the_operator(workdir: Path) -> None:
     path = workdir / "subscribers.toml"
-    engine = engine_of(workdir)
-    with engine.begin() as conn:
-        roster.sync_file(conn, path, True)
-        roster.unsubscribe(conn, roster.get(conn, "ada@example.org"))
+    file = SubscriberFile(path, True)
+    db = database_of(workdir)
+    with db.begin() as conn:
+        roster.sync_file(conn, file)
+        ada = store.subscribers.get(conn, "ada@example.org")
+    Visitors(db).unsubscribe(ada)
     path.write_text(SUBSCRIBERS.replace("max_papers = 5", "max_papers = 6"))
-    with engine.begin() as conn:
-        result = roster.sync_file(conn, path, True)
+    with db.begin() as conn:
+        result = roster.sync_file(conn, file)
         assert result.unsubscribed == ["ada@example.org"]
-        assert roster.get(conn, "ada@example.org").status == "unsubscribed"
+        assert store.subscribers.get(conn, "ada@example.org").status == "unsubscribed"
     added = digest(
         workdir,
         "subscribers",
@@ -96,11 +101,11 @@ def test_operator_commands_round_trip_through_export_and_import(tmp_path: Path) 
 
 def test_a_broken_file_stops_the_run_and_imports_nothing(workdir: Path) -> None:
     path = workdir / "subscribers.toml"
-    engine = engine_of(workdir)
-    with engine.begin() as conn:
-        roster.sync_file(conn, path, True)
+    db = database_of(workdir)
+    with db.begin() as conn:
+        roster.sync_file(conn, SubscriberFile(path, True))
     path.write_text(SUBSCRIBERS.replace('email = "grace@example.org"', 'email = "grace"'))
     run = digest(workdir, "run", "--date", "2025-11-06", DIGEST_SUBSCRIBERS=str(path))
     assert run.returncode == 2 and "subscriber #2 (grace): invalid email" in run.stderr
-    with engine.connect() as conn:
-        assert roster.get(conn, "grace@example.org").status == "active"
+    with db.reading() as conn:
+        assert store.subscribers.get(conn, "grace@example.org").status == "active"

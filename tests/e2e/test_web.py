@@ -13,8 +13,8 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import create_engine
 
-from digest import roster
-from digest.roster import Member
+from digest import store
+from digest.domain.subscriber import Subscription
 from tests.support.served import SECRET, Client, Served, links_in, mail_to, served, wait_for_mail
 from tests.support.smtp import SMTPServer
 
@@ -26,11 +26,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, SMT
         yield app, smtp
 
 
-def member(app: Served, email: str) -> Member | None:
+def member(app: Served, email: str) -> Subscription | None:
     engine = create_engine(app.env["DIGEST_DATABASE_URL"])
     try:
         with engine.connect() as conn:
-            return roster.get(conn, email)
+            return store.subscribers.get(conn, email)
     finally:
         engine.dispose()
 

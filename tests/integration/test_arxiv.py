@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from digest import pipeline, store
+from digest.domain.source import SourceState
+from digest.errors import SourceError
+from digest.jobs import daily
 from digest.pace import Pace
-from digest.sources import SourceError, SourceState
 from digest.sources.arxiv import ArxivSource
 from digest.sources.huggingface import HuggingFaceSource
+from digest.store import schema
 from tests.support import feeds
 from tests.support.http import FakeArxiv, FakeHF, Scripted
 from tests.support.listings import ANNOUNCED, ROBOT_HANDS, SATURDAY, announcement, hf_item
@@ -166,7 +168,7 @@ def test_a_paper_from_both_sources_is_one_card_with_upvotes_and_code(
         hf_item("2511.09999", "Diffusion for video generation", upvotes=3),
     ]
     settings = both(workdir, hf_api, arxiv_feed, smtp_server)
-    report = pipeline.run(settings, ANNOUNCED, sources=[hf(hf_api), arxiv(arxiv_feed)])
+    report = daily.run(settings, ANNOUNCED, sources=[hf(hf_api), arxiv(arxiv_feed)])
     assert report.ok and report.sent == 2
     (ada,) = mails(smtp_server, "ada@example.org")
     html = ada.get_body(("html",)).get_content()
@@ -182,10 +184,10 @@ def test_a_paper_from_both_sources_is_one_card_with_upvotes_and_code(
     assert "Diffusion for video generation" in grace.get_body(("plain",)).get_content()
     engine = create_engine(settings.database_url)
     with engine.connect() as conn:
-        papers = conn.execute(select(func.count()).select_from(store.papers)).scalar_one()
+        papers = conn.execute(select(func.count()).select_from(schema.papers)).scalar_one()
         sources = dict(
             conn.execute(
-                select(store.listings.c.source, func.count()).group_by(store.listings.c.source)
+                select(schema.listings.c.source, func.count()).group_by(schema.listings.c.source)
             ).all()
         )
     assert papers == 3  # 2 from arXiv, 1 more from Hugging Face
@@ -197,7 +199,7 @@ def test_a_paper_seen_on_arxiv_and_trending_later_is_not_sent_again(
 ) -> None:
     announcement(arxiv_feed)
     settings = both(workdir, hf_api, arxiv_feed, smtp_server)
-    pipeline.run(settings, ANNOUNCED, sources=[hf(hf_api), arxiv(arxiv_feed)])
+    daily.run(settings, ANNOUNCED, sources=[hf(hf_api), arxiv(arxiv_feed)])
     (first,) = mails(smtp_server, "ada@example.org")
     assert "World Models for Dexterous Robot Hands" in first.get_body(("plain",)).get_content()
 
@@ -206,12 +208,12 @@ def test_a_paper_seen_on_arxiv_and_trending_later_is_not_sent_again(
     hf_api.days[str(SATURDAY)] = [
         hf_item("2511.01001v2", "World Models for Dexterous Robot Hands", upvotes=310)
     ]
-    report = pipeline.run(settings, SATURDAY, sources=[hf(hf_api), arxiv(arxiv_feed)])
+    report = daily.run(settings, SATURDAY, sources=[hf(hf_api), arxiv(arxiv_feed)])
     assert report.ok and report.fetched == 1 and report.new == 0
     assert len(mails(smtp_server, "ada@example.org")) == 1
     with create_engine(settings.database_url).connect() as conn:
         row = conn.execute(
-            select(store.papers).where(store.papers.c.key == "arxiv:2511.01001")
+            select(schema.papers).where(schema.papers.c.key == "arxiv:2511.01001")
         ).one()
     assert row.upvotes == 310 and row.source == "arxiv" and row.categories == ["cs.RO", "cs.LG"]
 
@@ -221,11 +223,11 @@ def test_a_dry_run_keeps_no_validators_and_a_real_run_reuses_them(
 ) -> None:
     announcement(arxiv_feed)
     settings = both(workdir, hf_api, arxiv_feed, smtp_server, DIGEST_SOURCES="arxiv")
-    pipeline.run(settings, ANNOUNCED, dry_run=True, sources=[arxiv(arxiv_feed)])
-    pipeline.run(settings, ANNOUNCED, sources=[arxiv(arxiv_feed)])
+    daily.run(settings, ANNOUNCED, dry_run=True, sources=[arxiv(arxiv_feed)])
+    daily.run(settings, ANNOUNCED, sources=[arxiv(arxiv_feed)])
     assert arxiv_feed.statuses == [200, 200]  # the dry run's fetch was rolled back whole
     assert len(smtp_server.received) == 1  # grace matches nothing here
-    again = pipeline.run(settings, ANNOUNCED, dry_run=True, sources=[arxiv(arxiv_feed)])
+    again = daily.run(settings, ANNOUNCED, dry_run=True, sources=[arxiv(arxiv_feed)])
     assert arxiv_feed.statuses[-1] == 304
     assert again.fetched == 0 and again.mailed == 0
 
@@ -251,7 +253,7 @@ def test_a_subscriber_kept_to_a_category_gets_only_papers_known_to_be_in_it(
     announcement(arxiv_feed)
     hf_api.days[str(ANNOUNCED)] = [hf_item("2511.09999", "Diffusion world model for video")]
     settings = both(workdir, hf_api, arxiv_feed, smtp_server, DIGEST_ARXIV_CROSS_LISTS="true")
-    pipeline.run(settings, ANNOUNCED, sources=[hf(hf_api), arxiv(arxiv_feed, cross_lists=True)])
+    daily.run(settings, ANNOUNCED, sources=[hf(hf_api), arxiv(arxiv_feed, cross_lists=True)])
     (rob,) = mails(smtp_server, "rob@example.org")
     (anyone,) = mails(smtp_server, "any@example.org")
     rob_text = rob.get_body(("plain",)).get_content()

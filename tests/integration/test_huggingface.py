@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from digest.sources import SourceError
+from digest.errors import SourceError
 from digest.sources.huggingface import HuggingFaceSource
 from tests.support.http import FakeHF, Scripted
 from tests.support.listings import hf_item

@@ -7,7 +7,9 @@ from datetime import date
 
 from sqlalchemy import create_engine, select
 
-from digest import pipeline, store
+from digest import store
+from digest.jobs import daily
+from digest.store import schema
 from tests.support.settings import make_settings
 from tests.support.smtp import SMTPServer
 
@@ -21,7 +23,7 @@ def settings_for(workdir, smtp: SMTPServer, **env: str):
 
 def outbox(settings) -> dict[str, tuple[str, int, str | None]]:
     """Each subscriber's latest message: status, attempts, the relay's last answer."""
-    m = store.messages
+    m = schema.messages
     with create_engine(settings.database_url).connect() as conn:
         rows = conn.execute(
             select(m.c.subscriber_email, m.c.status, m.c.attempts, m.c.detail).order_by(
@@ -34,7 +36,7 @@ def outbox(settings) -> dict[str, tuple[str, int, str | None]]:
 def test_transient_answers_are_retried_within_the_run(workdir, smtp_server) -> None:
     smtp_server.handler.faults[ADA] = ["451 4.3.0 try later", "452 4.2.2 over quota"]
     settings = settings_for(workdir, smtp_server)
-    report = pipeline.run(settings, DAY)
+    report = daily.run(settings, DAY)
     assert (report.sent, report.deferred, report.failed, report.exit_code) == (2, 0, 0, 0)
     assert smtp_server.handler.count() == {ADA: 1, GRACE: 1}
     assert smtp_server.handler.attempts[ADA] == 3
@@ -45,7 +47,7 @@ def test_dropped_connection_421_and_timeout_reconnect_and_retry(workdir, smtp_se
     smtp_server.handler.faults[ADA] = ["drop", "421 4.3.2 shutting down"]
     smtp_server.handler.faults[GRACE] = ["stall"]
     settings = settings_for(workdir, smtp_server)
-    report = pipeline.run(settings, DAY)
+    report = daily.run(settings, DAY)
     assert (report.sent, report.deferred, report.exit_code) == (2, 0, 0)
     assert smtp_server.handler.count() == {ADA: 1, GRACE: 1}
     assert len(smtp_server.handler.peers) >= 3  # a new connection after each loss
@@ -56,24 +58,24 @@ def test_still_failing_transient_stays_pending_then_goes_out_unchanged(
 ) -> None:
     smtp_server.handler.faults[ADA] = ["451 4.7.1 greylisted"] * 3
     settings = settings_for(workdir, smtp_server)
-    first = pipeline.run(settings, DAY)
+    first = daily.run(settings, DAY)
     assert (first.sent, first.deferred, first.exit_code) == (1, 1, 0)
     assert "1 left pending for the next run" in first.summary()
     status, attempts, answer = outbox(settings)[ADA]
     assert (status, attempts, answer) == ("pending", 3, "451 4.7.1 greylisted")
     with create_engine(settings.database_url).connect() as conn:
         (mid, raw) = conn.execute(
-            select(store.messages.c.message_id, store.messages.c.raw).where(
-                store.messages.c.subscriber_email == ADA
+            select(schema.messages.c.message_id, schema.messages.c.raw).where(
+                schema.messages.c.subscriber_email == ADA
             )
         ).one()
 
-    second = pipeline.run(settings, DAY)
+    second = daily.run(settings, DAY)
     assert (second.earlier, second.mailed, second.sent) == (1, 0, 1)
     (got,) = [m for m in smtp_server.received if m.rcpt_tos == [ADA]]
     assert got.message["Message-ID"] == mid
     assert got.raw.rstrip(b"\r\n") == raw.rstrip(b"\r\n")  # byte for byte what was decided
-    assert pipeline.run(settings, DAY).sent == 0
+    assert daily.run(settings, DAY).sent == 0
 
 
 def test_permanent_refusal_fails_one_message_and_repeated_ones_suppress(
@@ -81,21 +83,21 @@ def test_permanent_refusal_fails_one_message_and_repeated_ones_suppress(
 ) -> None:
     smtp_server.handler.refuse_rcpt[GRACE] = "550 5.1.1 <grace@example.org>: no such user"
     settings = settings_for(workdir, smtp_server, DIGEST_SUPPRESS_AFTER="2")
-    first = pipeline.run(settings, DAY)
+    first = daily.run(settings, DAY)
     assert (first.sent, first.failed, first.exit_code) == (1, 1, 0)
     assert first.refusals == [f"{GRACE}: refused for good: 550 5.1.1 <{GRACE}>: no such user"]
     assert outbox(settings)[GRACE][:2] == ("failed", 1)
 
-    second = pipeline.run(settings, DAY)  # the papers were freed, so grace is tried again
+    second = daily.run(settings, DAY)  # the papers were freed, so grace is tried again
     assert (second.mailed, second.failed, second.suppressed) == (1, 1, 0)
-    third = pipeline.run(settings, DAY)
+    third = daily.run(settings, DAY)
     assert (third.mailed, third.failed, third.suppressed) == (0, 0, 1)
     assert "1 suppressed" in third.summary()
 
     smtp_server.handler.refuse_rcpt.clear()
     with create_engine(settings.database_url).begin() as conn:
-        assert store.unsuppress(conn, GRACE)
-    assert pipeline.run(settings, DAY).sent == 1
+        assert store.outbox.unsuppress(conn, GRACE)
+    assert daily.run(settings, DAY).sent == 1
     assert smtp_server.handler.count() == {ADA: 1, GRACE: 1}
 
 
@@ -104,8 +106,8 @@ def test_a_content_refusal_fails_the_message_but_does_not_count_against_the_addr
 ) -> None:
     smtp_server.handler.faults[GRACE] = ["data 554 5.7.1 message rejected as spam"] * 3
     settings = settings_for(workdir, smtp_server, DIGEST_SUPPRESS_AFTER="1")
-    pipeline.run(settings, DAY)
-    report = pipeline.run(settings, DAY)
+    daily.run(settings, DAY)
+    report = daily.run(settings, DAY)
     assert (report.failed, report.suppressed) == (1, 0)
 
 
@@ -114,13 +116,13 @@ def test_a_refused_sender_stops_delivery_and_leaves_everything_pending(
 ) -> None:
     smtp_server.handler.refuse_mail = "550 5.7.1 sender not allowed"
     settings = settings_for(workdir, smtp_server, DIGEST_SUPPRESS_AFTER="1")
-    report = pipeline.run(settings, DAY)
+    report = daily.run(settings, DAY)
     assert (report.sent, report.failed, report.deferred, report.exit_code) == (0, 0, 2, 1)
     assert "refuses the sender digest@localhost: 550 5.7.1" in report.delivery_error
     assert {s for s, _, _ in outbox(settings).values()} == {"pending"}
 
     smtp_server.handler.refuse_mail = None
-    assert pipeline.run(settings, DAY).sent == 2
+    assert daily.run(settings, DAY).sent == 2
 
 
 def test_relay_going_away_mid_run_leaves_the_rest_pending(workdir) -> None:
@@ -135,13 +137,13 @@ def test_relay_going_away_mid_run_leaves_the_rest_pending(workdir) -> None:
                 session.transport.close()
 
         smtp.handler.on_mail = vanish
-        report = pipeline.run(settings, DAY)
+        report = daily.run(settings, DAY)
         assert (report.sent, report.deferred, report.exit_code) == (1, 1, 1)
         assert report.delivery_error.startswith("cannot reach SMTP relay")
         assert smtp.handler.count().total() == 1
     with SMTPServer() as again:
         settings = settings_for(workdir, again)
-        report = pipeline.run(settings, DAY)
+        report = daily.run(settings, DAY)
         assert (report.earlier, report.sent) == (1, 1)
         assert again.handler.count().total() == 1
 
@@ -149,10 +151,10 @@ def test_relay_going_away_mid_run_leaves_the_rest_pending(workdir) -> None:
 def test_an_unsubscribed_address_gets_no_pending_mail(workdir, smtp_server) -> None:
     smtp_server.handler.faults[GRACE] = ["451 later"] * 3
     settings = settings_for(workdir, smtp_server)
-    pipeline.run(settings, DAY)
+    daily.run(settings, DAY)
     text = (workdir / "subscribers.toml").read_text()
     (workdir / "subscribers.toml").write_text(text[: text.index('[[subscriber]]\nemail = "grace')])
     smtp_server.handler.faults.clear()
-    report = pipeline.run(settings, DAY)
+    report = daily.run(settings, DAY)
     assert report.sent == 0 and outbox(settings)[GRACE][0] == "cancelled"
     assert smtp_server.handler.count() == {ADA: 1}

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from digest import pipeline, store
+from digest.domain.digest import SENT
+from digest.jobs import daily
 from digest.sources.huggingface import HuggingFaceSource
 from digest.sources.sample import SampleSource
+from digest.store import schema
 from tests.support.http import FakeHF, Scripted
 from tests.support.listings import hf_item
 from tests.support.settings import make_settings
@@ -56,14 +58,14 @@ def mail_for(smtp: SMTPServer, email: str):
 def ledger(settings, email: str | None = None) -> int:
     """Papers delivered in accepted messages (to `email`)."""
     engine = create_engine(settings.database_url)
-    d, m = store.deliveries, store.messages
+    d, m = schema.deliveries, schema.messages
     stmt = (
         select(func.count())
         .select_from(d.join(m, d.c.message_id == m.c.message_id))
-        .where(d.c.included, m.c.status == store.SENT)
+        .where(d.c.included, m.c.status == SENT)
     )
     if email:
-        stmt = stmt.where(store.deliveries.c.subscriber_email == email)
+        stmt = stmt.where(schema.deliveries.c.subscriber_email == email)
     with engine.connect() as conn:
         return conn.execute(stmt).scalar_one()
 
@@ -71,7 +73,7 @@ def ledger(settings, email: str | None = None) -> int:
 def test_three_overlapping_days_never_repeat_a_paper(workdir, hf_api, smtp_server) -> None:
     three_days(hf_api)
     settings = settings_for(workdir, hf_api, smtp_server)
-    reports = [pipeline.run(settings, d, sources=fast(hf_api)) for d in (D1, D2, D3)]
+    reports = [daily.run(settings, d, sources=fast(hf_api)) for d in (D1, D2, D3)]
     assert [r.exit_code for r in reports] == [0, 0, 0]
 
     ada = [papers_in(m) for m in mail_for(smtp_server, "ada@example.org")]
@@ -83,7 +85,7 @@ def test_three_overlapping_days_never_repeat_a_paper(workdir, hf_api, smtp_serve
     ]  # day 3 re-lists C under another id: nothing new
     assert reports[2].summary().startswith("run 2025-11-06 ok: fetched 3 papers (1 new); 1 of 2")
 
-    again = pipeline.run(settings, D3, sources=fast(hf_api))
+    again = daily.run(settings, D3, sources=fast(hf_api))
     assert (again.exit_code, again.mailed, again.sent) == (0, 0, 0)
     assert len(smtp_server.received) == 5
     assert "0 of 2 subscribers had new papers; 0 sent, 0 failed" in again.summary()
@@ -92,7 +94,7 @@ def test_three_overlapping_days_never_repeat_a_paper(workdir, hf_api, smtp_serve
 def test_each_message_is_what_the_contract_says(workdir, hf_api, smtp_server) -> None:
     three_days(hf_api)
     settings = settings_for(workdir, hf_api, smtp_server, SMTP_MAX_CONNECTIONS="1")
-    pipeline.run(settings, D1, sources=fast(hf_api))
+    daily.run(settings, D1, sources=fast(hf_api))
     assert len(smtp_server.received) == 2 and len(smtp_server.handler.peers) == 1  # one connection
     (msg,) = mail_for(smtp_server, "ada@example.org")
     assert msg["Subject"] == "2 new papers for world model, robot, reinforcement learning"
@@ -115,7 +117,7 @@ def test_untrusted_text_reaches_the_mail_as_text(workdir, hf_api, smtp_server) -
         '[[subscriber]]\nemail = "eve@example.org"\nname = "Eve\\r\\nBcc: victim@example.com"\n'
         'keywords = ["world model"]\n'
     )
-    report = pipeline.run(settings_for(workdir, hf_api, smtp_server), D1, sources=fast(hf_api))
+    report = daily.run(settings_for(workdir, hf_api, smtp_server), D1, sources=fast(hf_api))
     assert report.sent == 1
     (got,) = smtp_server.received
     assert got.rcpt_tos == ["eve@example.org"]
@@ -130,20 +132,20 @@ def test_untrusted_text_reaches_the_mail_as_text(workdir, hf_api, smtp_server) -
 def test_dry_run_sends_nothing_and_changes_nothing(workdir, hf_api, smtp_server) -> None:
     three_days(hf_api)
     settings = settings_for(workdir, hf_api, smtp_server)
-    report = pipeline.run(settings, D1, dry_run=True, sources=fast(hf_api))
+    report = daily.run(settings, D1, dry_run=True, sources=fast(hf_api))
     assert (report.mailed, report.sent, report.exit_code) == (2, 0, 0)
     assert smtp_server.received == []
     engine = create_engine(settings.database_url)
     with engine.connect() as conn:
         for table in (
-            store.papers,
-            store.listings,
-            store.deliveries,
-            store.runs,
-            store.subscribers,
+            schema.papers,
+            schema.listings,
+            schema.deliveries,
+            schema.runs,
+            schema.subscribers,
         ):
             assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 0
-    assert pipeline.run(settings, D1, sources=fast(hf_api)).sent == 2
+    assert daily.run(settings, D1, sources=fast(hf_api)).sent == 2
 
 
 def test_permanent_refusal_is_reported_and_others_still_get_mail(
@@ -152,14 +154,14 @@ def test_permanent_refusal_is_reported_and_others_still_get_mail(
     three_days(hf_api)
     settings = settings_for(workdir, hf_api, smtp_server)
     smtp_server.handler.refuse_rcpt["grace@example.org"] = "550 5.1.1 No such user"
-    report = pipeline.run(settings, D1, sources=fast(hf_api))
+    report = daily.run(settings, D1, sources=fast(hf_api))
     assert (report.sent, report.failed, report.exit_code) == (1, 1, 0)
     assert report.refusals == ["grace@example.org: refused for good: 550 5.1.1 No such user"]
     assert "1 sent, 1 failed" in report.summary()
     assert ledger(settings, "grace@example.org") == 0 and ledger(settings, "ada@example.org") == 2
 
     smtp_server.handler.refuse_rcpt.clear()
-    retry = pipeline.run(settings, D1, sources=fast(hf_api))
+    retry = daily.run(settings, D1, sources=fast(hf_api))
     assert (retry.sent, retry.failed) == (1, 0)
     assert [papers_in(m) for m in mail_for(smtp_server, "grace@example.org")] == [["2511.00003"]]
 
@@ -169,18 +171,18 @@ def test_relay_refusing_every_message_fails_the_run(workdir, hf_api, smtp_server
     smtp_server.handler.refuse_rcpt.update(
         {"ada@example.org": "550 no", "grace@example.org": "553 no"}
     )
-    report = pipeline.run(settings_for(workdir, hf_api, smtp_server), D1, sources=fast(hf_api))
+    report = daily.run(settings_for(workdir, hf_api, smtp_server), D1, sources=fast(hf_api))
     assert (report.sent, report.failed, report.exit_code) == (0, 2, 1)
 
 
 def test_unreachable_relay_fails_early_and_marks_nothing_sent(workdir, hf_api, smtp_server) -> None:
     three_days(hf_api)
     settings = settings_for(workdir, hf_api, smtp_server, SMTP_PORT="9")
-    report = pipeline.run(settings, D1, sources=fast(hf_api))
+    report = daily.run(settings, D1, sources=fast(hf_api))
     assert report.exit_code == 1 and report.sent == 0 and report.deferred == 2
     assert report.delivery_error.startswith("cannot reach SMTP relay 127.0.0.1:9")
     assert ledger(settings) == 0
-    ok = pipeline.run(settings_for(workdir, hf_api, smtp_server), D1, sources=fast(hf_api))
+    ok = daily.run(settings_for(workdir, hf_api, smtp_server), D1, sources=fast(hf_api))
     assert (ok.earlier, ok.mailed, ok.sent) == (2, 0, 2)  # the outbox, as decided before
 
 
@@ -189,7 +191,7 @@ def test_failing_source_stores_nothing_and_the_other_source_still_delivers(
 ) -> None:
     hf_api.script = [Scripted(500, b"down")] * 2
     settings = settings_for(workdir, hf_api, smtp_server)
-    report = pipeline.run(settings, D3, sources=[*fast(hf_api), SampleSource()])
+    report = daily.run(settings, D3, sources=[*fast(hf_api), SampleSource()])
     assert report.exit_code == 1
     (failure,) = report.source_failures
     assert failure.startswith(f"huggingface: {hf_api.api_url}/daily_papers?date=2025-11-06")
@@ -201,7 +203,7 @@ def test_failing_source_stores_nothing_and_the_other_source_still_delivers(
 def test_a_failing_source_alone_sends_nothing(workdir, hf_api, smtp_server) -> None:
     hf_api.script = [Scripted(200, b"[{broken")]
     settings = settings_for(workdir, hf_api, smtp_server)
-    report = pipeline.run(settings, D1, sources=fast(hf_api))
+    report = daily.run(settings, D1, sources=fast(hf_api))
     assert (report.exit_code, report.sent, report.fetched) == (1, 0, 0)
     assert smtp_server.received == [] and ledger(settings) == 0
 
@@ -230,7 +232,7 @@ def test_starttls_with_login(workdir, hf_api, server_tls) -> None:
         authenticator=authenticator("digest", "s3cret"),
     ) as smtp:
         settings = starttls_settings(workdir, hf_api, smtp, password="s3cret")
-        assert pipeline.run(settings, D1, sources=fast(hf_api)).sent == 2
+        assert daily.run(settings, D1, sources=fast(hf_api)).sent == 2
         assert len(smtp.received) == 2
 
 
@@ -238,7 +240,7 @@ def test_implicit_tls(workdir, hf_api, server_tls) -> None:
     three_days(hf_api)
     with SMTPServer(ssl_context=server_tls) as smtp:
         settings = settings_for(workdir, hf_api, smtp, SMTP_SECURITY="ssl")
-        assert pipeline.run(settings, D1, sources=fast(hf_api)).sent == 2
+        assert daily.run(settings, D1, sources=fast(hf_api)).sent == 2
 
 
 def test_wrong_password_fails_the_run_with_nothing_sent(workdir, hf_api, server_tls) -> None:
@@ -247,7 +249,7 @@ def test_wrong_password_fails_the_run_with_nothing_sent(workdir, hf_api, server_
         tls_context=server_tls, authenticator=authenticator("digest", "s3cret")
     ) as smtp:
         settings = starttls_settings(workdir, hf_api, smtp, password="wrong")
-        report = pipeline.run(settings, D1, sources=fast(hf_api))
+        report = daily.run(settings, D1, sources=fast(hf_api))
         assert report.exit_code == 1 and smtp.received == []
         assert "refused the login for digest: 535" in report.delivery_error
         assert "wrong" not in report.delivery_error
@@ -256,7 +258,7 @@ def test_wrong_password_fails_the_run_with_nothing_sent(workdir, hf_api, server_
 
 def test_file_backend_writes_eml_and_html(workdir) -> None:
     settings = make_settings(workdir, DIGEST_EMAIL_BACKEND="file")
-    report = pipeline.run(settings, D3)
+    report = daily.run(settings, D3)
     assert report.sent == 2
     day_dir = workdir / "outbox" / "2025-11-06"
     assert sorted(p.suffix for p in day_dir.iterdir()) == [".eml", ".eml", ".html", ".html"]
@@ -264,16 +266,16 @@ def test_file_backend_writes_eml_and_html(workdir) -> None:
 
 def test_max_papers_caps_a_digest_and_leftovers_do_not_trickle_out(workdir) -> None:
     settings = make_settings(workdir, DIGEST_EMAIL_BACKEND="file")
-    report = pipeline.run(settings, date(2025, 6, 26))
+    report = daily.run(settings, date(2025, 6, 26))
     assert report.sent == 2
     assert ledger(settings, "ada@example.org") == 5
-    assert pipeline.run(settings, date(2025, 6, 26)).sent == 0
+    assert daily.run(settings, date(2025, 6, 26)).sent == 0
 
 
 @pytest.mark.parametrize("backend", ["console"])
 def test_console_backend_prints_the_message(workdir, capsys, backend) -> None:
     settings = make_settings(workdir, DIGEST_EMAIL_BACKEND=backend)
-    assert pipeline.run(settings, D3).sent == 2
+    assert daily.run(settings, D3).sent == 2
     out = capsys.readouterr().out
     assert (
         "To: Ada Lovelace <ada@example.org>" in out

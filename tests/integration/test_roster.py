@@ -9,55 +9,73 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from digest import pipeline, roster, store
-from digest.models import Keyword
-from tests.support.settings import SUBSCRIBERS, engine_of, make_settings
+from digest import store
+from digest.domain.subscriber import Keyword
+from digest.jobs import daily, roster
+from digest.jobs.visitors import Visitors
+from digest.settings import SubscriberFile
+from digest.store import schema
+from digest.subscriptions import rules
+from tests.support.settings import SUBSCRIBERS, database_of, make_settings
+
+
+def terms(conn: store.Tx, email: str) -> list[str]:
+    return [k.term for k in store.subscribers.get(conn, email).subscriber.keywords]
 
 
 def test_the_file_is_imported_when_it_changes_and_a_subscribers_own_changes_stand(
     workdir: Path,
 ) -> None:
     path = workdir / "subscribers.toml"
-    engine = engine_of(workdir)
-    with engine.begin() as conn:
-        first = roster.sync_file(conn, path, True)
+    file = SubscriberFile(path, True)
+    db = database_of(workdir)
+    with db.begin() as conn:
+        first = roster.sync_file(conn, file)
         assert sorted(first.added) == ["ada@example.org", "grace@example.org"]
-        assert roster.sync_file(conn, path, True) is None  # unchanged: not read again
-        ada = roster.get(conn, "ada@example.org")
+        assert roster.sync_file(conn, file) is None  # unchanged: not read again
+        ada = store.subscribers.get(conn, "ada@example.org")
         mine = replace(ada.subscriber, keywords=(Keyword("my own pick"),))
-        roster.save(conn, ada, mine, paused=False)
+    Visitors(db).save_preferences(ada, mine, paused=False)
 
     # The operator edits grace's entry only: ada's own change stands, grace's edit applies.
     path.write_text(SUBSCRIBERS.replace('"video generation"', '"video generation", "3D"'))
-    with engine.begin() as conn:
-        second = roster.sync_file(conn, path, True)
+    with db.begin() as conn:
+        second = roster.sync_file(conn, file)
         assert second.updated == ["grace@example.org"] and second.unchanged == ["ada@example.org"]
-        assert [k.term for k in roster.get(conn, "ada@example.org").subscriber.keywords] == [
-            "my own pick"
+        assert [
+            k.term for k in store.subscribers.get(conn, "ada@example.org").subscriber.keywords
+        ] == ["my own pick"]
+        assert "3D" in [
+            k.term for k in store.subscribers.get(conn, "grace@example.org").subscriber.keywords
         ]
-        assert "3D" in [k.term for k in roster.get(conn, "grace@example.org").subscriber.keywords]
 
     # Now the operator edits ada's entry too: the newer change, the operator's, wins.
     path.write_text(path.read_text().replace('"world model"', '"world models"'))
-    with engine.begin() as conn:
-        third = roster.sync_file(conn, path, True)
+    with db.begin() as conn:
+        third = roster.sync_file(conn, file)
         assert third.updated == ["ada@example.org"]
-        terms = [k.term for k in roster.get(conn, "ada@example.org").subscriber.keywords]
-        assert terms[0] == "world models"
+        assert terms(conn, "ada@example.org")[0] == "world models"
 
 
 def test_an_entry_removed_from_the_file_removes_that_subscriber_only(workdir: Path) -> None:
     path = workdir / "subscribers.toml"
-    engine = engine_of(workdir)
-    with engine.begin() as conn:
-        roster.sync_file(conn, path, True)
-        roster.add(
-            conn, replace(roster.get(conn, "ada@example.org").subscriber, email="cli@example.org")
+    file = SubscriberFile(path, True)
+    db = database_of(workdir)
+    with db.begin() as conn:
+        roster.sync_file(conn, file)
+        roster.add_subscriber(
+            conn,
+            replace(
+                store.subscribers.get(conn, "ada@example.org").subscriber, email="cli@example.org"
+            ),
         )
     path.write_text(SUBSCRIBERS[: SUBSCRIBERS.index('[[subscriber]]\nemail = "grace')])
-    with engine.begin() as conn:
-        assert roster.sync_file(conn, path, True).removed == ["grace@example.org"]
-        assert [m.email for m in roster.members(conn)] == ["ada@example.org", "cli@example.org"]
+    with db.begin() as conn:
+        assert roster.sync_file(conn, file).removed == ["grace@example.org"]
+        assert [m.email for m in store.subscribers.page(conn)] == [
+            "ada@example.org",
+            "cli@example.org",
+        ]
 
 
 def test_weekly_subscribers_get_the_weeks_best_once(workdir: Path) -> None:
@@ -65,34 +83,35 @@ def test_weekly_subscribers_get_the_weeks_best_once(workdir: Path) -> None:
         SUBSCRIBERS.replace("max_papers = 5", 'max_papers = 5\nfrequency = "weekly"')
     )
     settings = make_settings(workdir, DIGEST_WEEKLY_DAY="thursday")
-    wednesday = pipeline.run(settings, date(2025, 11, 5))
+    wednesday = daily.run(settings, date(2025, 11, 5))
     assert wednesday.ok
     assert not list((workdir / "outbox").glob("*/ada@example.org*"))
 
-    thursday = pipeline.run(settings, date(2025, 11, 6))
+    thursday = daily.run(settings, date(2025, 11, 6))
     assert thursday.ok and thursday.sent == 2
     (ada,) = (workdir / "outbox").glob("2025-11-06/ada@example.org*.eml")
     raw = ada.read_text()
     assert "Subject: 5 papers this week for" in raw
     assert "31 October =E2=80=93 6 November 2025" in raw or "31 October – 6 November 2025" in raw
 
-    friday = pipeline.run(settings, date(2025, 11, 7))
+    friday = daily.run(settings, date(2025, 11, 7))
     assert friday.sent == 0  # once a week, not again the day after
-    daily = pipeline.run(settings, date(2025, 11, 6))
-    assert daily.sent == 0  # grace (daily) already had the day's papers; ada had her week
+    again = daily.run(settings, date(2025, 11, 6))
+    assert again.sent == 0  # grace (daily) already had the day's papers; ada had her week
 
 
 def test_switching_to_weekly_waits_for_the_next_weekly_day(workdir: Path) -> None:
-    engine = engine_of(workdir)
-    with engine.begin() as conn:
-        roster.sync_file(conn, workdir / "subscribers.toml", True)
+    db = database_of(workdir)
+    with db.begin() as conn:
+        roster.sync_file(conn, SubscriberFile(workdir / "subscribers.toml", True))
         month_ago = datetime.now() - timedelta(days=30)
-        conn.execute(update(store.subscribers).values(confirmed_at=month_ago))
-        ada = roster.get(conn, "ada@example.org")
-        roster.save(conn, ada, replace(ada.subscriber, frequency="weekly"), paused=False)
-        weekly = roster.get(conn, "ada@example.org")
-        three_days_ago = (date.today().weekday() - 3) % 7
-        assert not roster.weekly_due(weekly, date.today(), three_days_ago)
+        conn.execute(update(schema.subscribers).values(confirmed_at=month_ago))
+        ada = store.subscribers.get(conn, "ada@example.org")
+    Visitors(db).save_preferences(ada, replace(ada.subscriber, frequency="weekly"), paused=False)
+    with db.reading() as conn:
+        weekly = store.subscribers.get(conn, "ada@example.org")
+    three_days_ago = (date.today().weekday() - 3) % 7
+    assert not rules.weekly_due(weekly, date.today(), three_days_ago)
 
 
 def test_a_weekly_digest_the_relay_deferred_goes_out_the_next_day(workdir: Path) -> None:
@@ -108,9 +127,9 @@ def test_a_weekly_digest_the_relay_deferred_goes_out_the_next_day(workdir: Path)
         settings = make_settings(
             workdir, DIGEST_WEEKLY_DAY="thursday", SMTP_RETRIES="3", **smtp.env()
         )
-        thursday = pipeline.run(settings, date(2025, 11, 6))
+        thursday = daily.run(settings, date(2025, 11, 6))
         assert thursday.deferred == 1 and smtp.handler.count()["ada@example.org"] == 0
-        friday = pipeline.run(settings, date(2025, 11, 7))
+        friday = daily.run(settings, date(2025, 11, 7))
         assert friday.earlier == 1 and friday.sent >= 1
         (got,) = [r.message for r in smtp.received if r.rcpt_tos == ["ada@example.org"]]
         assert got["Subject"].startswith("5 papers this week for")

@@ -8,9 +8,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from digest import pipeline, store
-from digest.models import Paper, canonical_key
-from tests.support.settings import SUBSCRIBERS, make_settings
+from digest import store
+from digest.domain.paper import Paper, canonical_key
+from digest.jobs import daily, inspect
+from digest.jobs.collect import store_papers
+from digest.store import schema
+from tests.support.settings import SUBSCRIBERS, make_settings, open_engine
 
 
 def make(pid: str, title: str, day: date = date(2025, 11, 6), **kw) -> Paper:
@@ -31,52 +34,48 @@ def count(engine, table) -> int:
 
 
 def test_versions_relistings_and_sources_are_one_paper(tmp_path: Path) -> None:
-    engine = store.open_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    engine = open_engine(f"sqlite:///{tmp_path / 'd.db'}")
     with engine.begin() as conn:
-        _, new = store.upsert_papers(
-            conn, [make("2511.00001v1", "Title One", upvotes=1)], "huggingface"
-        )
+        _, new = store_papers(conn, [make("2511.00001v1", "Title One", upvotes=1)], "huggingface")
         assert new == 1
     with engine.begin() as conn:
         later = [make("2511.00001v2", "Title One (revised)", date(2025, 11, 13), upvotes=7)]
-        (p,), new = store.upsert_papers(conn, later, "huggingface")
+        (p,), new = store_papers(conn, later, "huggingface")
         assert new == 0 and p.key == "arxiv:2511.00001"
     with engine.begin() as conn:
         # another source knows the paper only by its title
-        (p,), new = store.upsert_papers(
-            conn, [make("xabc", "title one", date(2025, 11, 14))], "other"
-        )
+        (p,), new = store_papers(conn, [make("xabc", "title one", date(2025, 11, 14))], "other")
         assert new == 0 and p.key == "arxiv:2511.00001"
-    assert count(engine, store.papers) == 1
-    assert count(engine, store.listings) == 3
+    assert count(engine, schema.papers) == 1
+    assert count(engine, schema.listings) == 3
     with engine.connect() as conn:
-        (stored,) = store.papers_listed(conn, [date(2025, 11, 13)])
+        (stored,) = store.papers.listed(conn, [date(2025, 11, 13)])
     assert stored.upvotes == 7 and stored.title == "Title One"
 
 
 def test_a_title_key_paper_later_seen_with_an_id_keeps_its_key(tmp_path: Path) -> None:
-    engine = store.open_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    engine = open_engine(f"sqlite:///{tmp_path / 'd.db'}")
     with engine.begin() as conn:
-        store.upsert_papers(conn, [make("x1", "Same Title")], "sample")
-        (p,), new = store.upsert_papers(conn, [make("2511.00009", "Same title")], "huggingface")
+        store_papers(conn, [make("x1", "Same Title")], "sample")
+        (p,), new = store_papers(conn, [make("2511.00009", "Same title")], "huggingface")
     assert (p.key, new) == ("title:same title", 0)
 
 
 def test_two_arxiv_papers_with_equal_titles_stay_two(tmp_path: Path) -> None:
-    engine = store.open_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    engine = open_engine(f"sqlite:///{tmp_path / 'd.db'}")
     with engine.begin() as conn:
-        store.upsert_papers(conn, [make("2511.00001", "Introduction")], "huggingface")
-        store.upsert_papers(conn, [make("2511.00002", "Introduction")], "huggingface")
-    assert count(engine, store.papers) == 2
+        store_papers(conn, [make("2511.00001", "Introduction")], "huggingface")
+        store_papers(conn, [make("2511.00002", "Introduction")], "huggingface")
+    assert count(engine, schema.papers) == 2
 
 
 def test_rollback_leaves_nothing(tmp_path: Path) -> None:
-    engine = store.open_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    engine = open_engine(f"sqlite:///{tmp_path / 'd.db'}")
     with engine.connect() as conn:
         tx = conn.begin()
-        store.upsert_papers(conn, [make("2511.00001", "T")], "huggingface")
+        store_papers(conn, [make("2511.00001", "T")], "huggingface")
         tx.rollback()
-    assert count(engine, store.papers) == 0
+    assert count(engine, schema.papers) == 0
 
 
 # The tables as the first release created them (papers gained categories and a discussion
@@ -111,19 +110,19 @@ def test_a_database_from_the_first_release_is_upgraded_in_place(tmp_path: Path) 
     settings = make_settings(tmp_path, DIGEST_EMAIL_BACKEND="file")
     (tmp_path / "subscribers.toml").write_text(SUBSCRIBERS)
     scratch = make_settings(tmp_path, DIGEST_DATABASE_URL=f"sqlite:///{tmp_path / 'scratch.db'}")
-    _, ranked = pipeline.ranking(scratch, "ada@example.org", date(2025, 11, 6))
+    _, ranked = inspect.rank_for(scratch, "ada@example.org", date(2025, 11, 6))
     already = ranked[0].paper.key  # what ada would get first, had she not got it before
     with sqlite3.connect(tmp_path / "digest.db") as db:
         db.executescript(FIRST_RELEASE.format(key=already))
 
-    report = pipeline.run(settings, date(2025, 11, 6))
+    report = daily.run(settings, date(2025, 11, 6))
     assert report.sent == 2
-    engine = store.open_engine(settings.database_url)
+    engine = open_engine(settings.database_url)
     with engine.connect() as conn:
         ada = conn.execute(
-            select(store.deliveries.c.paper_key, store.messages.c.status)
-            .join(store.messages)
-            .where(store.deliveries.c.subscriber_email == "ada@example.org")
+            select(schema.deliveries.c.paper_key, schema.messages.c.status)
+            .join(schema.messages)
+            .where(schema.deliveries.c.subscriber_email == "ada@example.org")
         ).all()
     engine.dispose()
     assert (already, "sent") in ada and len(ada) > 1

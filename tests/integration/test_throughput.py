@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import date
 from pathlib import Path
 
-from digest import pipeline
+from digest.jobs import daily
 from digest.progress import Plain
 from tests.support.cli import DAY, write_subscribers
 from tests.support.settings import make_settings
@@ -17,7 +18,7 @@ from tests.support.smtp import SMTPServer
 
 def run(tmp_path: Path, smtp: SMTPServer, reporter: Plain | None = None, **env: str):
     settings = make_settings(tmp_path, **smtp.env(**env))
-    return pipeline.run(settings, pipeline.date.fromisoformat(DAY), reporter=reporter)
+    return daily.run(settings, date.fromisoformat(DAY), reporter=reporter)
 
 
 def test_connections_never_exceed_the_cap_and_all_of_it_is_used(tmp_path: Path) -> None:

@@ -17,9 +17,9 @@ from typing import Any
 
 from playwright.sync_api import Browser
 
-from digest import pipeline
-from digest.compose import Composed
-from digest.config import load_settings
+from digest.compose.render import Composed
+from digest.jobs import inspect
+from digest.settings import load_settings
 from digest.sources.sample import SampleSource, sample_dir
 from tests.support.browser import SCHEMES, WIDTHS, chromium, opened
 from tests.support.listings import FIXTURES
@@ -51,7 +51,7 @@ def preview_of(workdir: Path, items: list[dict[str, Any]], profile: str) -> Comp
         },
         dotenv_path=None,
     )
-    _, composed = pipeline.preview(settings, READER, DAY, sources=[SampleSource(days)])
+    _, composed = inspect.preview(settings, READER, DAY, sources=[SampleSource(days)])
     assert composed is not None, "the profile matched nothing"
     return composed
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from digest import store
-from digest.config import Settings, load_settings
+from sqlalchemy import Engine
+
+from digest.settings import Settings, load_settings
+from digest.store import Database, open_database
 
 SUBSCRIBERS = """
 [[subscriber]]
@@ -34,6 +36,17 @@ def make_settings(workdir: Path, **env: str) -> Settings:
     return load_settings(base, dotenv_path=None)
 
 
-def engine_of(workdir: Path):
+def open_engine(url: str) -> Engine:
+    """The database at `url` opened as the product opens it (schema created or upgraded), as
+    an engine for a test to look into."""
+    return open_database(url).engine
+
+
+def database_of(workdir: Path) -> Database:
     """The database that make_settings(workdir) names."""
-    return store.open_engine(f"sqlite:///{workdir / 'digest.db'}")
+    return open_database(f"sqlite:///{workdir / 'digest.db'}")
+
+
+def engine_of(workdir: Path) -> Engine:
+    """The database that make_settings(workdir) names, as an engine."""
+    return database_of(workdir).engine

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from digest.models import canonical_key
+from digest.domain.paper import canonical_key
 
 
 def test_canonical_key() -> None:

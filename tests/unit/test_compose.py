@@ -9,9 +9,13 @@ from datetime import date
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from digest.compose import GMAIL_CLIP_BYTES, HTML_BUDGET, Composer, html_size
-from digest.display import columns
-from digest.models import Digest, Keyword, Match, Paper, Ranked, Subscriber
+from digest.compose.fit import GMAIL_CLIP_BYTES, HTML_BUDGET, html_size
+from digest.compose.render import Composer
+from digest.compose.text import columns
+from digest.domain.digest import Digest, Match, Ranked
+from digest.domain.paper import Paper
+from digest.domain.subscriber import Keyword, Subscriber
+from digest.jobs.wiring import composer_for
 from tests.support.settings import make_settings
 
 EVIL = '<script>alert("x")</script> World Models & <b>friends</b>'
@@ -47,11 +51,11 @@ def digest(
         for i in range(n)
     ]
     sub = Subscriber(email="ada@example.org", name=name, keywords=(Keyword("world model"),))
-    return Digest(sub, date(2025, 11, 6), papers)
+    return Digest.decided(sub, date(2025, 11, 6), papers, "papers.example")
 
 
 def composer(tmp_path: Path) -> Composer:
-    return Composer(make_settings(tmp_path, DIGEST_FROM="Paper Digest <digest@papers.example>"))
+    return composer_for(make_settings(tmp_path, DIGEST_FROM="Paper Digest <digest@papers.example>"))
 
 
 def test_multipart_alternative_with_headers(tmp_path: Path) -> None:
@@ -179,11 +183,12 @@ def test_too_much_content_shortens_the_least_relevant_cards_first(tmp_path: Path
 
 def test_ai_summary_is_shown_where_the_listing_has_one(tmp_path: Path) -> None:
     d = digest(2, abstract="The long abstract.")
-    d.papers[1] = Ranked(
+    summarized = Ranked(
         dataclasses.replace(d.papers[1].paper, ai_summary="One line on $O(\\sqrt{T})$ regret."),
         2.0,
         d.papers[1].matches,
     )
+    d = dataclasses.replace(d, papers=(d.papers[0], summarized))
     c = composer(tmp_path).compose(d)
     assert "One line on O(√(T)) regret." in c.html and "One line on O(√(T)) regret." in c.text
     assert c.html.count("The long abstract.") == 1
@@ -200,16 +205,15 @@ def test_templates_dir_overrides_some_templates_and_keeps_the_rest(tmp_path: Pat
     mine.mkdir()
     (mine / "digest.css").write_text(".title a { color: #ab1234; }\n")
     (mine / "digest.txt.j2").write_text("{% for card in cards %}{{ card.title }}\n{% endfor %}")
-    c = Composer(make_settings(tmp_path, DIGEST_TEMPLATES_DIR=str(mine))).compose(digest(2))
+    c = composer_for(make_settings(tmp_path, DIGEST_TEMPLATES_DIR=str(mine))).compose(digest(2))
     assert "color:#ab1234" in c.html and 'class="card"' in c.html  # built-in HTML, my CSS
     assert c.text.splitlines()[1] == "Paper 1 on world models"
 
 
 def test_one_upvote_is_singular(tmp_path: Path) -> None:
     d = digest(1)
-    d.papers[0] = Ranked(
-        dataclasses.replace(d.papers[0].paper, upvotes=1), 3.0, d.papers[0].matches
-    )
+    one = Ranked(dataclasses.replace(d.papers[0].paper, upvotes=1), 3.0, d.papers[0].matches)
+    d = dataclasses.replace(d, papers=(one,))
     c = composer(tmp_path).compose(d)
     assert "1 upvote" in c.html and "1 upvotes" not in c.html
     assert "1 upvote" in c.text and "1 upvotes" not in c.text
@@ -228,18 +232,21 @@ def test_the_template_inlined_once_gives_what_premailer_gives_each_message(
 ) -> None:
     """Every card shape (full, short, bare, one line), hostile text, and the footer with and
     without the subscriber pages: the same document as premailer run on the rendering."""
-    from digest.display import BARE, FULL, LINE, SHORT
-    from digest.inline import inline_html, same_document
+    from digest.compose.cards import BARE, FULL, LINE, SHORT
+    from digest.compose.inline import inline_html, same_document
 
     for env in ({}, {"DIGEST_BASE_URL": "https://d.example", "DIGEST_SECRET_KEY": "k" * 20}):
-        c = Composer(make_settings(tmp_path, **env))
+        c = composer_for(make_settings(tmp_path, **env))
         assert c.inlined is not None and c.fallback is None
         d = digest(4)
-        d.papers = [
-            dataclasses.replace(r, paper=dataclasses.replace(r.paper, title=t))
-            for r, t in zip(d.papers, HOSTILE_TITLES, strict=True)
-        ]
-        d.subscriber = dataclasses.replace(d.subscriber, uid="u1")
+        d = dataclasses.replace(
+            d,
+            papers=tuple(
+                dataclasses.replace(r, paper=dataclasses.replace(r.paper, title=t))
+                for r, t in zip(d.papers, HOSTILE_TITLES, strict=True)
+            ),
+            subscriber=dataclasses.replace(d.subscriber, uid="u1"),
+        )
         ctx = c.context(d, "subject", [FULL, SHORT, BARE, LINE])
         fast = c.render_html(ctx)
         slow = inline_html(c.html_template.render(ctx))
@@ -256,7 +263,7 @@ def test_a_template_that_cannot_be_inlined_once_is_inlined_per_message(
     (own / "digest.html.j2").write_text(
         source.replace('<td class="card">', '<td class="card" style="{{ \'color:#123456\' }}">')
     )
-    c = Composer(make_settings(tmp_path, DIGEST_TEMPLATES_DIR=str(own)))
+    c = composer_for(make_settings(tmp_path, DIGEST_TEMPLATES_DIR=str(own)))
     composed = c.compose(digest())
     assert c.fallback and c.inlined is None
     assert "color:#123456" in composed.html.replace(" ", "")
@@ -266,13 +273,16 @@ def test_a_template_that_cannot_be_inlined_once_is_inlined_per_message(
 def test_the_html_part_reads_back_as_composed(tmp_path: Path) -> None:
     """Sent as 7-bit with character references where it can: a mail client decoding the
     part gets the very document composed, non-ASCII titles and all."""
-    from digest.inline import same_document
+    from digest.compose.inline import same_document
 
     d = digest(4)
-    d.papers = [
-        dataclasses.replace(r, paper=dataclasses.replace(r.paper, title=t))
-        for r, t in zip(d.papers, HOSTILE_TITLES, strict=True)
-    ]
+    d = dataclasses.replace(
+        d,
+        papers=tuple(
+            dataclasses.replace(r, paper=dataclasses.replace(r.paper, title=t))
+            for r, t in zip(d.papers, HOSTILE_TITLES, strict=True)
+        ),
+    )
     c = composer(tmp_path).compose(d)
     part = c.message.get_body(("html",))
     assert part["Content-Transfer-Encoding"] == "7bit"
@@ -284,7 +294,7 @@ def test_the_html_part_reads_back_as_composed(tmp_path: Path) -> None:
 
 
 def test_a_part_that_holds_the_boundary_is_quoted_printable() -> None:
-    from digest.compose import BOUNDARY, text_body
+    from digest.compose.mime import BOUNDARY, text_body
 
     assert text_body("plain\nlines\n").encoding == "7bit"
     hostile = text_body(f"a\n--{BOUNDARY}--\nb")

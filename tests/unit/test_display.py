@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from digest.display import ZWSP, breakable, columns, plain_math, trim_words, wrap_text
+from digest.compose.text import ZWSP, breakable, columns, plain_math, trim_words, wrap_text
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from digest.freshness import stale
-from digest.sources import SourceState
+from digest.domain.source import SourceState
+from digest.sources.freshness import stale
 
 
 def test_quiet_weekends_and_a_holiday_are_not_stale() -> None:

@@ -15,12 +15,16 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from digest.compose import Composer
-from digest.config import ConfigError, load_settings
-from digest.models import Digest, Keyword, Match, Paper, Ranked, Subscriber, one_line
-from digest.sources import SourceError
+from digest.compose.render import Composer
+from digest.domain.digest import Digest, Match, Ranked
+from digest.domain.paper import Paper
+from digest.domain.subscriber import Keyword, Subscriber
+from digest.domain.text import one_line
+from digest.errors import ConfigError, SourceError
+from digest.jobs.wiring import composer_for
+from digest.settings import load_settings
 from digest.sources.huggingface import parse_listing
-from digest.subscribers import load_subscribers
+from digest.subscriptions.file import load_subscribers
 
 FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -128,8 +132,9 @@ def test_any_settings_load_or_name_the_bad_variable(env: dict[str, str]) -> None
     except ConfigError as exc:
         assert str(exc).split("=")[0].split(":")[0].split(" ")[0] in SETTING_NAMES
         return
-    assert 1 <= s.smtp_port <= 65535 and s.smtp_timeout > 0 and s.smtp_retry_delay >= 0
-    assert s.email_backend != "smtp" or s.smtp_host
+    smtp = s.mail.smtp
+    assert 1 <= smtp.port <= 65535 and smtp.timeout > 0 and smtp.retry_delay >= 0
+    assert s.mail.backend != "smtp" or smtp.host
 
 
 json_value = st.recursive(
@@ -171,14 +176,14 @@ def one_paper_digest(title: str, abstract: str, author: str, name: str, term: st
         email="eve@example.org", keywords=(Keyword(one_line(term) or "k"),), name=name or None
     )
     ranked = Ranked(paper, 3.0, (Match(one_line(term) or "k", "title", 1, 3.0),))
-    return Digest(sub, date(2025, 11, 6), [ranked])
+    return Digest.decided(sub, date(2025, 11, 6), [ranked], "localhost")
 
 
 @pytest.fixture(scope="module")
 def composer() -> Composer:
     """No size budget: a huge generated field would shorten the card, and this test compares
     the markup with that of a benign digest of the same shape."""
-    made = Composer(load_settings({}, dotenv_path=None))
+    made = composer_for(load_settings({}, dotenv_path=None))
     made.budget = 10**9
     return made
 

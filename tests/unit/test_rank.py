@@ -3,8 +3,11 @@ explanation adds up."""
 
 from __future__ import annotations
 
-from digest.models import Keyword, Paper, Subscriber, canonical_key
-from digest.rank import Listing, Rarity, compile_profile, rank
+from digest.domain.paper import Paper, canonical_key
+from digest.domain.subscriber import Keyword, Subscriber
+from digest.rank.index import Listing, Rarity
+from digest.rank.profile import compile_profile
+from digest.rank.select import rank
 
 FILLER = "We study a problem and report results on standard tasks."
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from digest.schedule import trigger
+from digest.schedule.cron import trigger
 
 THURSDAY = datetime(2025, 11, 6, 12, tzinfo=UTC)
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import ConfigError
-from digest.models import Keyword
-from digest.subscribers import load_subscribers
+from digest.domain.subscriber import Keyword
+from digest.errors import ConfigError
+from digest.subscriptions.file import load_subscribers
 
 GOOD = """
 [[subscriber]]

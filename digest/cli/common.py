@@ -1,0 +1,54 @@
+"""What every command shares: settings loaded once, library errors turned into one line and an
+exit code (0 ok, 1 the run failed, 2 bad usage, settings or subscriber file), and --date."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import date
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from ..errors import Busy, ConfigError, NotAllowed
+from ..settings import Settings, load_settings
+
+T = TypeVar("T")
+
+
+def settings() -> Settings:
+    return guarded(load_settings)
+
+
+def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call into the library; a ConfigError is bad usage (exit 2), a held lock or a refused
+    request means nothing was done (exit 1): one line each, no traceback."""
+    try:
+        return fn(*args, **kwargs)
+    except ConfigError as exc:
+        fail(str(exc), 2)
+    except (Busy, NotAllowed) as exc:
+        fail(str(exc), 1)
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2025-11-06") from None
+
+
+date_option = click.option(
+    "--date",
+    "day",
+    callback=_day,
+    metavar="YYYY-MM-DD",
+    help="One listing day instead of the lookback window ending today.",
+)

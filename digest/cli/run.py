@@ -1,0 +1,134 @@
+"""The daily job and its looks: `digest run`, `fetch`, `rank` and `preview`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..domain.digest import Ranked
+from ..jobs import daily, inspect
+from ..jobs.plan import span
+from ..progress import for_terminal
+from .common import date_option, guarded, settings
+
+
+@click.command("run")
+@date_option
+@click.option(
+    "--dry-run", is_flag=True, help="Render and report, but send nothing and change no state."
+)
+def run_cmd(day: date | None, dry_run: bool) -> None:
+    """Fetch, diff, rank, compose and deliver: the daily job."""
+    config = settings()
+    result = guarded(daily.run, config, day, dry_run=dry_run, reporter=for_terminal())
+    if result.mailed == 0 and not result.source_failures:
+        stale = "".join(f"; {name} looks stale: {why}" for name, why in result.stale)
+        click.echo(f"nothing new for any of {result.subscribers} subscribers{stale}", err=True)
+    if result.sent and config.mail.backend == "file":
+        click.echo(
+            f"emails written to {config.mail.outbox_dir.resolve()}/ (open the .html files)",
+            err=True,
+        )
+    click.echo(result.summary())
+    sys.exit(result.exit_code)
+
+
+@click.command("fetch")
+@date_option
+def fetch_cmd(day: date | None) -> None:
+    """Fetch listings and store them; send nothing."""
+    result = guarded(inspect.fetch, settings(), day, reporter=for_terminal())
+    status = "ok" if result.ok else "FAILED"
+    click.echo(
+        f"fetch {status}: {result.fetched} papers ({result.new} new) "
+        f"for {', '.join(map(str, result.days))}"
+    )
+    sys.exit(result.exit_code)
+
+
+@click.command("rank")
+@click.argument("email")
+@date_option
+@click.option("--top", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def rank_cmd(email: str, day: date | None, top: int, as_json: bool) -> None:
+    """Show how EMAIL's profile ranks a day's listing, and why, ignoring what was sent."""
+    result, ranked = guarded(inspect.rank_for, settings(), email, day, reporter=for_terminal())
+    ranked = ranked[:top]
+    if as_json:
+        click.echo(json.dumps(as_records(ranked), indent=2, ensure_ascii=False))
+    else:
+        show_table(email, ranked)
+    sys.exit(result.exit_code)
+
+
+def as_records(ranked: list[Ranked]) -> list[dict[str, Any]]:
+    """`digest rank --json`: each paper with every point of its score."""
+    return [
+        {
+            "rank": i,
+            "key": r.paper.key,
+            "id": r.paper.source_id,
+            "title": r.paper.title,
+            "url": r.paper.url,
+            "score": r.score,
+            "upvotes": r.paper.upvotes,
+            "by_followed_author": r.by_followed_author,
+            "matches": [
+                {
+                    "keyword": m.term,
+                    "field": m.field,
+                    "count": m.count,
+                    "via": list(m.via),
+                    "rarity": m.rarity,
+                    "points": m.points,
+                }
+                for m in r.matches
+            ],
+        }
+        for i, r in enumerate(ranked, start=1)
+    ]
+
+
+def show_table(email: str, ranked: list[Ranked]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=Text(f"{email}: {len(ranked)} matching papers"))
+    table.add_column("#", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("title", overflow="fold")
+    table.add_column("why", overflow="fold")
+    for i, r in enumerate(ranked, start=1):
+        why = ", ".join(
+            f"{m.term} ({m.field}{' x' + str(m.count) if m.count > 1 else ''}"
+            f"{', as ' + ' / '.join(m.via) if m.via else ''})"
+            for m in r.matches
+        )
+        table.add_row(str(i), f"{r.score:.2f}", Text(r.paper.title), Text(why))
+    Console().print(table)
+
+
+@click.command("preview")
+@click.argument("email")
+@date_option
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the HTML (an .eml is written beside it).",
+)
+def preview_cmd(email: str, day: date | None, out: Path | None) -> None:
+    """Write the email EMAIL would get, as HTML and .eml, touching no state."""
+    result, composed = guarded(inspect.preview, settings(), email, day, reporter=for_terminal())
+    if composed is None:
+        click.echo(f"nothing new for {email} {span(result.days)}")
+        sys.exit(result.exit_code)
+    html = inspect.write_preview(composed, out)
+    click.echo(f"{composed.subject}\nwrote {html} and {html.with_suffix('.eml')}")
+    sys.exit(result.exit_code)

@@ -1,0 +1,144 @@
+"""`digest subscribers`: list, add, remove, import, export and re-enable subscribers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..domain.subscriber import entry_of
+from ..jobs import roster
+from .common import fail, guarded, settings
+
+
+@click.group("subscribers")
+def subscribers_cmd() -> None:
+    """List, add, remove, import and export subscribers."""
+
+
+@subscribers_cmd.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(["active", "paused", "pending", "unsubscribed", "all"]),
+    default="all",
+    show_default=True,
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_cmd(status: str, as_json: bool) -> None:
+    """Show subscribers: state, frequency, keywords, where they came from."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    chosen = [m for m in guarded(roster.members, settings()) if status in ("all", m.state)]
+    if as_json:
+        rows = [
+            {
+                **entry_of(m.subscriber),
+                "state": m.state,
+                "origin": m.origin,
+                "since": f"{m.confirmed_at or m.created_at:%Y-%m-%d}",
+            }
+            for m in chosen
+        ]
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    table = Table(title=f"{len(chosen)} subscriber(s)" + ("" if status == "all" else f", {status}"))
+    table.box = box.SIMPLE_HEAD
+    table.add_column("email", overflow="fold", min_width=20)
+    table.add_column("state", no_wrap=True)
+    table.add_column("digest", no_wrap=True)
+    table.add_column("keywords", overflow="fold", min_width=20)
+    table.add_column("from", overflow="ellipsis", no_wrap=True, max_width=12)
+    for m in chosen:
+        sub = m.subscriber
+        table.add_row(
+            Text(sub.email),
+            m.state,
+            sub.frequency,
+            Text(", ".join(k.term for k in sub.keywords)),
+            Text(Path(m.origin.removeprefix("file:")).name),
+        )
+    Console().print(table)
+
+
+@subscribers_cmd.command("add")
+@click.argument("email")
+@click.option("-k", "--keyword", "keywords", multiple=True, required=True, help="Repeatable.")
+@click.option("--name")
+@click.option("--exclude", multiple=True, help="A term that vetoes a paper. Repeatable.")
+@click.option("--author", "authors", multiple=True, help="An author to follow. Repeatable.")
+@click.option("--max-papers", type=int)
+@click.option("--weekly", is_flag=True, help="One digest a week instead of every day.")
+@click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    help="Keep the digest to this arXiv category (cs.RO) or archive (cs). Repeatable.",
+)
+def add_cmd(
+    email: str,
+    keywords: tuple[str, ...],
+    name: str | None,
+    exclude: tuple[str, ...],
+    authors: tuple[str, ...],
+    max_papers: int | None,
+    weekly: bool,
+    categories: tuple[str, ...],
+) -> None:
+    """Subscribe EMAIL (active at once), or update its profile."""
+    fields = {
+        "email": email,
+        "keywords": keywords,
+        "name": name,
+        "exclude": exclude,
+        "authors": authors,
+        "max_papers": max_papers or None,  # 0, like no value, leaves the default
+        "frequency": "weekly" if weekly else None,
+        "categories": categories,
+    }
+    what = guarded(roster.add, settings(), fields)
+    click.echo(f"{email.strip().lower()}: {what}")
+
+
+@subscribers_cmd.command("remove")
+@click.argument("email")
+def remove_cmd(email: str) -> None:
+    """Delete EMAIL and cancel its pending mail (what it was sent stays in the ledger)."""
+    config = settings()
+    if not guarded(roster.remove, config, email):
+        fail(f"{email}: no such subscriber", 1)
+    click.echo(f"{email}: removed")
+    if roster.still_listed(config.subscribers, email):
+        click.echo(
+            f"note: {config.subscribers.path} still lists {email}; delete the entry there too, "
+            "or the next change to that file brings it back",
+            err=True,
+        )
+
+
+@subscribers_cmd.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def import_cmd(file: Path) -> None:
+    """Import a subscriber file now (the rules are in the README, "Subscribers")."""
+    result = guarded(roster.import_path, settings(), file)
+    click.echo(f"imported {file}: {result.summary()}")
+
+
+@subscribers_cmd.command("export")
+@click.option("--all", "everyone", is_flag=True, help="Also pending and unsubscribed ones.")
+def export_cmd(everyone: bool) -> None:
+    """Write subscribers as a subscriber file (TOML) to stdout."""
+    click.echo(guarded(roster.export, settings(), everyone=everyone), nl=False)
+
+
+@subscribers_cmd.command("enable")
+@click.argument("email")
+def enable_cmd(email: str) -> None:
+    """Re-enable EMAIL after it was suppressed for repeated permanent refusals."""
+    if guarded(roster.enable, settings(), email):
+        click.echo(f"{email}: re-enabled; the next run mails it again")
+    else:
+        click.echo(f"{email}: was not suppressed; nothing to do")

@@ -1,0 +1,272 @@
+"""A decided Digest rendered into the message its subscriber gets: Jinja HTML and text parts
+from the same cards, CSS inlined, the HTML part fitted to the size budget, and the wire bytes
+with their headers. Composing changes nothing it is given: it returns what it made."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import format_datetime
+from pathlib import Path
+
+import cssutils
+from markupsafe import Markup
+
+from ..domain.digest import Digest, Outgoing, Ranked
+from ..domain.subscriber import Subscriber
+from ..domain.text import one_line
+from ..errors import NotInlinable
+from ..subscriptions.links import Links
+from .cards import FULL, card
+from .fit import HTML_BUDGET, lower_details
+from .inline import compiled, inline_html, inlined_source, same_document
+from .mime import (
+    BOUNDARY,
+    HEADERS,
+    RAW_NON_ASCII,
+    Body,
+    alternative,
+    header_block,
+    header_text,
+    html_body,
+    text_body,
+)
+from .templates import make_environment
+from .text import plain_math, trim_words
+
+
+def topics(papers: Sequence[Ranked], limit: int = 3) -> list[str]:
+    """The keywords that carry this digest: most papers matched, then most points."""
+    count: Counter[str] = Counter()
+    points: Counter[str] = Counter()
+    for r in papers:
+        for m in r.matches:
+            if m.field != "authors":
+                points[m.term] += m.points
+        for term in r.matched_terms:
+            count[term] += 1
+    return sorted(count, key=lambda t: (-count[t], -points[t], t))[:limit]
+
+
+def subject_line(digest: Digest) -> str:
+    """ "7 new papers for world model, offline RL": the count, and the keywords that carried
+    most papers."""
+    n = len(digest.papers)
+    noun = "paper" if n == 1 else "papers"
+    count = f"{n} {noun} this week" if digest.since else f"{n} new {noun}"
+    about = ", ".join(topics(digest.papers))
+    return f"{count} for {about}" if about else count
+
+
+def day_label(digest: Digest) -> str:
+    """The date line: "Thursday, 6 November 2025", or "31 October – 6 November 2025" for a
+    weekly digest."""
+    day = digest.day
+    if digest.since is None:
+        return f"{day:%A}, {day.day} {day:%B %Y}"
+    start = digest.since
+    first = f"{start.day} {start:%B}" + (f" {start:%Y}" if start.year != day.year else "")
+    return f"{first} – {day.day} {day:%B %Y}"
+
+
+def spoken_list(items: list[str]) -> str:
+    """a, b and c"""
+    return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
+
+
+def preheader(digest: Digest, limit: int = 110) -> str:
+    """The line an inbox shows after the subject: the top paper, and how many follow."""
+    if not digest.papers:
+        return ""
+    top = trim_words(plain_math(one_line(digest.papers[0].paper.title)), limit)
+    more = len(digest.papers) - 1
+    return f"Top pick: {top}" + (f" · and {more} more" if more else "")
+
+
+# Figure spaces and combining grapheme joiners after the preheader, so an inbox preview shows
+# the preheader and then blank space, not the start of the body.
+PREHEADER_PADDING = Markup("&#8199;&#847;" * 40)
+
+
+@dataclass(frozen=True)
+class Composed:
+    """What composing a digest made: the subject, both parts, and the wire bytes."""
+
+    digest: Digest
+    subject: str
+    html: str
+    text: str
+    raw: bytes  # the message as it goes over the wire (CRLF), headers verified
+
+    @property
+    def message(self) -> EmailMessage:
+        return BytesParser(policy=policy.default).parsebytes(self.raw)  # type: ignore[return-value]
+
+    @property
+    def outgoing(self) -> Outgoing:
+        d = self.digest
+        return Outgoing(d.message_id, d.subscriber.email, d.day, self.subject, self.raw)
+
+
+class Composer:
+    """Holds the compiled templates, the sender identity and the subscriber pages' links
+    (None without `digest serve` configured); compose() is pure per digest.
+
+    The HTML template is inlined once (`inline.py`). The first message is also inlined the
+    slow way and the two compared; if they differ, `fallback` says why and every message is
+    inlined on its own from then on.
+    """
+
+    def __init__(
+        self, sender: Address, links: Links | None = None, templates_dir: Path | None = None
+    ) -> None:
+        self.env = make_environment(templates_dir)
+        self.html_template = self.env.get_template("digest.html.j2")
+        self.text_template = self.env.get_template("digest.txt.j2")
+        self.sender = sender
+        self.domain = sender.domain or "localhost"
+        self.budget = HTML_BUDGET
+        self.links = links
+        logging.getLogger("CSSUTILS").setLevel(logging.CRITICAL)
+        cssutils.ser.prefs.useMinified()  # the <style> premailer leaves (media queries), compact
+        self.fixed_headers = self._fixed_headers()
+        self._repeated: dict[tuple[str, str], bytes] = {}
+        self.fallback: str | None = None
+        self.inlined = None
+        self.checked = False
+        self.ascii_raw = False
+        try:
+            source = inlined_source(self.env, "digest.html.j2")
+            self.inlined = compiled(self.env, "digest.html.j2", source)
+            self.ascii_raw = not RAW_NON_ASCII.search(source)
+        except NotInlinable as exc:
+            self.fallback = str(exc)
+
+    def context(
+        self, digest: Digest, subject: str, details: list[int] | None = None
+    ) -> dict[str, object]:
+        """What the templates see (README, "Templates")."""
+        sub = digest.subscriber
+        keywords = [t for t in (one_line(k.term) for k in sub.keywords) if t]
+        levels = zip(digest.papers, details or [FULL] * len(digest.papers), strict=True)
+        cards = [card(i, r, d) for i, (r, d) in enumerate(levels, 1)]
+        return {
+            "subject": subject,
+            "headline": subject,
+            "preheader": preheader(digest),
+            "preheader_padding": PREHEADER_PADDING,
+            "day": digest.day,
+            "day_label": day_label(digest),
+            "weekly": digest.since is not None,
+            "cards": cards,
+            "papers": digest.papers,
+            "subscriber": sub,
+            "keywords": keywords,
+            "keyword_list": spoken_list(keywords),
+            "unsubscribe_url": self.unsubscribe_links(sub)[0],
+            "preferences_url": self.links.preferences(sub.uid) if self.web(sub) else None,
+            "sender": self.sender.addr_spec,
+        }
+
+    def web(self, sub: Subscriber) -> bool:
+        return self.links is not None and bool(sub.uid)
+
+    def unsubscribe_links(self, sub: Subscriber) -> list[str]:
+        """The subscriber's one-click (https) unsubscribe link when the web app is configured,
+        then the mailto: fallback every client understands."""
+        mailto = f"mailto:{self.sender.addr_spec}?subject=unsubscribe"
+        if self.links is not None and sub.uid:
+            return [self.links.unsubscribe(sub.uid), mailto]
+        return [mailto]
+
+    def render_html(self, ctx: dict[str, object]) -> str:
+        """The HTML part with its CSS inlined: rendered from the inlined template, or (when
+        that cannot be trusted for this template) rendered, then inlined."""
+        if self.inlined is None:
+            return inline_html(self.html_template.render(ctx))
+        fast = self.inlined.render(ctx)
+        if not self.checked:
+            self.checked = True
+            slow = inline_html(self.html_template.render(ctx))
+            if not same_document(fast, slow):
+                self.inlined = None
+                self.fallback = "inlining the template once does not give what premailer gives"
+                return slow
+        return fast
+
+    def fitted_html(self, digest: Digest, subject: str, ctx: dict[str, object]) -> tuple[str, Body]:
+        """The inlined HTML part of `ctx` (every card full), its least relevant cards shortened
+        until it fits the budget; and its body as sent."""
+        details = [FULL] * len(digest.papers)
+        while True:
+            html = self.render_html(ctx)
+            body = html_body(html, raw_checked=self.inlined is not None and self.ascii_raw)
+            excess = len(body.data) - self.budget
+            if excess <= 0 or not lower_details(digest.papers, details, excess):
+                return html, body
+            ctx = self.context(digest, subject, details)
+
+    def compose(self, digest: Digest) -> Composed:
+        """The message of a decided digest, under the Message-ID the decision fixed."""
+        subject = header_text(subject_line(digest))
+        ctx = self.context(digest, subject)
+        text = self.text_template.render(ctx)
+        html, html_part = self.fitted_html(digest, subject, ctx)
+        raw = b"".join(
+            (
+                *self.headers(digest, subject),
+                self.fixed_headers,
+                b"\r\n",
+                *alternative(text_body(text), html_part),
+            )
+        )
+        return Composed(digest, subject, html, text, raw)
+
+    def headers(self, digest: Digest, subject: str) -> list[bytes]:
+        """The headers of this message that not every message shares, serialized and
+        verified."""
+        head = EmailMessage(policy=HEADERS)
+        head["Subject"] = subject
+        head["To"] = Address(
+            display_name=header_text(digest.subscriber.name or "", 100),
+            addr_spec=digest.subscriber.email,
+        )
+        head["Message-ID"] = digest.message_id
+        unsubscribe = ", ".join(f"<{url}>" for url in self.unsubscribe_links(digest.subscriber))
+        shared = [self.repeated("Date", format_datetime(datetime.now(UTC)))]
+        if self.web(digest.subscriber):
+            head["List-Unsubscribe"] = unsubscribe
+            head["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
+        else:
+            shared.append(self.repeated("List-Unsubscribe", unsubscribe))
+        return [header_block(head), *shared]
+
+    def repeated(self, name: str, value: str) -> bytes:
+        """A header many messages of a run share (the Date of this second, the mailto:
+        unsubscribe), built and verified by the email package once."""
+        folded = self._repeated.get((name, value))
+        if folded is None:
+            if len(self._repeated) > 64:
+                self._repeated.clear()
+            one = EmailMessage(policy=HEADERS)
+            one[name] = value
+            folded = self._repeated[name, value] = header_block(one)
+        return folded
+
+    def _fixed_headers(self) -> bytes:
+        """The headers every message of this sender carries, serialized once."""
+        fixed = EmailMessage(policy=HEADERS)
+        fixed["From"] = self.sender
+        fixed["List-Id"] = f"Paper Digest <paper-digest.{self.domain}>"
+        fixed["Auto-Submitted"] = "auto-generated"
+        fixed["MIME-Version"] = "1.0"
+        fixed["Content-Type"] = "multipart/alternative"
+        fixed.set_param("boundary", BOUNDARY)
+        return header_block(fixed)

@@ -1,0 +1,86 @@
+"""Deciding each subscriber's digest: the run's listings indexed once for everyone, what is
+new to a subscriber (not in their ledger) ranked and capped, and the Message-ID fixed with
+the decision."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from .. import store
+from ..domain.digest import Digest
+from ..domain.paper import Paper
+from ..domain.subscriber import Subscriber
+from ..rank.index import Listing, Rarity
+from ..rank.profile import compile_profile
+from ..rank.select import choose, explain
+from ..store import Tx
+from .plan import week_of
+
+REFERENCE_PAPERS = 3000  # how many of the store's latest papers teach the ranker rarity
+
+
+def listing_for(conn: Tx, candidates: Sequence[Paper]) -> tuple[Listing, Rarity]:
+    """The candidates indexed once for every subscriber, and term rarity learned from the
+    papers the store has seen (which include the candidates: the listing is stored first)."""
+    listing = Listing(candidates)
+    indexed = {i.paper.key: i for i in listing.indexed}
+    reference = [indexed.get(p.key, p) for p in store.papers.recent(conn, REFERENCE_PAPERS)]
+    return listing, Rarity(Listing(reference or listing.indexed))
+
+
+def decide(
+    conn: Tx,
+    subscribers: Sequence[Subscriber],
+    listing: Listing,
+    rarity: Rarity,
+    day: date,
+    domain: str,
+    *,
+    since: date | None = None,
+) -> list[Digest]:
+    """Each subscriber's digest: what is new to them (not in their ledger), ranked, capped,
+    its Message-ID named in `domain`. What falls below the cap is passed over for good once
+    the digest is accepted."""
+    digests = []
+    sent = store.outbox.claimed(conn, [s.email for s in subscribers])
+    for sub in subscribers:
+        top, rest = choose(compile_profile(sub), listing, rarity, sent[sub.email], sub.max_papers)
+        if top:
+            papers = [explain(listing, s) for s in top]
+            digests.append(
+                Digest.decided(sub, day, papers, domain, passed_over=tuple(rest), since=since)
+            )
+    return digests
+
+
+@dataclass
+class Decider:
+    """The run's listings, indexed once for every subscriber: the window's for daily digests,
+    the week's for weekly ones; and the sender's domain, which names every Message-ID."""
+
+    day: date
+    daily: Listing
+    rarity: Rarity
+    weekly: Listing | None
+    domain: str
+
+    @classmethod
+    def of(cls, conn: Tx, days: Sequence[date], weekly: bool, domain: str) -> Decider:
+        listing, rarity = listing_for(conn, store.papers.listed(conn, days))
+        week = Listing(store.papers.listed(conn, week_of(days[-1]))) if weekly else None
+        return cls(days[-1], listing, rarity, week, domain)
+
+    def decide(self, conn: Tx, subs: Sequence[Subscriber]) -> list[Digest]:
+        """Daily digests over the run's window, weekly ones over the week ending its last day."""
+        daily = [s for s in subs if s.frequency != "weekly" or self.weekly is None]
+        digests = decide(conn, daily, self.daily, self.rarity, self.day, self.domain)
+        weekly = [s for s in subs if s.frequency == "weekly" and self.weekly is not None]
+        if weekly:
+            assert self.weekly is not None
+            since = week_of(self.day)[0]
+            digests += decide(
+                conn, weekly, self.weekly, self.rarity, self.day, self.domain, since=since
+            )
+        return digests

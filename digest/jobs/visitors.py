@@ -1,0 +1,135 @@
+"""What a subscriber does on the web pages, each in its own transaction under the rules
+(`subscriptions.rules`): ask to subscribe, confirm, change preferences, unsubscribe, undo.
+Nothing here activates an address that did not confirm, and nothing undoes an unsubscribe
+but the subscriber."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from datetime import datetime
+
+from .. import store
+from ..deliver.transport import make_transport
+from ..domain.digest import Outgoing
+from ..domain.subscriber import (
+    ACTIVE,
+    PENDING_CONFIRMATION,
+    UNSUBSCRIBED,
+    Subscriber,
+    Subscription,
+)
+from ..settings import MailSettings
+from ..store import Database, now, open_database
+from ..subscriptions import rules
+
+
+def send_notice(mail: MailSettings, out: Outgoing) -> None:
+    """Hand a notice to the transport now; raises Refused or DeliveryError."""
+    with make_transport(mail) as transport:
+        transport.send(out)
+
+
+class Visitors:
+    """The subscriber's side of the database, as the web pages use it."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @classmethod
+    def open(cls, database_url: str) -> Visitors:
+        return cls(open_database(database_url))
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def find(self, uid: str) -> Subscription | None:
+        """The subscription a signed link names by its random id."""
+        with self.db.reading() as conn:
+            return store.subscribers.by_uid(conn, uid)
+
+    def request(self, sub: Subscriber) -> tuple[str, Subscription] | None:
+        """Someone asked, on the subscribe page, for digests to `sub.email`. Returns what to mail
+        them (`rules.notice_to_send`) and to whom, or None when that address was mailed too
+        recently. Only a request's profile is kept; its status stays until the link is
+        followed."""
+        with self.db.begin() as conn:
+            stamp = now()
+            store.subscribers.purge_unconfirmed(conn, stamp - rules.UNCONFIRMED_KEPT)
+            current = store.subscribers.get(conn, sub.email)
+            if current is None:
+                store.subscribers.add(conn, sub, PENDING_CONFIRMATION, "web")
+                current = store.subscribers.get(conn, sub.email)
+                assert current is not None
+            kind = rules.notice_to_send(current)
+            notices = rules.notices_after_one_more(current.notices, stamp)
+            if notices is None:
+                return None
+            if kind == "confirm":
+                store.subscribers.set_profile(conn, replace(sub, uid=current.uid))
+            store.subscribers.set_notices(conn, sub.email, notices)
+            found = store.subscribers.get(conn, sub.email)
+        assert found is not None
+        return kind, found
+
+    def forget_notice(self, email: str) -> None:
+        """The mail could not be sent: do not count it against the address."""
+        with self.db.begin() as conn:
+            current = store.subscribers.get(conn, email)
+            if current is not None and current.notices:
+                store.subscribers.set_notices(conn, email, current.notices[:-1])
+
+    def confirm(self, current: Subscription, issued: datetime) -> bool:
+        """Activate a subscription from a confirmation link issued at `issued`."""
+        if not rules.confirms(current, issued):
+            return False
+        with self.db.begin() as conn:
+            store.subscribers.change(
+                conn, current.email, status=ACTIVE, paused=False, confirmed_at=now()
+            )
+        return True
+
+    def unsubscribe(self, current: Subscription) -> datetime:
+        """Stop all mail at once, pending messages included. Returns the time it took effect
+        (what an undo must name)."""
+        if current.status == UNSUBSCRIBED and current.unsubscribed_at is not None:
+            return current.unsubscribed_at
+        stamp = now()
+        with self.db.begin() as conn:
+            store.subscribers.change(
+                conn, current.email, status=UNSUBSCRIBED, unsubscribed_at=stamp
+            )
+            store.outbox.cancel_pending(conn, current.email, "unsubscribed")
+        return stamp
+
+    def undo_unsubscribe(self, current: Subscription, unsubscribed_at: datetime) -> bool:
+        """Undo exactly the unsubscribe that happened at `unsubscribed_at`, nothing older."""
+        if not rules.undoes(current, unsubscribed_at):
+            return False
+        with self.db.begin() as conn:
+            store.subscribers.change(conn, current.email, status=ACTIVE, unsubscribed_at=None)
+        return True
+
+    def save_preferences(self, current: Subscription, sub: Subscriber, paused: bool) -> None:
+        """The subscriber's own preferences. The file entry's hash is left alone, so the next
+        import keeps these unless the operator edits that entry."""
+        extra = (
+            {"weekly_done": now().date()} if rules.starts_weekly(current.subscriber, sub) else {}
+        )
+        with self.db.begin() as conn:
+            store.subscribers.set_profile(
+                conn, replace(sub, email=current.email), paused=paused, **extra
+            )
+            if paused:
+                store.outbox.cancel_pending(conn, current.email, "paused")
+
+    def popular_keywords(self, limit: int = 12) -> list[str]:
+        """The listing keywords most used by the papers the store saw last: hints for the form."""
+        counts: Counter[str] = Counter()
+        with self.db.reading() as conn:
+            recent = store.papers.recent(conn, 500)
+        for paper in recent:
+            counts.update(
+                {k.strip().lower() for k in paper.ai_keywords if 3 <= len(k.strip()) <= 40}
+            )
+        return [k for k, n in counts.most_common(limit) if n > 1]

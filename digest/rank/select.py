@@ -1,0 +1,157 @@
+"""Scoring, picking and explaining: which papers a profile selects from a listing, best first,
+and every point of each score as a Match."""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from dataclasses import dataclass
+from typing import Any
+
+from ..domain.digest import Match, Ranked
+from .index import FURTHER, Found, Hit, Listing, Rarity
+from .profile import Concept, Profile
+
+AUTHOR_POINTS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Selected:
+    """A paper the profile selects, scored but not yet explained (explaining costs more than
+    scoring, and most selected papers fall below max_papers)."""
+
+    n: int
+    score: float
+    authors: tuple[str, ...]  # the followed authors of this paper, as the profile writes them
+    found: tuple[tuple[float, Concept, Hit, float], ...]  # (points, concept, hit, rarity)
+    key: str
+
+    @property
+    def followed(self) -> bool:
+        return bool(self.authors)
+
+
+def _candidates(
+    profile: Profile,
+    listing: Listing,
+    rarity: Rarity | None,
+    skip: Container[str],
+) -> list[tuple[Any, ...]]:
+    """What `select` picks, as sortable tuples (cheaper than a Selected for each of the many
+    papers below a digest's cut)."""
+    rarity = rarity or Rarity(listing)
+    vetoed: set[int] = set(listing.outside(profile.categories)) if profile.categories else set()
+    for concept in profile.exclude:
+        vetoed.update(listing.hits(concept))
+    found: dict[int, list[tuple[float, Concept, Hit, float]]] = {}
+    for concept in profile.concepts:
+        for n, entry in listing.scored(concept, rarity(concept)):
+            if n in vetoed:
+                continue
+            per = found.get(n)
+            if per is None:
+                found[n] = [entry]
+            else:
+                per.append(entry)
+    followed = _followed(profile, listing, vetoed)
+    ranked = []
+    keys = listing.keys
+    upvotes = listing.upvotes
+    min_score = profile.min_score
+    for n in found.keys() | followed.keys() if followed else found.keys():
+        key = keys[n]
+        if key in skip:
+            continue
+        per = found.get(n, [])
+        if len(per) == 1:
+            score = per[0][0]
+        elif per:
+            per.sort(key=_points, reverse=True)  # stable: equal points keep profile order
+            score = _combined(per)
+        else:
+            score = 0.0
+        authors = followed.get(n, ()) if followed else ()
+        if authors:
+            score += AUTHOR_POINTS * len(authors)
+        elif score < min_score:
+            continue
+        ranked.append((not authors, -round(score, 3), -upvotes[n], key, n, score, authors, per))
+    ranked.sort()
+    return ranked
+
+
+def select(
+    profile: Profile,
+    listing: Listing,
+    rarity: Rarity | None = None,
+    skip: Container[str] = frozenset(),
+) -> list[Selected]:
+    """Every paper of `listing` (but those keyed in `skip`) that the profile selects, best
+    first. Rarity comes from `rarity`'s reference papers, or else from the listing itself."""
+    return [_selected(c) for c in _candidates(profile, listing, rarity, skip)]
+
+
+def choose(
+    profile: Profile,
+    listing: Listing,
+    rarity: Rarity | None,
+    skip: Container[str],
+    limit: int,
+) -> tuple[list[Selected], list[str]]:
+    """The best `limit` papers `select` would pick, and the keys of the others it picks."""
+    found = _candidates(profile, listing, rarity, skip)
+    return [_selected(c) for c in found[:limit]], [c[3] for c in found[limit:]]
+
+
+def _selected(c: tuple[Any, ...]) -> Selected:
+    *_, key, n, score, authors, per = c
+    return Selected(n, score, tuple(authors), tuple(per), key)
+
+
+def _points(found: tuple[float, Concept, Hit, float]) -> float:
+    return found[0]
+
+
+_FURTHER = tuple(FURTHER**i for i in range(32))
+
+
+def _combined(per: list[Found]) -> float:
+    """The strongest keyword's points in full, each further one at FURTHER times the one
+    before (`per` sorted strongest first)."""
+    if len(per) <= len(_FURTHER):
+        return sum(p * d for (p, *_), d in zip(per, _FURTHER, strict=False))
+    return sum(p * FURTHER**i for i, (p, *_) in enumerate(per))
+
+
+def explain(listing: Listing, s: Selected) -> Ranked:
+    """The selected paper with its points as Matches (`Listing.matches`): the strongest
+    keyword in full and each further one at FURTHER times the one before, so a paper about
+    one thing beats a paper that mentions several in passing. The Matches add up to the
+    score."""
+    matches: list[Match] = []
+    for i, found in enumerate(s.found):
+        matches.extend(listing.matches(found, i))
+    matches.extend(Match(written, "authors", 1, AUTHOR_POINTS) for written in s.authors)
+    return Ranked(listing.indexed[s.n].paper, round(s.score, 4), tuple(matches), s.followed)
+
+
+def rank(
+    profile: Profile,
+    listing: Listing,
+    rarity: Rarity | None = None,
+    skip: Container[str] = frozenset(),
+) -> list[Ranked]:
+    """The papers `select` picks, best first and explained."""
+    return [explain(listing, s) for s in select(profile, listing, rarity, skip)]
+
+
+def _followed(profile: Profile, listing: Listing, vetoed: set[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    if not profile.authors:
+        return out
+    for n, idx in enumerate(listing.indexed):
+        if n in vetoed:
+            continue
+        for written, folded in profile.authors:
+            if folded in idx.authors:
+                out.setdefault(n, []).append(written)
+    return out

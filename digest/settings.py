@@ -1,0 +1,299 @@
+"""Settings from the environment and a `.env` file, validated once at start and grouped by
+concern, so each component is handed only its part: the sources theirs, the transports the
+mail settings, the web app its address and key, the daemon its schedule."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from email.headerregistry import Address
+from email.utils import parseaddr
+from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+from .domain.paper import arxiv_categories
+from .errors import ConfigError
+from .schedule.cron import trigger
+
+N = TypeVar("N", int, float)
+
+BACKENDS = ("smtp", "file", "console")
+SECURITY = ("starttls", "ssl", "none")
+SOURCES = ("huggingface", "arxiv", "sample")
+DEFAULT_FROM = "Paper Digest <digest@localhost>"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MIN_SECRET = 16
+
+
+def _address(raw: str) -> Address:
+    name, addr = parseaddr(raw)
+    if "@" not in addr or any(ord(c) < 32 or ord(c) == 127 for c in raw):
+        raise ConfigError(f"DIGEST_FROM={raw!r} is not an address like 'Name <user@host>'")
+    local, _, domain = addr.rpartition("@")
+    return Address(display_name=name, username=local, domain=domain)
+
+
+@dataclass(frozen=True)
+class SubscriberFile:
+    path: Path = Path("subscribers.toml")
+    required: bool = False  # DIGEST_SUBSCRIBERS was set: a missing file is an error
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    names: tuple[str, ...] = ("huggingface",)
+    hf_api_url: str = "https://huggingface.co/api"
+    arxiv_rss_url: str = "https://rss.arxiv.org/rss"
+    arxiv_categories: tuple[str, ...] = ()
+    arxiv_cross_lists: bool = False
+
+
+@dataclass(frozen=True)
+class SMTPSettings:
+    host: str | None = None
+    port: int = 587
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    security: str = "starttls"
+    timeout: float = 30.0
+    retries: int = 3
+    retry_delay: float = 10.0
+    max_connections: int = 4
+    rate_limit: float = 0.0  # messages per second over all connections; 0: no limit
+    messages_per_connection: int = 100
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    backend: str = "file"
+    outbox_dir: Path = Path("outbox")
+    sender: Address = field(default_factory=lambda: _address(DEFAULT_FROM))
+    smtp: SMTPSettings = field(default_factory=SMTPSettings)
+    suppress_after: int = 3
+
+    @property
+    def domain(self) -> str:
+        """What names Message-IDs and the List-Id."""
+        return self.sender.domain or "localhost"
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    base_url: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    cron: str = "0 7 * * *"
+    timezone: str = "UTC"
+    weekly_day: int = 0  # Monday
+    lookback_days: int = 3
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def today(self) -> date:
+        return datetime.now(self.tz).date()
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///digest.db"
+    subscribers: SubscriberFile = field(default_factory=SubscriberFile)
+    sources: SourceSettings = field(default_factory=SourceSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    templates_dir: Path | None = None
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, dotenv_path: Path | None = Path(".env")
+) -> Settings:
+    """Merge `.env` under the process environment (the environment wins) and validate."""
+    env: dict[str, str] = {}
+    if dotenv_path is not None and dotenv_path.is_file():
+        env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    env.update(os.environ if environ is None else environ)
+    return Settings(
+        sources=_sources(env),
+        mail=_mail(env),
+        schedule=_schedule(env),
+        database_url=_database(env),
+        templates_dir=_templates(env),
+        subscribers=SubscriberFile(
+            path=Path(_get(env, "DIGEST_SUBSCRIBERS") or "subscribers.toml"),
+            required=bool(_get(env, "DIGEST_SUBSCRIBERS")),
+        ),
+        web=WebSettings(
+            base_url=_get(env, "DIGEST_BASE_URL").rstrip("/") or None,
+            secret_key=_secret(env.get("DIGEST_SECRET_KEY") or None),
+        ),
+    )
+
+
+def _get(env: Mapping[str, str], name: str) -> str:
+    return env.get(name, "").strip()
+
+
+def _sources(env: Mapping[str, str]) -> SourceSettings:
+    names = tuple(s.strip().lower() for s in env.get("DIGEST_SOURCES", "huggingface").split(","))
+    names = tuple(s for s in names if s)
+    for s in names:
+        if s not in SOURCES:
+            raise ConfigError(f"DIGEST_SOURCES: unknown source {s!r} (known: {', '.join(SOURCES)})")
+    if not names:
+        raise ConfigError("DIGEST_SOURCES is empty")
+    return SourceSettings(
+        names=names,
+        hf_api_url=(_get(env, "DIGEST_HF_API_URL") or SourceSettings.hf_api_url).rstrip("/"),
+        arxiv_rss_url=_url(env, "DIGEST_ARXIV_RSS_URL", SourceSettings.arxiv_rss_url),
+        arxiv_categories=_categories(
+            env.get("DIGEST_ARXIV_CATEGORIES", ""), needed="arxiv" in names
+        ),
+        arxiv_cross_lists=_flag(env, "DIGEST_ARXIV_CROSS_LISTS", False),
+    )
+
+
+def _mail(env: Mapping[str, str]) -> MailSettings:
+    host = _get(env, "SMTP_HOST") or None
+    backend = _choice(env, "DIGEST_EMAIL_BACKEND", "smtp" if host else "file", BACKENDS)
+    if backend == "smtp" and not host:
+        raise ConfigError("DIGEST_EMAIL_BACKEND=smtp needs SMTP_HOST")
+    security = _choice(env, "SMTP_SECURITY", "starttls", SECURITY)
+    smtp = SMTPSettings(
+        host=host,
+        port=_number(env, "SMTP_PORT", 465 if security == "ssl" else 587, 1, 65535, int),
+        username=_get(env, "SMTP_USERNAME") or None,
+        password=env.get("SMTP_PASSWORD") or None,
+        security=security,
+        timeout=_number(env, "SMTP_TIMEOUT", 30.0, 0.1, 600, float),
+        retries=_number(env, "SMTP_RETRIES", 3, 0, 20, int),
+        retry_delay=_number(env, "SMTP_RETRY_DELAY", 10.0, 0, 3600, float),
+        max_connections=_number(env, "SMTP_MAX_CONNECTIONS", 4, 1, 100, int),
+        rate_limit=_number(env, "SMTP_RATE_LIMIT", 0.0, 0, 100_000, float),
+        messages_per_connection=_number(
+            env, "SMTP_MESSAGES_PER_CONNECTION", 100, 1, 1_000_000, int
+        ),
+    )
+    return MailSettings(
+        backend=backend,
+        outbox_dir=Path(_get(env, "DIGEST_OUTBOX_DIR") or "outbox"),
+        sender=_address(_get(env, "DIGEST_FROM") or DEFAULT_FROM),
+        smtp=smtp,
+        suppress_after=_number(env, "DIGEST_SUPPRESS_AFTER", 3, 1, 100, int),
+    )
+
+
+def _schedule(env: Mapping[str, str]) -> ScheduleSettings:
+    timezone = _get(env, "DIGEST_TIMEZONE") or "UTC"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"DIGEST_TIMEZONE={timezone!r} is not a known time zone") from None
+    return ScheduleSettings(
+        cron=_cron(_get(env, "DIGEST_SCHEDULE") or "0 7 * * *"),
+        timezone=timezone,
+        weekly_day=_weekday(_get(env, "DIGEST_WEEKLY_DAY") or "monday"),
+        lookback_days=_number(env, "DIGEST_LOOKBACK_DAYS", 3, 1, 60, int),
+    )
+
+
+def _database(env: Mapping[str, str]) -> str:
+    url = _get(env, "DIGEST_DATABASE_URL") or "sqlite:///digest.db"
+    if "://" not in url:
+        raise ConfigError(f"DIGEST_DATABASE_URL={url!r} is not a database URL")
+    return url
+
+
+def _templates(env: Mapping[str, str]) -> Path | None:
+    templates = _get(env, "DIGEST_TEMPLATES_DIR")
+    if templates and not Path(templates).is_dir():
+        raise ConfigError(f"DIGEST_TEMPLATES_DIR={templates!r} is not a directory")
+    return Path(templates) if templates else None
+
+
+def _number(
+    env: Mapping[str, str], name: str, default: N, lo: N, hi: N, kind: Callable[[str], N]
+) -> N:
+    raw = _get(env, name)
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name}={raw!r} is not {what}") from None
+    if not lo <= value <= hi:  # also refuses nan
+        raise ConfigError(f"{name}={raw} is out of range ({lo:g} to {hi:g})")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _get(env, name).lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not true or false")
+
+
+def _categories(raw: str, needed: bool) -> tuple[str, ...]:
+    try:
+        cats = arxiv_categories(c.strip() for c in raw.replace("+", ",").split(",") if c.strip())
+    except ValueError as exc:
+        raise ConfigError(f"DIGEST_ARXIV_CATEGORIES: {exc}") from None
+    if needed and not cats:
+        raise ConfigError(
+            "DIGEST_SOURCES includes arxiv but DIGEST_ARXIV_CATEGORIES is empty "
+            "(e.g. DIGEST_ARXIV_CATEGORIES=cs.LG,cs.AI)"
+        )
+    return cats
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = _get(env, name) or default
+    if not raw.lower().startswith(("http://", "https://")):
+        raise ConfigError(f"{name}={raw!r} is not an http(s) URL")
+    return raw.rstrip("/")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _get(env, name).lower() or default
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not one of: {', '.join(choices)}")
+    return value
+
+
+def _weekday(raw: str) -> int:
+    value = raw.strip().lower()
+    for i, name in enumerate(WEEKDAYS):
+        if value and name.startswith(value) and len(value) >= 3:
+            return i
+    raise ConfigError(f"DIGEST_WEEKLY_DAY={raw!r} is not a weekday (monday ... sunday)")
+
+
+def _cron(raw: str) -> str:
+    try:
+        trigger(raw, "UTC")
+    except ValueError as exc:
+        raise ConfigError(f"DIGEST_SCHEDULE={raw!r} is not a cron expression: {exc}") from None
+    return raw
+
+
+def _secret(raw: str | None) -> str | None:
+    if raw is not None and len(raw) < MIN_SECRET:
+        raise ConfigError(
+            f"DIGEST_SECRET_KEY is too short (at least {MIN_SECRET} characters; make one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return raw

@@ -1,0 +1,63 @@
+"""What the table modules share: the clock as stored, timestamps to and from rows, IN lists
+in slices, and fast bulk inserts."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, insert
+
+
+def now() -> datetime:
+    """UTC wall time, naive: SQLite keeps no zone, so everything stored is UTC by convention."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def naive_utc(when: datetime | None) -> datetime | None:
+    if when is None or when.tzinfo is None:
+        return when
+    return when.astimezone(UTC).replace(tzinfo=None)
+
+
+def aware(value: Any) -> Any:
+    """A stored (naive, UTC) timestamp as an aware one; anything else as it is."""
+    return value.replace(tzinfo=UTC) if isinstance(value, datetime) else value
+
+
+def chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
+    """`items` in slices small enough for an IN (...) list."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def insert_many(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Rows inserted through the driver's executemany, each value converted by its column
+    type's own bind processor. SQLAlchemy's per-row parameter handling otherwise costs more
+    than SQLite's insert itself, and a digest claims some seventy ledger rows."""
+    if not rows:
+        return
+    compiled = (
+        insert(table).values({c: bindparam(c) for c in columns}).compile(dialect=conn.dialect)
+    )
+    converters = [table.c[c].type.bind_processor(conn.dialect) for c in columns]
+    converted = [
+        tuple(v if f is None else f(v) for f, v in zip(converters, row, strict=True))
+        for row in rows
+    ]
+    if compiled.positional:
+        at = [columns.index(name) for name in compiled.positiontup or ()]
+        params: list[Any] = [tuple(row[i] for i in at) for row in converted]
+    else:
+        params = [dict(zip(columns, row, strict=True)) for row in converted]
+    conn.exec_driver_sql(str(compiled), params)
+
+
+def new_uid() -> str:
+    """A subscriber's id in signed links: random, so a link reveals neither the address nor
+    how many subscribers there are."""
+    return secrets.token_urlsafe(12)

@@ -1,0 +1,177 @@
+"""The tables. SQLAlchemy Core, so one schema serves SQLite and a server database."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from ..domain.subscriber import ACTIVE
+
+metadata = MetaData()
+
+# --- papers and listings -----------------------------------------------------------------
+
+papers = Table(
+    "papers",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("source", String, nullable=False),
+    Column("source_id", String, nullable=False),
+    Column("arxiv_id", String, index=True),
+    Column("title", Text, nullable=False),
+    Column("title_norm", Text, nullable=False, index=True),
+    Column("abstract", Text, nullable=False),
+    Column("authors", JSON, nullable=False),
+    Column("published_at", DateTime),
+    Column("upvotes", Integer),
+    Column("url", Text),
+    Column("pdf_url", Text),
+    Column("code_url", Text),
+    Column("project_url", Text),
+    Column("organization", Text),
+    Column("ai_keywords", JSON, nullable=False),
+    Column("ai_summary", Text),
+    Column("github_stars", Integer),
+    Column("categories", JSON),
+    Column("discussion_url", Text),
+    Column("first_seen_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+listings = Table(
+    "listings",
+    metadata,
+    Column("paper_key", String, ForeignKey("papers.key"), primary_key=True),
+    Column("source", String, primary_key=True),
+    Column("listed_on", Date, primary_key=True, index=True),
+)
+
+# --- subscribers ---------------------------------------------------------------------------
+
+# The database is where subscribers live; the subscriber file, the CLI and the web app are
+# ways in (subscriptions.rules). status: domain.subscriber's PENDING_CONFIRMATION, ACTIVE or
+# UNSUBSCRIBED. origin: "web", "cli" or "file:<path>"; file_hash: the file entry as last
+# imported, to tell an operator's edit of the entry from one the subscriber made since.
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("email", String, primary_key=True),
+    Column("name", Text),
+    Column("profile", JSON, nullable=False),  # the subscriber-file entry (entry_of)
+    Column("updated_at", DateTime, nullable=False),
+    Column("uid", String, nullable=False, unique=True),
+    Column("status", String, nullable=False, server_default=ACTIVE),
+    Column("paused", Boolean, nullable=False, server_default="0"),
+    Column("origin", String, nullable=False, server_default="file"),
+    Column("file_hash", String),
+    Column("weekly_done", Date),  # the last weekly digest day decided for them
+    Column("notices", JSON),  # when confirmation or link mails went out, for rate limiting
+    Column("created_at", DateTime),
+    Column("confirmed_at", DateTime),
+    Column("unsubscribed_at", DateTime),
+)
+
+# --- the outbox and the ledger -------------------------------------------------------------
+
+# A message is decided and stored (pending) before any delivery starts, so a run killed at any
+# point leaves each digest either accepted (sent) or still pending with the same bytes and
+# Message-ID. Statuses: domain.digest's PENDING, SENT, FAILED, CANCELLED.
+messages = Table(
+    "messages",
+    metadata,
+    Column("message_id", String, primary_key=True),
+    Column("subscriber_email", String, nullable=False, index=True),
+    Column("run_id", Integer, ForeignKey("runs.id")),
+    Column("day", Date, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("status", String, nullable=False, index=True),
+    Column("detail", Text),
+    Column("created_at", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("sent_at", DateTime),
+    Column("raw", LargeBinary),  # the exact bytes to send; dropped once the relay accepted them
+)
+
+# The ledger: the papers each pending or sent message claims for its subscriber. A paper here is
+# never decided for that subscriber again; a message that fails or is cancelled frees its rows.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("subscriber_email", String, primary_key=True),
+    Column("paper_key", String, ForeignKey("papers.key"), primary_key=True),
+    Column("message_id", String, ForeignKey("messages.message_id"), nullable=False, index=True),
+    # False: the paper matched but ranked below the cut of that digest; it counts as seen, so
+    # a second run of the same day does not mail the leftovers.
+    Column("included", Boolean, nullable=False),
+    Column("decided_at", DateTime, nullable=False),
+)
+
+# Addresses with permanent refusals since their last accepted message; suppressed once
+# `failures` reaches the threshold, until an operator re-enables them.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("email", String, primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_answer", Text),
+    Column("first_failed_at", DateTime, nullable=False),
+    Column("suppressed_at", DateTime),
+)
+
+# --- runs, sources, and small facts --------------------------------------------------------
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("status", String, nullable=False),
+    Column("window_start", Date, nullable=False),
+    Column("window_end", Date, nullable=False),
+    Column("fetched", Integer),
+    Column("new", Integer),
+    Column("mailed", Integer),
+    Column("sent", Integer),
+    Column("failed", Integer),
+    Column("seconds", Float),
+    Column("detail", Text),
+)
+
+# What each source's last runs learned of it (domain.source.SourceState). Written in the
+# transaction that stores the papers, so a rolled-back run leaves the old validators.
+source_states = Table(
+    "sources",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("url", Text),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("built_at", DateTime),
+    Column("last_listed", Date),
+    Column("first_checked", Date),
+    Column("checked_through", Date),
+    Column("checked_at", DateTime),
+    Column("last_error", Text),
+    Column("failed_at", DateTime),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", Text, nullable=False),
+)

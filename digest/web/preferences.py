@@ -1,0 +1,115 @@
+"""The preferences page (`/preferences/<token>`, linked from every digest): keywords,
+exclusions, followed authors, papers per digest, arXiv categories, daily or weekly, pause.
+Validation is the subscriber file's, with the same messages."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ..domain.subscriber import MAX_PAPERS_LIMIT, UNSUBSCRIBED, Subscription
+from ..errors import BadToken
+from ..subscriptions.forms import (
+    categories_from,
+    keywords_from,
+    keywords_text,
+    lines,
+    readable,
+    subscriber_from,
+)
+from .security import field
+from .site import HINT, Site
+
+log = logging.getLogger("digest.web")
+
+FIELDS = ("name", "keywords", "exclude", "authors", "max_papers", "frequency", "categories")
+
+
+def _values(current: Subscription) -> dict[str, Any]:
+    """The form as the subscriber's preferences fill it."""
+    sub = current.subscriber
+    return {
+        "name": sub.name or "",
+        "keywords": keywords_text(sub),
+        "exclude": "\n".join(sub.exclude),
+        "authors": "\n".join(sub.authors),
+        "max_papers": str(sub.max_papers),
+        "frequency": sub.frequency,
+        "categories": " ".join(sub.categories),
+        "paused": current.paused,
+    }
+
+
+def page(
+    site: Site,
+    request: Request,
+    current: Subscription | None = None,
+    values: dict[str, Any] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    if current is None:
+        try:
+            current, _, _ = site.named("preferences", request.path_params["token"])
+        except BadToken as exc:
+            return site.refused(
+                request, f"{str(exc).capitalize()}. The link in your latest digest works."
+            )
+    if current.status == UNSUBSCRIBED:
+        return site.say(
+            request,
+            title="You are unsubscribed",
+            text=f"{current.email} gets no more digests.",
+            link="/",
+            link_text="Subscribe again",
+        )
+    return site.page(
+        request,
+        "preferences",
+        status,
+        scope=f"preferences:{current.uid}",
+        member=current,
+        values=values or _values(current),
+        error=error,
+        saved=request.query_params.get("saved") == "1",
+        max_papers_limit=MAX_PAPERS_LIMIT,
+        unsubscribe_url=site.links.unsubscribe(current.uid),
+        hint=HINT,
+    )
+
+
+def post(site: Site, request: Request, form: FormData) -> Response:
+    acting = site.authorized(request, form, "preferences")
+    if isinstance(acting, Response):
+        return acting
+    current = acting[0]
+    if current.status == UNSUBSCRIBED:
+        return site.refused(request, "You are unsubscribed; subscribe again first.")
+    values: dict[str, Any] = {k: field(form, k) for k in FIELDS}
+    values["paused"] = form.get("paused") == "on"
+    before = current.subscriber
+    try:
+        sub = subscriber_from(
+            {
+                "email": current.email,
+                "name": values["name"],
+                "keywords": keywords_from(values["keywords"], before.keywords),
+                "exclude": lines(values["exclude"]),
+                "authors": lines(values["authors"]),
+                "frequency": values["frequency"] or before.frequency,
+                "categories": categories_from(values["categories"]),
+                "min_score": before.min_score,
+                "max_papers": int(values["max_papers"] or before.max_papers),
+            }
+        )
+    except ValueError as exc:
+        return page(site, request, current, values, readable(exc), 400)
+    site.visitors.save_preferences(current, replace(sub, uid=current.uid), values["paused"])
+    log.info(f"{current.email} saved preferences")
+    token = request.path_params["token"]
+    return RedirectResponse(f"/preferences/{token}?saved=1", status_code=303)

@@ -1,0 +1,122 @@
+"""What every page shares to stay safe: headers that allow no scripts and no framing, posted
+bodies read only when small, rate windows, and CSRF tokens signed over a cookie and the form's
+subject."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import BadToken
+from ..subscriptions.links import Signer
+
+MAX_BODY = 32 * 1024
+CSRF_COOKIE = "digest_csrf"
+# Subscribe-form posts per client address, and confirmation mails for the whole app.
+PER_CLIENT = (10, 600.0)
+CONFIRMATIONS_PER_HOUR = 100
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",  # the URL holds a token: never hand it to another site
+    "Cache-Control": "no-store",
+}
+
+
+async def secure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Middleware: the security headers on every response."""
+    response = await call_next(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+async def read_form(request: Request) -> FormData | None:
+    """The posted form, or None when it is too large to be one of ours (refused unread when
+    it says so up front)."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+        return None
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return None
+    return await request.form(max_files=0, max_fields=50, max_part_size=MAX_BODY)
+
+
+def field(form: FormData, name: str) -> str:
+    """A text field of the form ("" when missing or a file)."""
+    value = form.get(name, "")
+    return value if isinstance(value, str) else ""
+
+
+class Window:
+    """At most `limit` events per `seconds` per key, in memory (a restart forgets)."""
+
+    def __init__(self, limit: int, seconds: float) -> None:
+        self.limit, self.seconds = limit, seconds
+        self.events: dict[str, deque[float]] = {}
+        self.lock = threading.Lock()
+
+    def allow(self, key: str) -> float:
+        """0 if allowed (and counted), else seconds until it would be."""
+        now = time.monotonic()
+        with self.lock:
+            if len(self.events) > 10_000:  # forget idle keys rather than grow without bound
+                for k in [k for k, q in self.events.items() if now - q[-1] > self.seconds]:
+                    del self.events[k]
+            q = self.events.setdefault(key, deque())
+            while q and now - q[0] > self.seconds:
+                q.popleft()
+            if len(q) >= self.limit:
+                return self.seconds - (now - q[0])
+            q.append(now)
+            return 0.0
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class Csrf:
+    """Form tokens signed over the browser's cookie and what the form is for (its scope: the
+    subscribe form, or one subscriber's form of one purpose), so one subscriber's token is
+    worthless on another's page; and a browser that says where a post came from must say it
+    came from here."""
+
+    def __init__(self, signer: Signer, public_base: str) -> None:
+        self.signer = signer
+        self.public_base = public_base
+
+    def token(self, cookie: str, scope: str) -> str:
+        return self.signer.make("csrf", cookie, scope)
+
+    def ok(self, request: Request, form: FormData, scope: str) -> bool:
+        sender = request.headers.get("origin")
+        if sender and sender != "null" and not self.same_origin(request, sender):
+            return False
+        cookie = request.cookies.get(CSRF_COOKIE)
+        token = form.get("csrf")
+        if not cookie or not isinstance(token, str):
+            return False
+        try:
+            payload, _ = self.signer.read("csrf", token)
+        except BadToken:
+            return False
+        return payload == [cookie, scope]
+
+    def same_origin(self, request: Request, sender: str) -> bool:
+        mine = {origin(self.public_base), origin(str(request.base_url))}
+        return origin(sender) in mine

@@ -1,0 +1,114 @@
+"""The subscribe page (`/`): the form, and double opt-in. The answer is the same whether the
+address is new, pending, subscribed or unsubscribed, so the form reveals nobody."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from ..compose.notices import compose_notice
+from ..domain.subscriber import Subscriber
+from ..errors import DeliveryError, Refused
+from ..jobs.visitors import send_notice
+from ..subscriptions.forms import keywords_from, readable, subscriber_from
+from .security import field, read_form
+from .site import HINT, Site
+
+log = logging.getLogger("digest.web")
+
+FIELDS = ("email", "name", "keywords", "frequency")
+
+
+def form_page(
+    site: Site,
+    request: Request,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    return site.page(
+        request,
+        "subscribe",
+        status,
+        scope="subscribe",
+        values={**dict.fromkeys(FIELDS, ""), **(values or {})},
+        error=error,
+        hint=HINT,
+        popular=site.popular(),
+    )
+
+
+async def subscribe(site: Site, request: Request) -> Response:
+    """The form posted: rate-limited per client, its CSRF token checked, then validated as a
+    subscriber-file entry is."""
+    client = request.client.host if request.client else "?"
+    wait = site.per_client.allow(client)
+    if wait:
+        response = site.refused(
+            request, "Too many requests from your address. Please try again later.", 429
+        )
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    form = await read_form(request)
+    if form is None:
+        return PlainTextResponse("request too large", 413)
+    if not site.csrf.ok(request, form, "subscribe"):
+        return site.refused(request, "This form has expired. Please load the page again.")
+    values = {k: field(form, k) for k in FIELDS}
+    try:
+        sub = subscriber_from(
+            {
+                "email": values["email"],
+                "name": values["name"],
+                "keywords": keywords_from(values["keywords"]),
+                "frequency": values["frequency"] or "daily",
+            }
+        )
+    except ValueError as exc:
+        return await run_in_threadpool(form_page, site, request, values, readable(exc), 400)
+    return await run_in_threadpool(asked, site, request, sub)
+
+
+def asked(site: Site, request: Request, sub: Subscriber) -> Response:
+    """Mail the address its confirmation link (or, if it is subscribed, its preferences link),
+    within the rations; then the one answer for every address."""
+    outcome = site.visitors.request(sub)
+    if outcome is not None:
+        kind, current = outcome
+        if kind == "confirm" and site.confirmations.allow("all"):
+            site.visitors.forget_notice(current.email)
+            log.warning("confirmation mails at their hourly limit; refused one")
+            return site.refused(
+                request, "Too many sign-ups right now. Please try again in an hour.", 503
+            )
+        settings = site.settings
+        try:
+            notice = compose_notice(
+                settings.mail.sender,
+                settings.schedule.today(),
+                site.env,
+                site.links,
+                kind,
+                current.subscriber,
+            )
+            send_notice(settings.mail, notice)
+        except (Refused, DeliveryError) as exc:
+            site.visitors.forget_notice(current.email)
+            log.error(f"could not mail {current.email}: {exc}")
+            return site.refused(
+                request,
+                "We could not send you the email just now. Please try again in a few minutes.",
+                503,
+            )
+        log.info(f"{kind} mail sent to {current.email}")
+    return site.say(
+        request,
+        title="Check your inbox",
+        text=(
+            f"If {sub.email} can get Paper Digest, an email is on its way there with a link "
+            "to confirm. Nothing is sent until you follow it."
+        ),
+    )

@@ -1,0 +1,77 @@
+"""Unsubscribing (`/unsubscribe/<token>`): RFC 8058 one-click for mail clients, which post
+with no cookie and read no page; for people, a page with an Unsubscribe button and, after it,
+an Undo (`/undo/<token>`) that undoes exactly that unsubscribe."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from ..domain.subscriber import UNSUBSCRIBED
+from ..errors import BadToken
+from .site import Site
+
+log = logging.getLogger("digest.web")
+
+
+def page(site: Site, request: Request) -> Response:
+    try:
+        current, _, _ = site.named("unsubscribe", request.path_params["token"])
+    except BadToken as exc:
+        return site.refused(request, f"{str(exc).capitalize()}.")
+    if current.status == UNSUBSCRIBED:
+        return site.say(
+            request, title="You are unsubscribed", text=f"{current.email} gets no more digests."
+        )
+    return site.page(request, "unsubscribe", scope=f"unsubscribe:{current.uid}", member=current)
+
+
+def post(site: Site, request: Request, form: FormData) -> Response:
+    one_click = form.get("List-Unsubscribe") == "One-Click" and "csrf" not in form
+    if one_click:  # RFC 8058: a mail client posts, with no cookie; the link is the key
+        try:
+            current, _, _ = site.named("unsubscribe", request.path_params["token"])
+        except BadToken as exc:
+            return PlainTextResponse(f"{exc}\n", 403)
+    else:
+        acting = site.authorized(request, form, "unsubscribe")
+        if isinstance(acting, Response):
+            return acting
+        current = acting[0]
+    when = site.visitors.unsubscribe(current)
+    log.info(f"{current.email} unsubscribed" + (" (one-click)" if one_click else ""))
+    if one_click:  # nobody reads a page
+        return PlainTextResponse("unsubscribed\n")
+    undo = site.signer.make("undo", current.uid, when.isoformat())
+    return site.page(
+        request,
+        "unsubscribed",
+        scope=f"undo:{current.uid}",
+        member=current,
+        undo_url=f"/undo/{undo}",
+    )
+
+
+def undo(site: Site, request: Request, form: FormData) -> Response:
+    acting = site.authorized(request, form, "undo")
+    if isinstance(acting, Response):
+        return acting
+    current, payload, _ = acting
+    try:
+        when = datetime.fromisoformat(str(payload[1]))
+    except (IndexError, ValueError):
+        return site.refused(request, "This link is not valid.")
+    if not site.visitors.undo_unsubscribe(current, when):
+        return site.refused(request, "There is nothing to undo.")
+    log.info(f"{current.email} undid their unsubscribe")
+    return site.say(
+        request,
+        title="Welcome back",
+        text=f"{current.email} is subscribed again.",
+        link=site.links.preferences(current.uid),
+        link_text="Your preferences",
+    )
