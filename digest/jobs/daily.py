@@ -95,8 +95,7 @@ class DailyRun:
             run_id = store.runs.start(conn, self.result.days)
         status = "failed"
         try:
-            with self.prepared(keep=True) as (_, who, decider):
-                pass
+            who, decider = self.prepare()
             self.send(who, decider, run_id)
             self.summarize(who)
             self.reporter.info(self.result.timing())
@@ -120,6 +119,11 @@ class DailyRun:
             )
 
     # --- 1. prepare -------------------------------------------------------------------------
+
+    def prepare(self) -> tuple[Plan, Decider]:
+        """Step 1, committed before anything is mailed."""
+        with self.prepared(keep=True) as (_, who, decider):
+            return who, decider
 
     @contextmanager
     def prepared(self, *, keep: bool) -> Iterator[tuple[store.Tx, Plan, Decider]]:
