@@ -10,19 +10,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..domain.subscriber import ACTIVE
-from ..errors import BadToken
 from .site import Site
 
 log = logging.getLogger("digest.web")
 
 
 def page(site: Site, request: Request) -> Response:
-    try:
-        current, _, _ = site.named("confirm", request.path_params["token"])
-    except BadToken as exc:
-        return site.refused(
-            request, f"{str(exc).capitalize()}. Subscribe again to get a fresh one."
-        )
+    linked = site.linked(request, "confirm", " Subscribe again to get a fresh one.")
+    if isinstance(linked, Response):
+        return linked
+    current = linked[0]
     if current.status == ACTIVE:
         return site.say(
             request, title="You are subscribed", text=f"{current.email} already gets Paper Digest."

@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..domain.subscriber import MAX_PAPERS_LIMIT, UNSUBSCRIBED, Subscription
-from ..errors import BadToken
 from ..subscriptions.forms import (
     categories_from,
     keywords_from,
@@ -54,12 +53,10 @@ def page(
     status: int = 200,
 ) -> Response:
     if current is None:
-        try:
-            current, _, _ = site.named("preferences", request.path_params["token"])
-        except BadToken as exc:
-            return site.refused(
-                request, f"{str(exc).capitalize()}. The link in your latest digest works."
-            )
+        linked = site.linked(request, "preferences", " The link in your latest digest works.")
+        if isinstance(linked, Response):
+            return linked
+        current = linked[0]
     if current.status == UNSUBSCRIBED:
         return site.say(
             request,

@@ -91,13 +91,20 @@ class Site:
             raise BadToken("this subscription no longer exists")
         return found, payload, issued
 
+    def linked(self, request: Request, purpose: str, advice: str = "") -> Acting | Response:
+        """Who the page's link names, for `purpose`; else the page that says why (and, after
+        it, `advice`)."""
+        try:
+            return self.named(purpose, request.path_params["token"])
+        except BadToken as exc:
+            return self.refused(request, f"{str(exc).capitalize()}.{advice}")
+
     def authorized(self, request: Request, form: FormData, purpose: str) -> Acting | Response:
         """The subscription a posted form acts for: its link's token and its CSRF token must
         both hold, for this purpose and this subscriber. Else the page that says why."""
-        try:
-            current, payload, issued = self.named(purpose, request.path_params["token"])
-        except BadToken as exc:
-            return self.refused(request, f"{str(exc).capitalize()}.")
-        if not self.csrf.ok(request, form, f"{purpose}:{current.uid}"):
+        acting = self.linked(request, purpose)
+        if isinstance(acting, Response):
+            return acting
+        if not self.csrf.ok(request, form, f"{purpose}:{acting[0].uid}"):
             return self.refused(request, "This form has expired. Please load the page again.")
-        return current, payload, issued
+        return acting

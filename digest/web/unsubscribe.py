@@ -19,10 +19,10 @@ log = logging.getLogger("digest.web")
 
 
 def page(site: Site, request: Request) -> Response:
-    try:
-        current, _, _ = site.named("unsubscribe", request.path_params["token"])
-    except BadToken as exc:
-        return site.refused(request, f"{str(exc).capitalize()}.")
+    linked = site.linked(request, "unsubscribe")
+    if isinstance(linked, Response):
+        return linked
+    current = linked[0]
     if current.status == UNSUBSCRIBED:
         return site.say(
             request, title="You are unsubscribed", text=f"{current.email} gets no more digests."

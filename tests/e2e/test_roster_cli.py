@@ -10,17 +10,14 @@ from pathlib import Path
 from digest import store
 from digest.jobs import roster
 from digest.jobs.visitors import Visitors
-from digest.settings import SubscriberFile
 from tests.support.cli import digest
-from tests.support.settings import SUBSCRIBERS, database_of
+from tests.support.settings import SUBSCRIBERS, imported
 
 
 def test_an_unsubscribe_is_never_undone_by_an_import_or_the_operator(workdir: Path) -> None:
     path = workdir / "subscribers.toml"
-    file = SubscriberFile(path, True)
-    db = database_of(workdir)
-    with db.begin() as conn:
-        roster.sync_file(conn, file)
+    db, file = imported(workdir)
+    with db.reading() as conn:
         ada = store.subscribers.get(conn, "ada@example.org")
     Visitors(db).unsubscribe(ada)
     path.write_text(SUBSCRIBERS.replace("max_papers = 5", "max_papers = 6"))
@@ -101,9 +98,7 @@ def test_operator_commands_round_trip_through_export_and_import(tmp_path: Path) 
 
 def test_a_broken_file_stops_the_run_and_imports_nothing(workdir: Path) -> None:
     path = workdir / "subscribers.toml"
-    db = database_of(workdir)
-    with db.begin() as conn:
-        roster.sync_file(conn, SubscriberFile(path, True))
+    db, _ = imported(workdir)
     path.write_text(SUBSCRIBERS.replace('email = "grace@example.org"', 'email = "grace"'))
     run = digest(workdir, "run", "--date", "2025-11-06", DIGEST_SUBSCRIBERS=str(path))
     assert run.returncode == 2 and "subscriber #2 (grace): invalid email" in run.stderr

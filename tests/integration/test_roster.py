@@ -16,7 +16,7 @@ from digest.jobs.visitors import Visitors
 from digest.settings import SubscriberFile
 from digest.store import schema
 from digest.subscriptions import rules
-from tests.support.settings import SUBSCRIBERS, database_of, make_settings
+from tests.support.settings import SUBSCRIBERS, database_of, imported, make_settings
 
 
 def terms(conn: store.Tx, email: str) -> list[str]:
@@ -59,16 +59,10 @@ def test_the_file_is_imported_when_it_changes_and_a_subscribers_own_changes_stan
 
 def test_an_entry_removed_from_the_file_removes_that_subscriber_only(workdir: Path) -> None:
     path = workdir / "subscribers.toml"
-    file = SubscriberFile(path, True)
-    db = database_of(workdir)
+    db, file = imported(workdir)
     with db.begin() as conn:
-        roster.sync_file(conn, file)
-        roster.add_subscriber(
-            conn,
-            replace(
-                store.subscribers.get(conn, "ada@example.org").subscriber, email="cli@example.org"
-            ),
-        )
+        ada = store.subscribers.get(conn, "ada@example.org")
+        roster.add_subscriber(conn, replace(ada.subscriber, email="cli@example.org"))
     path.write_text(SUBSCRIBERS[: SUBSCRIBERS.index('[[subscriber]]\nemail = "grace')])
     with db.begin() as conn:
         assert roster.sync_file(conn, file).removed == ["grace@example.org"]
@@ -101,9 +95,8 @@ def test_weekly_subscribers_get_the_weeks_best_once(workdir: Path) -> None:
 
 
 def test_switching_to_weekly_waits_for_the_next_weekly_day(workdir: Path) -> None:
-    db = database_of(workdir)
+    db, _ = imported(workdir)
     with db.begin() as conn:
-        roster.sync_file(conn, SubscriberFile(workdir / "subscribers.toml", True))
         month_ago = datetime.now() - timedelta(days=30)
         conn.execute(update(schema.subscribers).values(confirmed_at=month_ago))
         ada = store.subscribers.get(conn, "ada@example.org")

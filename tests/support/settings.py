@@ -6,7 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from digest.settings import Settings, load_settings
+from digest.jobs.roster import sync_file
+from digest.settings import Settings, SubscriberFile, load_settings
 from digest.store import Database, open_database
 
 SUBSCRIBERS = """
@@ -50,3 +51,12 @@ def database_of(workdir: Path) -> Database:
 def engine_of(workdir: Path) -> Engine:
     """The database that make_settings(workdir) names, as an engine."""
     return database_of(workdir).engine
+
+
+def imported(workdir: Path) -> tuple[Database, SubscriberFile]:
+    """The database of make_settings(workdir), its subscriber file imported as a run would."""
+    file = SubscriberFile(workdir / "subscribers.toml", True)
+    db = database_of(workdir)
+    with db.begin() as conn:
+        sync_file(conn, file)
+    return db, file
