@@ -122,20 +122,28 @@ def load_settings(
     if dotenv_path is not None and dotenv_path.is_file():
         env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
     env.update(os.environ if environ is None else environ)
+    # The order of the checks is the order in which a bad setting is named, first those that
+    # decide what the others mean.
+    names = _source_names(env)
+    backend, host = _backend(env)
+    security = _choice(env, "SMTP_SECURITY", "starttls", SECURITY)
+    timezone = _timezone(env)
+    database_url = _database(env)
+    templates_dir = _templates(env)
     return Settings(
-        sources=_sources(env),
-        mail=_mail(env),
-        schedule=_schedule(env),
-        database_url=_database(env),
-        templates_dir=_templates(env),
+        database_url=database_url,
         subscribers=SubscriberFile(
             path=Path(_get(env, "DIGEST_SUBSCRIBERS") or "subscribers.toml"),
             required=bool(_get(env, "DIGEST_SUBSCRIBERS")),
         ),
+        sources=_sources(env, names),
+        mail=_mail(env, backend, host, security),
         web=WebSettings(
             base_url=_get(env, "DIGEST_BASE_URL").rstrip("/") or None,
             secret_key=_secret(env.get("DIGEST_SECRET_KEY") or None),
         ),
+        schedule=_schedule(env, timezone),
+        templates_dir=templates_dir,
     )
 
 
@@ -143,7 +151,7 @@ def _get(env: Mapping[str, str], name: str) -> str:
     return env.get(name, "").strip()
 
 
-def _sources(env: Mapping[str, str]) -> SourceSettings:
+def _source_names(env: Mapping[str, str]) -> tuple[str, ...]:
     names = tuple(s.strip().lower() for s in env.get("DIGEST_SOURCES", "huggingface").split(","))
     names = tuple(s for s in names if s)
     for s in names:
@@ -151,6 +159,10 @@ def _sources(env: Mapping[str, str]) -> SourceSettings:
             raise ConfigError(f"DIGEST_SOURCES: unknown source {s!r} (known: {', '.join(SOURCES)})")
     if not names:
         raise ConfigError("DIGEST_SOURCES is empty")
+    return names
+
+
+def _sources(env: Mapping[str, str], names: tuple[str, ...]) -> SourceSettings:
     return SourceSettings(
         names=names,
         hf_api_url=(_get(env, "DIGEST_HF_API_URL") or SourceSettings.hf_api_url).rstrip("/"),
@@ -162,12 +174,16 @@ def _sources(env: Mapping[str, str]) -> SourceSettings:
     )
 
 
-def _mail(env: Mapping[str, str]) -> MailSettings:
+def _backend(env: Mapping[str, str]) -> tuple[str, str | None]:
+    """DIGEST_EMAIL_BACKEND (smtp when SMTP_HOST is set, else file), and SMTP_HOST."""
     host = _get(env, "SMTP_HOST") or None
     backend = _choice(env, "DIGEST_EMAIL_BACKEND", "smtp" if host else "file", BACKENDS)
     if backend == "smtp" and not host:
         raise ConfigError("DIGEST_EMAIL_BACKEND=smtp needs SMTP_HOST")
-    security = _choice(env, "SMTP_SECURITY", "starttls", SECURITY)
+    return backend, host
+
+
+def _mail(env: Mapping[str, str], backend: str, host: str | None, security: str) -> MailSettings:
     smtp = SMTPSettings(
         host=host,
         port=_number(env, "SMTP_PORT", 465 if security == "ssl" else 587, 1, 65535, int),
@@ -183,21 +199,26 @@ def _mail(env: Mapping[str, str]) -> MailSettings:
             env, "SMTP_MESSAGES_PER_CONNECTION", 100, 1, 1_000_000, int
         ),
     )
+    suppress_after = _number(env, "DIGEST_SUPPRESS_AFTER", 3, 1, 100, int)
     return MailSettings(
         backend=backend,
         outbox_dir=Path(_get(env, "DIGEST_OUTBOX_DIR") or "outbox"),
         sender=_address(_get(env, "DIGEST_FROM") or DEFAULT_FROM),
         smtp=smtp,
-        suppress_after=_number(env, "DIGEST_SUPPRESS_AFTER", 3, 1, 100, int),
+        suppress_after=suppress_after,
     )
 
 
-def _schedule(env: Mapping[str, str]) -> ScheduleSettings:
+def _timezone(env: Mapping[str, str]) -> str:
     timezone = _get(env, "DIGEST_TIMEZONE") or "UTC"
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"DIGEST_TIMEZONE={timezone!r} is not a known time zone") from None
+    return timezone
+
+
+def _schedule(env: Mapping[str, str], timezone: str) -> ScheduleSettings:
     return ScheduleSettings(
         cron=_cron(_get(env, "DIGEST_SCHEDULE") or "0 7 * * *"),
         timezone=timezone,

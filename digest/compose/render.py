@@ -19,7 +19,7 @@ from pathlib import Path
 import cssutils
 from markupsafe import Markup
 
-from ..domain.digest import Digest, Outgoing, Ranked
+from ..domain.digest import Digest, Ranked
 from ..domain.subscriber import Subscriber
 from ..domain.text import one_line
 from ..errors import NotInlinable
@@ -109,15 +109,11 @@ class Composed:
     def message(self) -> EmailMessage:
         return BytesParser(policy=policy.default).parsebytes(self.raw)  # type: ignore[return-value]
 
-    @property
-    def outgoing(self) -> Outgoing:
-        d = self.digest
-        return Outgoing(d.message_id, d.subscriber.email, d.day, self.subject, self.raw)
-
 
 class Composer:
     """Holds the compiled templates, the sender identity and the subscriber pages' links
-    (None without `digest serve` configured); compose() is pure per digest.
+    (None without `digest serve` configured); compose() changes nothing it is given, and a
+    digest composed twice gives the same message but for its Date.
 
     The HTML template is inlined once (`inline.py`). The first message is also inlined the
     slow way and the two compared; if they differ, `fallback` says why and every message is
@@ -166,7 +162,7 @@ class Composer:
             "day_label": day_label(digest),
             "weekly": digest.since is not None,
             "cards": cards,
-            "papers": digest.papers,
+            "papers": list(digest.papers),
             "subscriber": sub,
             "keywords": keywords,
             "keyword_list": spoken_list(keywords),

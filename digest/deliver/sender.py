@@ -185,6 +185,7 @@ def deliver(
     *,
     feed: Iterable[Item],
     advance: Advance,
+    delivery: Delivery | None = None,
     sleep: Callable[[float], None] = time.sleep,
     stop: threading.Event | None = None,
 ) -> Delivery:
@@ -196,9 +197,10 @@ def deliver(
     client can close (accepted, then killed before that commit) resends a copy with the same
     Message-ID on the next run. When `stop` is set (the daemon got SIGTERM), the messages
     being sent are finished and the rest stays pending. `advance` moves the caller's
-    progress bar once per message answered for good.
+    progress bar once per message answered for good. The answers are counted into `delivery`
+    as they come, so a caller that owns it keeps the count when something interrupts this.
     """
-    delivery = Delivery()
+    delivery = Delivery() if delivery is None else delivery
     pace = Pace.per_second(smtp.rate_limit)
     left: list[Item] = []
     try:

@@ -7,7 +7,8 @@
 3. **send**: the messages earlier runs left pending, then each batch as soon as it is
    stored, so the relay works while the next batch is composed.
 
-A dry run does the first two and keeps nothing.
+A dry run prepares, then decides and composes every digest as the run would, and keeps
+nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from jinja2 import TemplateError
 
 from .. import store
 from ..compose.render import Composed, Composer
-from ..deliver.sender import Item, deliver, open_lanes
+from ..deliver.sender import Delivery, Item, deliver, open_lanes
 from ..domain.digest import PENDING, Digest
 from ..domain.subscriber import Subscriber
 from ..errors import DeliveryError
@@ -92,6 +93,8 @@ class DailyRun:
         """Prepare, then fill the outbox while sending it; the run recorded either way."""
         started = time.monotonic()
         with self.db.begin() as conn:
+            # Called holding the run lock: a run still marked running has died.
+            store.runs.mark_interrupted(conn)
             run_id = store.runs.start(conn, self.result.days)
         status = "failed"
         try:
@@ -234,16 +237,20 @@ class DailyRun:
                 self.undeliverable(exc, len(earlier) + sum(1 for _ in stored))
                 return
             ledger = StoreLedger(self.db, settings.mail.suppress_after)
-            delivery = deliver(
-                ledger,
-                lanes,
-                settings.mail.smtp,
-                reporter,
-                feed=itertools.chain(earlier, stored),
-                advance=advance,
-                stop=self.stop,
-            )
-        result.delivered(delivery)
+            delivery = Delivery()
+            try:
+                deliver(
+                    ledger,
+                    lanes,
+                    settings.mail.smtp,
+                    reporter,
+                    feed=itertools.chain(earlier, stored),
+                    advance=advance,
+                    delivery=delivery,
+                    stop=self.stop,
+                )
+            finally:  # counted even when something cut delivery short
+                result.delivered(delivery)
 
     def undeliverable(self, exc: DeliveryError, left: int) -> None:
         if left:

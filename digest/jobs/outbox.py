@@ -1,6 +1,7 @@
 """The outbox as the sender's ledger: each message read from the store just before it is sent,
-each answer recorded in its own transaction the moment the relay gives it, and the rule for
-when an address refused for good is suppressed."""
+each answer recorded in its own transaction the moment the relay gives it, and the rules of
+suppression: refusals that blame an address are counted until it is suppressed, and one
+accepted message forgives them."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ class StoreLedger:
 
     def sent(self, message_id: str, recipient: str) -> None:
         with self.db.writing() as conn:
-            store.outbox.mark_sent(conn, message_id, recipient)
+            store.outbox.mark_sent(conn, message_id)
+            store.outbox.forget_refusals(conn, recipient)
 
     def deferred(self, message_id: str, answer: str) -> None:
         with self.db.writing() as conn:
@@ -45,6 +47,7 @@ class StoreLedger:
             )
             if now:
                 store.outbox.suppress(conn, recipient)
+                store.outbox.cancel_pending(conn, recipient, "address suppressed")
             return now
 
     def finished(self) -> None:

@@ -17,7 +17,7 @@ from ..errors import ConfigError, NotAllowed
 from ..settings import Settings, SubscriberFile
 from ..store import Tx, now
 from ..subscriptions import rules
-from ..subscriptions.file import read_subscribers
+from ..subscriptions.file import load_subscribers, read_subscribers
 from ..subscriptions.forms import subscriber_from
 from .wiring import opened
 
@@ -190,8 +190,7 @@ def still_listed(file: SubscriberFile, email: str) -> bool:
     path = file.path
     with contextlib.suppress(ConfigError):
         if path.exists():
-            _, subs = read_subscribers(path)
-            return any(s.email == email.strip().lower() for s in subs)
+            return any(s.email == email.strip().lower() for s in load_subscribers(path))
     return False
 
 

@@ -66,9 +66,9 @@ def health(state: SourceState, why_stale: str | None) -> str:
 def status(settings: Settings, *, runs: int = 10) -> Status:
     """Read-only."""
     today = settings.schedule.today()
-    running = holder(settings.database_url)
     with opened(settings) as db, db.reading() as conn:
         records = store.runs.recent(conn, runs)
+        running = holder(settings.database_url)
         sources = [store.runs.source_state(conn, name) for name in settings.sources.names]
         return Status(
             runs=[

@@ -9,9 +9,11 @@ from collections import Counter
 from dataclasses import replace
 from datetime import datetime
 
+from jinja2 import Environment
+
 from .. import store
+from ..compose.notices import compose_notice
 from ..deliver.transport import make_transport
-from ..domain.digest import Outgoing
 from ..domain.subscriber import (
     ACTIVE,
     PENDING_CONFIRMATION,
@@ -19,15 +21,21 @@ from ..domain.subscriber import (
     Subscriber,
     Subscription,
 )
-from ..settings import MailSettings
+from ..settings import Settings
 from ..store import Database, now, open_database
 from ..subscriptions import rules
+from ..subscriptions.links import Links
 
 
-def send_notice(mail: MailSettings, out: Outgoing) -> None:
-    """Hand a notice to the transport now; raises Refused or DeliveryError."""
-    with make_transport(mail) as transport:
-        transport.send(out)
+def send_notice(
+    settings: Settings, env: Environment, links: Links, kind: str, sub: Subscriber
+) -> None:
+    """Compose the notice of `kind` for `sub` (`compose.notices`) and hand it to the transport
+    now, as the answer to a person waiting at a form; raises Refused or DeliveryError."""
+    today = settings.schedule.today()
+    notice = compose_notice(settings.mail.sender, today, env, links, kind, sub)
+    with make_transport(settings.mail) as transport:
+        transport.send(notice)
 
 
 class Visitors:

@@ -34,7 +34,6 @@ class Source(Protocol):
 
 
 def by_day(
-    name: str,
     fetch: Callable[[date], list[Paper]],
     days: Sequence[date],
     known: SourceState,

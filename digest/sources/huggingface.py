@@ -162,7 +162,7 @@ class HuggingFaceSource:
             ) from None
 
     def fetch_window(self, days: Sequence[date], known: SourceState) -> Fetched:
-        return by_day(self.name, self.fetch, days, known)
+        return by_day(self.fetch, days, known)
 
     def fetch(self, day: date) -> list[Paper]:
         by_key: dict[str, Paper] = {}

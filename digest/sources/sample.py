@@ -26,7 +26,7 @@ class SampleSource:
         self.directory = directory or sample_dir()
 
     def fetch_window(self, days: Sequence[date], known: SourceState) -> Fetched:
-        return by_day(self.name, self.fetch, days, known)
+        return by_day(self.fetch, days, known)
 
     def fetch(self, day: date) -> list[Paper]:
         path = self.directory / f"{day.isoformat()}.json"

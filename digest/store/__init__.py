@@ -4,7 +4,7 @@ schema and its upgrades, the engine, and the run lock. It keeps what it is told 
 rules: the jobs decide, then call it inside the transactions they open."""
 
 from . import outbox, papers, runs, subscribers
-from .engine import Database, Tx, open_database, safe_url
+from .engine import Database, Tx, open_database
 from .rows import now
 
 __all__ = [
@@ -15,6 +15,5 @@ __all__ = [
     "outbox",
     "papers",
     "runs",
-    "safe_url",
     "subscribers",
 ]

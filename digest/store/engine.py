@@ -24,8 +24,7 @@ class Database:
     """The configured database. `reading()` for reads, `begin()` for a write, `writing()`
     for a write that reads first, `transaction(keep=False)` for work to look at and undo."""
 
-    def __init__(self, url: str, engine: Engine) -> None:
-        self.url = url
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def reading(self) -> AbstractContextManager[Tx]:
@@ -77,7 +76,7 @@ def open_database(url: str) -> Database:
         raise ConfigError(f"DIGEST_DATABASE_URL={safe_url(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
         _sqlite(engine)
-    db = Database(url, engine)
+    db = Database(engine)
     try:
         # IMMEDIATE: two processes opening a new database at once queue for the write lock
         # instead of both reading "no tables" and the second failing on its stale snapshot.

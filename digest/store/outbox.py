@@ -106,7 +106,7 @@ _MARK_SENT = (
     .where(messages.c.message_id == bindparam("mid"))
     .values(status=SENT, sent_at=bindparam("at"), attempts=messages.c.attempts + 1, detail=None)
 )
-_FORGIVE = delete(suppressions).where(suppressions.c.email == bindparam("address"))
+_FORGET = delete(suppressions).where(suppressions.c.email == bindparam("address"))
 
 
 def outgoing(conn: Connection, message_id: str) -> Outgoing | None:
@@ -120,12 +120,16 @@ def outgoing(conn: Connection, message_id: str) -> Outgoing | None:
     )
 
 
-def mark_sent(conn: Connection, message_id: str, email: str) -> None:
-    """The relay accepted the message, and so the address is fine. Its bytes are dropped
-    later, in bulk (`drop_sent_bytes`): freeing a blob's pages in the transaction that records
-    a delivery doubled its cost."""
+def mark_sent(conn: Connection, message_id: str) -> None:
+    """The relay accepted the message. Its bytes are dropped later, in bulk
+    (`drop_sent_bytes`): freeing a blob's pages in the transaction that records a delivery
+    doubled its cost."""
     conn.execute(_MARK_SENT, {"mid": message_id, "at": now()})
-    conn.execute(_FORGIVE, {"address": email})
+
+
+def forget_refusals(conn: Connection, email: str) -> None:
+    """Forget the refusals counted against an address."""
+    conn.execute(_FORGET, {"address": email})
 
 
 def drop_sent_bytes(conn: Connection) -> None:
@@ -195,12 +199,10 @@ def count_refusal(conn: Connection, email: str, answer: str) -> Suppression:
 
 
 def suppress(conn: Connection, email: str) -> None:
-    """Mail no more to `email` until an operator re-enables it; its pending mail is
-    cancelled."""
+    """Mark the address suppressed (its refusals counted by `count_refusal`)."""
     conn.execute(
         update(suppressions).where(suppressions.c.email == email).values(suppressed_at=now())
     )
-    _release(conn, _pending_to(email), CANCELLED, "address suppressed")
 
 
 def cancel_pending(conn: Connection, email: str, why: str) -> None:
@@ -228,7 +230,7 @@ def suppressed(conn: Connection) -> set[str]:
 
 
 def unsuppress(conn: Connection, email: str) -> bool:
-    """Re-enable an address: forget its failures. False if it was not suppressed."""
+    """Forget an address's refusals; False if none were counted."""
     return bool(conn.execute(delete(suppressions).where(suppressions.c.email == email)).rowcount)
 
 

@@ -16,13 +16,17 @@ from .rows import aware, naive_utc, now
 from .schema import meta, runs, source_states
 
 
-def start(conn: Connection, days: Sequence[date]) -> int:
-    """Record a run; call it holding the run lock, so any run still 'running' has died."""
+def mark_interrupted(conn: Connection) -> None:
+    """Every run still marked running, as interrupted."""
     conn.execute(
         update(runs)
         .where(runs.c.status == "running")
         .values(status="interrupted", detail="the process ended before the run finished")
     )
+
+
+def start(conn: Connection, days: Sequence[date]) -> int:
+    """Record a run starting now; its id."""
     result = conn.execute(
         insert(runs).values(
             started_at=now(), status="running", window_start=min(days), window_end=max(days)

@@ -9,7 +9,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from ..compose.notices import compose_notice
 from ..domain.subscriber import Subscriber
 from ..errors import DeliveryError, Refused
 from ..jobs.visitors import send_notice
@@ -84,17 +83,8 @@ def asked(site: Site, request: Request, sub: Subscriber) -> Response:
             return site.refused(
                 request, "Too many sign-ups right now. Please try again in an hour.", 503
             )
-        settings = site.settings
         try:
-            notice = compose_notice(
-                settings.mail.sender,
-                settings.schedule.today(),
-                site.env,
-                site.links,
-                kind,
-                current.subscriber,
-            )
-            send_notice(settings.mail, notice)
+            send_notice(site.settings, site.env, site.links, kind, current.subscriber)
         except (Refused, DeliveryError) as exc:
             site.visitors.forget_notice(current.email)
             log.error(f"could not mail {current.email}: {exc}")

@@ -156,3 +156,23 @@ def test_two_runs_started_at_once_send_one_copy_each(tmp_path: Path) -> None:
         assert "another digest run is in progress" in busy
         assert "Traceback" not in busy
         assert smtp.handler.count() == dict.fromkeys(emails, 1)
+
+
+def test_a_run_interrupted_by_ctrl_c_records_what_it_sent(tmp_path: Path) -> None:
+    """Ctrl-C mid-delivery: the run is recorded as failed, with the messages the relay
+    accepted counted (what `digest status` shows), and the rest left pending."""
+    emails = write_subscribers(tmp_path, 30)
+    with SMTPServer() as smtp:
+        smtp.handler.data_delay = 0.1
+        proc = start(tmp_path, smtp, SMTP_MAX_CONNECTIONS="1")
+        deadline = time.monotonic() + 60
+        while len(smtp.received) < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        finish(proc)
+        accepted = len(smtp.received)
+    assert 5 <= accepted < len(emails)
+    with db(tmp_path).connect() as conn:
+        status, sent = conn.execute(select(schema.runs.c.status, schema.runs.c.sent)).one()
+    assert (status, sent) == ("failed", accepted)
+    assert len(pending(tmp_path)) == len(emails) - accepted

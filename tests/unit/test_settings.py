@@ -1,0 +1,29 @@
+"""Which bad setting is named first when several are bad: the order an operator has always
+seen (those that decide what others mean come first)."""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.errors import ConfigError
+from digest.settings import load_settings
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"DIGEST_TIMEZONE": "Bad/Zone", "SMTP_PORT": "0"}, "DIGEST_TIMEZONE"),
+        (
+            {"DIGEST_DATABASE_URL": "nourl", "DIGEST_ARXIV_RSS_URL": "ftp://x"},
+            "DIGEST_DATABASE_URL",
+        ),
+        ({"DIGEST_TEMPLATES_DIR": "/nonexistent", "DIGEST_FROM": "nobody"}, "DIGEST_TEMPLATES_DIR"),
+        ({"DIGEST_SECRET_KEY": "short", "DIGEST_SCHEDULE": "* * *"}, "DIGEST_SECRET_KEY"),
+        ({"SMTP_SECURITY": "tls", "DIGEST_SOURCES": "nope"}, "DIGEST_SOURCES"),
+        ({"DIGEST_SUPPRESS_AFTER": "0", "DIGEST_FROM": "nobody"}, "DIGEST_SUPPRESS_AFTER"),
+    ],
+)
+def test_the_first_bad_setting_is_named(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env, dotenv_path=None)
+    assert str(raised.value).startswith(named)
