@@ -39,6 +39,13 @@ def _address(raw: str) -> Address:
 
 
 @dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite:///digest.db"
+    # Upgrade a database an older version wrote without being asked (`digest db upgrade`).
+    auto_migrate: bool = False
+
+
+@dataclass(frozen=True)
 class SubscriberFile:
     path: Path = Path("subscribers.toml")
     required: bool = False  # DIGEST_SUBSCRIBERS was set: a missing file is an error
@@ -105,7 +112,7 @@ class ScheduleSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = "sqlite:///digest.db"
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
     subscribers: SubscriberFile = field(default_factory=SubscriberFile)
     sources: SourceSettings = field(default_factory=SourceSettings)
     mail: MailSettings = field(default_factory=MailSettings)
@@ -131,7 +138,9 @@ def load_settings(
     database_url = _database(env)
     templates_dir = _templates(env)
     return Settings(
-        database_url=database_url,
+        database=DatabaseSettings(
+            database_url, auto_migrate=_flag(env, "DIGEST_AUTO_MIGRATE", False)
+        ),
         subscribers=SubscriberFile(
             path=Path(_get(env, "DIGEST_SUBSCRIBERS") or "subscribers.toml"),
             required=bool(_get(env, "DIGEST_SUBSCRIBERS")),

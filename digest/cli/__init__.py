@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
+from .db import db_cmd
 from .run import fetch_cmd, preview_cmd, rank_cmd, run_cmd
 from .serve import daemon_cmd, serve_cmd
 from .status import status_cmd
@@ -27,5 +28,6 @@ for command in (
     subscribers_cmd,
     serve_cmd,
     daemon_cmd,
+    db_cmd,
 ):
     main.add_command(command)

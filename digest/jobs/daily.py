@@ -68,7 +68,7 @@ def run(
     result.destination = transport_for(settings).describe()
     with contextlib.ExitStack() as stack:
         if not dry_run:
-            stack.enter_context(run_lock(settings.database_url))
+            stack.enter_context(run_lock(settings.database.url))
         db = stack.enter_context(opened(settings))
         job = DailyRun(settings, db, composer, result, reporter or Silent(), sources, stop)
         if dry_run:

@@ -117,7 +117,7 @@ def fetch(
 ) -> RunResult:
     """Fetch and store only (holding the run lock, as it writes)."""
     with (
-        run_lock(settings.database_url, "fetch"),
+        run_lock(settings.database.url, "fetch"),
         snapshot(settings, day, keep=True, reporter=reporter, sources=sources) as (result, _, _),
     ):
         return result

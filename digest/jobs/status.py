@@ -68,7 +68,7 @@ def status(settings: Settings, *, runs: int = 10) -> Status:
     today = settings.schedule.today()
     with opened(settings) as db, db.reading() as conn:
         records = store.runs.recent(conn, runs)
-        running = holder(settings.database_url)
+        running = holder(settings.database.url)
         sources = [store.runs.source_state(conn, name) for name in settings.sources.names]
         return Status(
             runs=[

@@ -21,7 +21,7 @@ from ..domain.subscriber import (
     Subscriber,
     Subscription,
 )
-from ..settings import Settings
+from ..settings import DatabaseSettings, Settings
 from ..store import Database, now, open_database
 from ..subscriptions import rules
 from ..subscriptions.links import Links
@@ -45,8 +45,8 @@ class Visitors:
         self.db = db
 
     @classmethod
-    def open(cls, database_url: str) -> Visitors:
-        return cls(open_database(database_url))
+    def open(cls, database: DatabaseSettings) -> Visitors:
+        return cls(open_database(database.url, migrate=database.auto_migrate))
 
     def close(self) -> None:
         self.db.dispose()

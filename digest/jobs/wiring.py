@@ -9,18 +9,24 @@ from contextlib import contextmanager
 from ..compose.render import Composer
 from ..deliver.transport import Transport, make_transport
 from ..settings import Settings
-from ..store import Database, open_database
+from ..store import Database, Version, open_database, upgrade_database
 from ..subscriptions.links import links_for
 
 
 @contextmanager
 def opened(settings: Settings) -> Iterator[Database]:
     """The configured database, disposed of on the way out."""
-    db = open_database(settings.database_url)
+    db = open_database(settings.database.url, migrate=settings.database.auto_migrate)
     try:
         yield db
     finally:
         db.dispose()
+
+
+def upgrade(settings: Settings) -> tuple[Version, str]:
+    """`digest db upgrade`: the database brought to this version's schema; where it stood
+    before, and the revision it is at now."""
+    return upgrade_database(settings.database.url)
 
 
 def composer_for(settings: Settings) -> Composer:

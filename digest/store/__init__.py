@@ -4,16 +4,19 @@ schema and its upgrades, the engine, and the run lock. It keeps what it is told 
 rules: the jobs decide, then call it inside the transactions they open."""
 
 from . import outbox, papers, runs, subscribers
-from .engine import Database, Tx, open_database
+from .engine import Database, Tx, open_database, upgrade_database
+from .migrations import Version
 from .rows import now
 
 __all__ = [
     "Database",
     "Tx",
+    "Version",
     "now",
     "open_database",
     "outbox",
     "papers",
     "runs",
     "subscribers",
+    "upgrade_database",
 ]

@@ -13,8 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import ConfigError
-from .migrations import upgrade
-from .schema import metadata
+from . import migrations
 
 # A connection inside a transaction, as the jobs hand it to the table modules' functions.
 Tx = Connection
@@ -64,9 +63,26 @@ class Database:
         self.engine.dispose()
 
 
-def open_database(url: str) -> Database:
-    """The database at `url`, its schema created or upgraded; ConfigError when it cannot be
-    opened (the URL's password never appears in the message)."""
+def open_database(url: str, *, migrate: bool = False) -> Database:
+    """The database at `url`, its schema created if it is empty and, with `migrate`, upgraded
+    if an older version wrote it. ConfigError when it cannot be opened, or its schema is not
+    this code's (the URL's password never appears in the message)."""
+    db = Database(_engine(url))
+    _checked(db, url, migrate)
+    return db
+
+
+def upgrade_database(url: str) -> tuple[migrations.Version, str]:
+    """Bring the database at `url` to this code's schema: where it stood before, and the
+    revision it is at now."""
+    db = Database(_engine(url))
+    try:
+        return _checked(db, url, migrate=True), migrations.head()
+    finally:
+        db.dispose()
+
+
+def _engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
@@ -76,18 +92,62 @@ def open_database(url: str) -> Database:
         raise ConfigError(f"DIGEST_DATABASE_URL={safe_url(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
         _sqlite(engine)
-    db = Database(engine)
+    return engine
+
+
+def _checked(db: Database, url: str, migrate: bool) -> migrations.Version:
+    """The schema made current (created, or upgraded when `migrate`), or ConfigError; where
+    it stood before."""
     try:
-        # IMMEDIATE: two processes opening a new database at once queue for the write lock
-        # instead of both reading "no tables" and the second failing on its stale snapshot.
         with db.writing() as conn:
-            upgrade(conn)
-            metadata.create_all(conn)
+            _schema_lock(conn)
+            version = migrations.version(conn)
+            _make_current(conn, version, url, migrate)
+            return version
     except SQLAlchemyError as exc:
+        db.dispose()
         raise ConfigError(
             f"DIGEST_DATABASE_URL={safe_url(url)}: cannot open database: {exc.orig or exc}"
         ) from None
-    return db
+    except ConfigError:
+        db.dispose()
+        raise
+
+
+def _schema_lock(conn: Connection) -> None:
+    """Two processes opening one new or old database at once take turns: SQLite's BEGIN
+    IMMEDIATE already queues them; PostgreSQL waits on a lock held until commit."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+
+
+# Advisory lock keys on PostgreSQL (64-bit; "pdg" in the high bytes, the purpose below).
+SCHEMA_LOCK = 0x706467_0001
+
+
+def _make_current(conn: Connection, version: migrations.Version, url: str, migrate: bool) -> None:
+    if version.up_to_date:
+        return
+    if version.empty:
+        migrations.create(conn)
+        return
+    where = f"DIGEST_DATABASE_URL={safe_url(url)}"
+    if version.newer:
+        raise ConfigError(
+            f"{where}: the database was upgraded by a newer paper-digest (schema revision "
+            f"{version.current}; this one knows up to {version.head}): upgrade paper-digest"
+        )
+    if not migrate:
+        at = (
+            f"schema revision {version.current}"
+            if version.current
+            else "the schema of a version from before versioned migrations"
+        )
+        raise ConfigError(
+            f"{where}: the database has {at}; this version needs revision {version.head}: "
+            "back it up, then run `digest db upgrade` (or set DIGEST_AUTO_MIGRATE=true)"
+        )
+    migrations.upgrade(conn)
 
 
 def _sqlite(engine: Engine) -> None:

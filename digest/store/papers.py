@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from ..domain.paper import Paper, normalize_title
-from .rows import aware, chunks, naive_utc, now
+from .rows import chunks, now
 from .schema import listings, papers
 
 
@@ -25,7 +25,7 @@ def _row(paper: Paper) -> dict[str, Any]:
         "title_norm": normalize_title(paper.title),
         "abstract": paper.abstract,
         "authors": list(paper.authors),
-        "published_at": naive_utc(paper.published_at),
+        "published_at": paper.published_at,
         "upvotes": paper.upvotes,
         "url": paper.url,
         "pdf_url": paper.pdf_url,
@@ -48,7 +48,7 @@ def _paper(row: Any, listed_on: date | None) -> Paper:
         title=row.title,
         abstract=row.abstract,
         authors=tuple(row.authors or ()),
-        published_at=aware(row.published_at),
+        published_at=row.published_at,
         listed_on=listed_on,
         upvotes=row.upvotes,
         url=row.url,

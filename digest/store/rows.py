@@ -1,5 +1,5 @@
-"""What the table modules share: the clock as stored, timestamps to and from rows, IN lists
-in slices, and fast bulk inserts."""
+"""What the table modules share: the clock as stored, IN lists in slices, fast bulk inserts,
+and new random ids."""
 
 from __future__ import annotations
 
@@ -12,19 +12,8 @@ from sqlalchemy import Connection, Table, bindparam, insert
 
 
 def now() -> datetime:
-    """UTC wall time, naive: SQLite keeps no zone, so everything stored is UTC by convention."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def naive_utc(when: datetime | None) -> datetime | None:
-    if when is None or when.tzinfo is None:
-        return when
-    return when.astimezone(UTC).replace(tzinfo=None)
-
-
-def aware(value: Any) -> Any:
-    """A stored (naive, UTC) timestamp as an aware one; anything else as it is."""
-    return value.replace(tzinfo=UTC) if isinstance(value, datetime) else value
+    """The time as the store keeps it: aware, in UTC (`types.UTCDateTime`)."""
+    return datetime.now(UTC)
 
 
 def chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:

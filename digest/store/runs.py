@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
 from ..domain.records import RunRecord
 from ..domain.source import SourceState
-from .rows import aware, naive_utc, now
+from .rows import now
 from .schema import meta, runs, source_states
 
 
@@ -59,15 +59,11 @@ def source_state(conn: Connection, name: str) -> SourceState:
     row = conn.execute(select(source_states).where(source_states.c.name == name)).first()
     if row is None:
         return SourceState(name)
-    return SourceState(name, **{f: aware(getattr(row, f)) for f in _STATE_FIELDS})
+    return SourceState(name, **{f: getattr(row, f) for f in _STATE_FIELDS})
 
 
 def save_source_state(conn: Connection, state: SourceState) -> None:
-    values = {
-        f: naive_utc(v) if isinstance(v, datetime) else v
-        for f in _STATE_FIELDS
-        for v in [getattr(state, f)]
-    }
+    values = {f: getattr(state, f) for f in _STATE_FIELDS}
     if not conn.execute(
         update(source_states).where(source_states.c.name == state.name).values(**values)
     ).rowcount:

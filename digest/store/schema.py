@@ -7,7 +7,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
@@ -19,6 +18,7 @@ from sqlalchemy import (
 )
 
 from ..domain.subscriber import ACTIVE
+from .types import UTCDateTime
 
 metadata = MetaData()
 
@@ -35,7 +35,7 @@ papers = Table(
     Column("title_norm", Text, nullable=False, index=True),
     Column("abstract", Text, nullable=False),
     Column("authors", JSON, nullable=False),
-    Column("published_at", DateTime),
+    Column("published_at", UTCDateTime),
     Column("upvotes", Integer),
     Column("url", Text),
     Column("pdf_url", Text),
@@ -47,8 +47,8 @@ papers = Table(
     Column("github_stars", Integer),
     Column("categories", JSON),
     Column("discussion_url", Text),
-    Column("first_seen_at", DateTime, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 listings = Table(
@@ -71,17 +71,18 @@ subscribers = Table(
     Column("email", String, primary_key=True),
     Column("name", Text),
     Column("profile", JSON, nullable=False),  # the subscriber-file entry (entry_of)
-    Column("updated_at", DateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
     Column("uid", String, nullable=False, unique=True),
     Column("status", String, nullable=False, server_default=ACTIVE),
     Column("paused", Boolean, nullable=False, server_default="0"),
     Column("origin", String, nullable=False, server_default="file"),
+    Column("frequency", String, nullable=False, server_default="daily"),  # as in the profile
     Column("file_hash", String),
     Column("weekly_done", Date),  # the last weekly digest day decided for them
     Column("notices", JSON),  # when confirmation or link mails went out, for rate limiting
-    Column("created_at", DateTime),
-    Column("confirmed_at", DateTime),
-    Column("unsubscribed_at", DateTime),
+    Column("created_at", UTCDateTime),
+    Column("confirmed_at", UTCDateTime),
+    Column("unsubscribed_at", UTCDateTime),
 )
 
 # --- the outbox and the ledger -------------------------------------------------------------
@@ -99,10 +100,13 @@ messages = Table(
     Column("subject", Text, nullable=False),
     Column("status", String, nullable=False, index=True),
     Column("detail", Text),
-    Column("created_at", DateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("sent_at", DateTime),
+    Column("sent_at", UTCDateTime),
     Column("raw", LargeBinary),  # the exact bytes to send; dropped once the relay accepted them
+    # The worker sending it, and until when no other may take it (jobs.outbox).
+    Column("lease_owner", String),
+    Column("lease_until", UTCDateTime),
 )
 
 # The ledger: the papers each pending or sent message claims for its subscriber. A paper here is
@@ -116,7 +120,7 @@ deliveries = Table(
     # False: the paper matched but ranked below the cut of that digest; it counts as seen, so
     # a second run of the same day does not mail the leftovers.
     Column("included", Boolean, nullable=False),
-    Column("decided_at", DateTime, nullable=False),
+    Column("decided_at", UTCDateTime, nullable=False),
 )
 
 # Addresses with permanent refusals since their last accepted message; suppressed once
@@ -127,8 +131,8 @@ suppressions = Table(
     Column("email", String, primary_key=True),
     Column("failures", Integer, nullable=False),
     Column("last_answer", Text),
-    Column("first_failed_at", DateTime, nullable=False),
-    Column("suppressed_at", DateTime),
+    Column("first_failed_at", UTCDateTime, nullable=False),
+    Column("suppressed_at", UTCDateTime),
 )
 
 # --- runs, sources, and small facts --------------------------------------------------------
@@ -137,8 +141,8 @@ runs = Table(
     "runs",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("started_at", DateTime, nullable=False),
-    Column("finished_at", DateTime),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
     Column("status", String, nullable=False),
     Column("window_start", Date, nullable=False),
     Column("window_end", Date, nullable=False),
@@ -160,13 +164,13 @@ source_states = Table(
     Column("url", Text),
     Column("etag", Text),
     Column("last_modified", Text),
-    Column("built_at", DateTime),
+    Column("built_at", UTCDateTime),
     Column("last_listed", Date),
     Column("first_checked", Date),
     Column("checked_through", Date),
-    Column("checked_at", DateTime),
+    Column("checked_at", UTCDateTime),
     Column("last_error", Text),
-    Column("failed_at", DateTime),
+    Column("failed_at", UTCDateTime),
 )
 
 meta = Table(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -38,8 +38,13 @@ def _subscription(row: Any) -> Subscription:
         unsubscribed_at=row.unsubscribed_at,
         weekly_done=row.weekly_done,
         file_hash=row.file_hash,
-        notices=tuple(datetime.fromisoformat(t) for t in row.notices or ()),
+        notices=tuple(_utc(datetime.fromisoformat(t)) for t in row.notices or ()),
     )
+
+
+def _utc(when: datetime) -> datetime:
+    """A time written before times were stored with their zone was UTC."""
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def get(conn: Connection, email: str) -> Subscription | None:
@@ -52,10 +57,6 @@ def by_uid(conn: Connection, uid: str) -> Subscription | None:
     return _subscription(row) if row else None
 
 
-def _frequency() -> Any:
-    return func.coalesce(subscribers.c.profile["frequency"].as_string(), "daily")
-
-
 def page(
     conn: Connection, *, weekly: bool = False, after: str | None = None, limit: int | None = None
 ) -> list[Subscription]:
@@ -63,7 +64,7 @@ def page(
     the one `after` on, at most `limit` (a long list is read a page at a time)."""
     stmt = select(subscribers).order_by(subscribers.c.email).limit(limit)
     if weekly:
-        stmt = stmt.where(_frequency() == "weekly")
+        stmt = stmt.where(subscribers.c.frequency == "weekly")
     if after is not None:
         stmt = stmt.where(subscribers.c.email > after)
     return [_subscription(r) for r in conn.execute(stmt)]
@@ -72,12 +73,13 @@ def page(
 def receiving_counts(conn: Connection) -> tuple[int, int]:
     """How many active, unpaused subscribers get daily digests, and how many weekly ones."""
     stmt = (
-        select(_frequency() == "weekly", func.count())
+        select(subscribers.c.frequency, func.count())
         .where(subscribers.c.status == ACTIVE, subscribers.c.paused.is_(False))
-        .group_by(_frequency() == "weekly")
+        .group_by(subscribers.c.frequency)
     )
-    counts = {bool(weekly): n for weekly, n in conn.execute(stmt)}
-    return counts.get(False, 0), counts.get(True, 0)
+    counts: dict[str, int] = {frequency: n for frequency, n in conn.execute(stmt)}
+    weekly = counts.pop("weekly", 0)
+    return sum(counts.values()), weekly
 
 
 def from_origin(conn: Connection, origin: str) -> list[str]:
@@ -96,6 +98,7 @@ def add(conn: Connection, sub: Subscriber, status: str, origin: str, **values: A
             email=sub.email,
             name=sub.name,
             profile=entry_of(sub),
+            frequency=sub.frequency,
             uid=new_uid(),
             status=status,
             paused=False,
@@ -117,7 +120,7 @@ def change(conn: Connection, email: str, **values: Any) -> None:
 
 def set_profile(conn: Connection, sub: Subscriber, **values: Any) -> None:
     """Replace a subscriber's profile (and set any other columns given)."""
-    change(conn, sub.email, name=sub.name, profile=entry_of(sub), **values)
+    change(conn, sub.email, name=sub.name, profile=entry_of(sub), frequency=sub.frequency, **values)
 
 
 def set_notices(conn: Connection, email: str, times: Sequence[datetime]) -> None:

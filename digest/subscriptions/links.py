@@ -34,7 +34,7 @@ class Signer:
         return str(self._serializers[purpose].dumps(list(payload)))
 
     def read(self, purpose: str, token: str) -> tuple[list[Any], datetime]:
-        """The payload and when the token was made (naive UTC, like the store's times)."""
+        """The payload and when the token was made (aware, UTC, like the store's times)."""
         age = MAX_AGE[purpose]
         try:
             payload, stamp = self._serializers[purpose].loads(
@@ -48,7 +48,7 @@ class Signer:
             raise BadToken("this link is not valid") from None
         if not isinstance(payload, list) or not payload:
             raise BadToken("this link is not valid")
-        return payload, stamp.astimezone(UTC).replace(tzinfo=None)
+        return payload, stamp.astimezone(UTC)
 
 
 class Links:

@@ -107,7 +107,8 @@ def weekly_due(current: Subscription, today: date, weekday: int) -> bool:
     happened that day, on the next run after it; not for a week they joined after its day."""
     due_on = last_weekly_day(today, weekday)
     # A run for a past --date treats a later subscriber as if they had joined that day.
-    joined = min((current.confirmed_at or current.created_at or datetime.min).date(), today)
+    since = current.confirmed_at or current.created_at
+    joined = min(since.date(), today) if since else date.min
     done = current.weekly_done
     return joined <= due_on and (done is None or done < due_on)
 

@@ -76,7 +76,7 @@ def make_site(settings: Settings, base_url: str) -> Site:
     links = Links(base_url, signer)
     return Site(
         settings=settings,
-        visitors=Visitors.open(settings.database_url),
+        visitors=Visitors.open(settings.database),
         signer=signer,
         links=links,
         env=make_environment(settings.templates_dir),

@@ -5,7 +5,7 @@ an Undo (`/undo/<token>`) that undoes exactly that unsubscribe."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -63,6 +63,7 @@ def undo(site: Site, request: Request, form: FormData) -> Response:
     current, payload, _ = acting
     try:
         when = datetime.fromisoformat(str(payload[1]))
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)  # an undo link from before
     except (IndexError, ValueError):
         return site.refused(request, "This link is not valid.")
     if not site.visitors.undo_unsubscribe(current, when):

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, func, select
 
 from digest.store import schema
 from tests.support.cli import ROOT, digest, python
+from tests.support.schemas import BEFORE_BASELINE
 from tests.support.settings import SUBSCRIBERS
 
 
@@ -171,6 +172,8 @@ def test_the_built_wheel_carries_templates_and_sample(tmp_path: Path) -> None:
     (wheel,) = dist.glob("paper_digest-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "digest/templates/digest.html.j2" in names and "digest/sample/2025-11-06.json" in names
+    assert "digest/store/migrations/env.py" in names
+    assert "digest/store/migrations/versions/r0001_baseline.py" in names
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     cwd = tmp_path / "elsewhere"
@@ -261,3 +264,37 @@ def test_secrets_never_reach_output_or_the_database(cwd: Path) -> None:
     bad = digest(cwd, "run", DIGEST_DATABASE_URL=url)
     assert bad.returncode == 2 and "DIGEST_DATABASE_URL=" in bad.stderr
     assert "Secret" not in bad.stdout + bad.stderr
+
+
+def test_an_old_database_waits_for_db_upgrade(cwd: Path) -> None:
+    """A database an older version wrote: every command stops with one line and exit 2 until
+    the operator runs `digest db upgrade`, which says what it did; after it, the run works."""
+    import sqlite3
+
+    with sqlite3.connect(cwd / "digest.db") as db:
+        db.executescript(BEFORE_BASELINE)
+    run = digest(cwd, "run", "--date", "2025-11-06")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert (
+        run.stderr.strip()
+        .splitlines()[-1]
+        .endswith("back it up, then run `digest db upgrade` (or set DIGEST_AUTO_MIGRATE=true)")
+    )
+    upgraded = digest(cwd, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert re.match(
+        r"upgraded the database from a schema from before versioning to revision \d+",
+        upgraded.stdout,
+    )
+    again = digest(cwd, "db", "upgrade")
+    assert "nothing to do" in again.stdout
+    assert digest(cwd, "run", "--date", "2025-11-06").returncode == 0
+
+
+def test_auto_migrate_upgrades_without_asking(cwd: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(cwd / "digest.db") as db:
+        db.executescript(BEFORE_BASELINE)
+    run = digest(cwd, "run", "--date", "2025-11-06", DIGEST_AUTO_MIGRATE="true")
+    assert run.returncode == 0, run.stderr

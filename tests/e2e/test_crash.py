@@ -13,18 +13,22 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from digest.store import schema
 from tests.support.cli import DAY, environment, write_subscribers
+from tests.support.databases import database_url
 from tests.support.smtp import SMTPServer
+
+# Every test here runs on SQLite and on PostgreSQL (`database` in conftest.py).
+pytestmark = pytest.mark.usefixtures("database")
 
 
 def start(cwd: Path, smtp: SMTPServer, **extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "digest", "run", "--date", DAY],
         cwd=cwd,
-        env=environment(smtp, **extra),
+        env=environment(smtp, cwd, **extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -37,7 +41,7 @@ def finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
 
 
 def db(cwd: Path):
-    return create_engine(f"sqlite:///{cwd / 'digest.db'}")
+    return create_engine(database_url(cwd))
 
 
 def pending(cwd: Path) -> dict[str, tuple[str, bytes]]:
@@ -115,7 +119,7 @@ def test_a_run_killed_while_composing_keeps_whole_batches_only(tmp_path: Path) -
         stored = 0
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not stored:
-            with contextlib.suppress(OperationalError), db(tmp_path).connect() as conn:
+            with contextlib.suppress(DBAPIError), db(tmp_path).connect() as conn:  # not there yet
                 stored = conn.execute(select(func.count()).select_from(schema.messages)).scalar()
             time.sleep(0.01)
         proc.kill()
@@ -138,7 +142,7 @@ def test_a_run_killed_while_composing_keeps_whole_batches_only(tmp_path: Path) -
         status = subprocess.run(
             [sys.executable, "-m", "digest", "status"],
             cwd=tmp_path,
-            env=environment(smtp),
+            env=environment(smtp, tmp_path),
             capture_output=True,
             text=True,
         )

@@ -11,9 +11,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import digest, environment, write_subscribers
 from tests.support.listings import sample_items
 from tests.support.smtp import SMTPServer
+
+# Every test here runs on SQLite and on PostgreSQL (`database` in conftest.py).
+pytestmark = pytest.mark.usefixtures("database")
 
 
 def start(cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -88,7 +93,7 @@ def test_sigterm_mid_delivery_finishes_the_message_and_leaves_the_rest_pending(
     emails = write_subscribers(tmp_path, 4)
     with SMTPServer() as smtp:
         smtp.handler.data_delay = 1.0
-        env = environment(smtp) | {
+        env = environment(smtp, tmp_path) | {
             "DIGEST_SOURCES": "huggingface",
             "DIGEST_HF_API_URL": hf_api.api_url,
             "DIGEST_SCHEDULE": "*/2 * * * * *",

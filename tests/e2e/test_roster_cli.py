@@ -7,11 +7,16 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from digest import store
 from digest.jobs import roster
 from digest.jobs.visitors import Visitors
 from tests.support.cli import digest
 from tests.support.settings import SUBSCRIBERS, imported
+
+# Every test here runs on SQLite and on PostgreSQL (`database` in conftest.py).
+pytestmark = pytest.mark.usefixtures("database")
 
 
 def test_an_unsubscribe_is_never_undone_by_an_import_or_the_operator(workdir: Path) -> None:

@@ -24,6 +24,9 @@ from tests.support.listings import ANNOUNCED, ROBOT_HANDS, SATURDAY, announcemen
 from tests.support.settings import make_settings
 from tests.support.smtp import SMTPServer
 
+# Every test here runs on SQLite and on PostgreSQL (`database` in conftest.py).
+pytestmark = pytest.mark.usefixtures("database")
+
 
 def arxiv(feed: FakeArxiv, cats: tuple[str, ...] = ("cs.LG", "cs.RO"), **kw) -> ArxivSource:
     kw.setdefault("pace", Pace(0))
@@ -182,7 +185,7 @@ def test_a_paper_from_both_sources_is_one_card_with_upvotes_and_code(
     assert "Scaling world models with video" in text
     (grace,) = mails(smtp_server, "grace@example.org")
     assert "Diffusion for video generation" in grace.get_body(("plain",)).get_content()
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database.url)
     with engine.connect() as conn:
         papers = conn.execute(select(func.count()).select_from(schema.papers)).scalar_one()
         sources = dict(
@@ -211,7 +214,7 @@ def test_a_paper_seen_on_arxiv_and_trending_later_is_not_sent_again(
     report = daily.run(settings, SATURDAY, sources=[hf(hf_api), arxiv(arxiv_feed)])
     assert report.ok and report.fetched == 1 and report.new == 0
     assert len(mails(smtp_server, "ada@example.org")) == 1
-    with create_engine(settings.database_url).connect() as conn:
+    with create_engine(settings.database.url).connect() as conn:
         row = conn.execute(
             select(schema.papers).where(schema.papers.c.key == "arxiv:2511.01001")
         ).one()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import create_engine, select
 
 from digest import store
@@ -12,6 +13,9 @@ from digest.jobs import daily
 from digest.store import schema
 from tests.support.settings import make_settings
 from tests.support.smtp import SMTPServer
+
+# Every test here runs on SQLite and on PostgreSQL (`database` in conftest.py).
+pytestmark = pytest.mark.usefixtures("database")
 
 DAY = date(2025, 11, 6)  # a bundled sample day: ada and grace each get one digest
 ADA, GRACE = "ada@example.org", "grace@example.org"
@@ -24,7 +28,7 @@ def settings_for(workdir, smtp: SMTPServer, **env: str):
 def outbox(settings) -> dict[str, tuple[str, int, str | None]]:
     """Each subscriber's latest message: status, attempts, the relay's last answer."""
     m = schema.messages
-    with create_engine(settings.database_url).connect() as conn:
+    with create_engine(settings.database.url).connect() as conn:
         rows = conn.execute(
             select(m.c.subscriber_email, m.c.status, m.c.attempts, m.c.detail).order_by(
                 m.c.created_at
@@ -63,7 +67,7 @@ def test_still_failing_transient_stays_pending_then_goes_out_unchanged(
     assert "1 left pending for the next run" in first.summary()
     status, attempts, answer = outbox(settings)[ADA]
     assert (status, attempts, answer) == ("pending", 3, "451 4.7.1 greylisted")
-    with create_engine(settings.database_url).connect() as conn:
+    with create_engine(settings.database.url).connect() as conn:
         (mid, raw) = conn.execute(
             select(schema.messages.c.message_id, schema.messages.c.raw).where(
                 schema.messages.c.subscriber_email == ADA
@@ -95,7 +99,7 @@ def test_permanent_refusal_fails_one_message_and_repeated_ones_suppress(
     assert "1 suppressed" in third.summary()
 
     smtp_server.handler.refuse_rcpt.clear()
-    with create_engine(settings.database_url).begin() as conn:
+    with create_engine(settings.database.url).begin() as conn:
         assert store.outbox.unsuppress(conn, GRACE)
     assert daily.run(settings, DAY).sent == 1
     assert smtp_server.handler.count() == {ADA: 1, GRACE: 1}

@@ -20,6 +20,9 @@ from tests.support.listings import hf_item
 from tests.support.settings import make_settings
 from tests.support.smtp import SMTPServer, authenticator
 
+# Every test here runs on SQLite and on PostgreSQL (`database` in conftest.py).
+pytestmark = pytest.mark.usefixtures("database")
+
 D1, D2, D3 = date(2025, 11, 4), date(2025, 11, 5), date(2025, 11, 6)
 
 
@@ -57,7 +60,7 @@ def mail_for(smtp: SMTPServer, email: str):
 
 def ledger(settings, email: str | None = None) -> int:
     """Papers delivered in accepted messages (to `email`)."""
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database.url)
     d, m = schema.deliveries, schema.messages
     stmt = (
         select(func.count())
@@ -135,7 +138,7 @@ def test_dry_run_sends_nothing_and_changes_nothing(workdir, hf_api, smtp_server)
     report = daily.run(settings, D1, dry_run=True, sources=fast(hf_api))
     assert (report.mailed, report.sent, report.exit_code) == (2, 0, 0)
     assert smtp_server.received == []
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database.url)
     with engine.connect() as conn:
         for table in (
             schema.papers,

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import update
 
 from digest import store
@@ -17,6 +18,9 @@ from digest.settings import SubscriberFile
 from digest.store import schema
 from digest.subscriptions import rules
 from tests.support.settings import SUBSCRIBERS, database_of, imported, make_settings
+
+# Every test here runs on SQLite and on PostgreSQL (`database` in conftest.py).
+pytestmark = pytest.mark.usefixtures("database")
 
 
 def terms(conn: store.Tx, email: str) -> list[str]:

@@ -9,11 +9,16 @@ import re
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from digest.jobs import daily
 from digest.progress import Plain
 from tests.support.cli import DAY, write_subscribers
 from tests.support.settings import make_settings
 from tests.support.smtp import SMTPServer
+
+# Every test here runs on SQLite and on PostgreSQL (`database` in conftest.py).
+pytestmark = pytest.mark.usefixtures("database")
 
 
 def run(tmp_path: Path, smtp: SMTPServer, reporter: Plain | None = None, **env: str):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.databases import database_env
 from tests.support.smtp import SMTPServer
 
 ROOT = Path(__file__).resolve().parents[2]  # the source tree
@@ -16,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]  # the source tree
 def python(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Python as an operator's shell runs it: no DIGEST_/SMTP_ settings but those given."""
     full = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SMTP_"))}
-    full.update({"DIGEST_SOURCES": "sample", "DIGEST_EMAIL_BACKEND": "file", **env})
+    full.update(
+        {"DIGEST_SOURCES": "sample", "DIGEST_EMAIL_BACKEND": "file", **database_env(cwd), **env}
+    )
     return subprocess.run(
         [sys.executable, *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=300
     )
@@ -41,6 +44,7 @@ def write_subscribers(cwd: Path, n: int) -> list[str]:
     return emails
 
 
-def environment(smtp: SMTPServer, **extra: str) -> dict[str, str]:
+def environment(smtp: SMTPServer, cwd: Path, **extra: str) -> dict[str, str]:
+    """A shell's environment for `digest` in `cwd` against `smtp`, on the test's database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SMTP_"))}
-    return {**env, **smtp.env(DIGEST_SOURCES="sample"), **extra}
+    return {**env, **smtp.env(DIGEST_SOURCES="sample"), **database_env(cwd), **extra}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.databases import database_url
 from tests.support.net import free_port
 from tests.support.smtp import SMTPServer
 
@@ -28,7 +29,7 @@ def env_for(workdir: Path, smtp: SMTPServer, base_url: str, **extra: str) -> dic
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SMTP_"))}
     env.update(
         {
-            "DIGEST_DATABASE_URL": f"sqlite:///{workdir / 'digest.db'}",
+            "DIGEST_DATABASE_URL": database_url(workdir),
             "DIGEST_SUBSCRIBERS": str(workdir / "subscribers.toml"),
             "DIGEST_SOURCES": "sample",
             "DIGEST_SECRET_KEY": SECRET,

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from digest.jobs.roster import sync_file
 from digest.settings import Settings, SubscriberFile, load_settings
 from digest.store import Database, open_database
+from tests.support.databases import database_url
 
 SUBSCRIBERS = """
 [[subscriber]]
@@ -26,7 +27,7 @@ keywords = ["diffusion", "video generation"]
 
 def make_settings(workdir: Path, **env: str) -> Settings:
     base = {
-        "DIGEST_DATABASE_URL": f"sqlite:///{workdir / 'digest.db'}",
+        "DIGEST_DATABASE_URL": database_url(workdir),
         "DIGEST_SUBSCRIBERS": str(workdir / "subscribers.toml"),
         "DIGEST_OUTBOX_DIR": str(workdir / "outbox"),
         "DIGEST_SOURCES": "sample",
@@ -45,7 +46,7 @@ def open_engine(url: str) -> Engine:
 
 def database_of(workdir: Path) -> Database:
     """The database that make_settings(workdir) names."""
-    return open_database(f"sqlite:///{workdir / 'digest.db'}")
+    return open_database(database_url(workdir))
 
 
 def engine_of(workdir: Path) -> Engine:

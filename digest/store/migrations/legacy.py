@@ -1,13 +1,17 @@
-"""A database written by an earlier version, brought up to this schema in place."""
+"""A database written by a version older than the baseline (only ever SQLite: no earlier
+version ran on anything else), brought up to it in place: the columns added since, and a
+random id for each subscriber."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, inspect, select, update
+import secrets
+from datetime import UTC, datetime
 
-from .rows import new_uid, now
-from .schema import subscribers
+import sqlalchemy as sa
+from sqlalchemy import Connection
 
-# Columns added since the first release, per table: (name, SQLite type and default).
+# Columns the baseline has that earlier versions did not add, per table: (name, SQLite type
+# and default).
 ADDED: dict[str, tuple[tuple[str, str], ...]] = {
     "messages": (
         ("attempts", "INTEGER NOT NULL DEFAULT 0"),
@@ -29,33 +33,38 @@ ADDED: dict[str, tuple[tuple[str, str], ...]] = {
     "papers": (("categories", "JSON"), ("discussion_url", "TEXT")),
 }
 
+_subscribers = sa.table(
+    "subscribers", sa.column("email"), sa.column("uid"), sa.column("created_at")
+)
 
-def upgrade(conn: Connection) -> None:
-    """Add what later versions added to the tables an earlier one created; tables that do
-    not exist yet are left to `create_all`."""
-    tables = set(inspect(conn).get_table_names())
+
+def add_missing_columns(conn: Connection) -> None:
+    """Add what later versions added to the tables an earlier one created (the tables it did
+    not create are created by the first revision as usual)."""
+    tables = set(sa.inspect(conn).get_table_names())
     for table, columns in ADDED.items():
         if table not in tables:
             continue
-        have = {c["name"] for c in inspect(conn).get_columns(table)}
+        have = {c["name"] for c in sa.inspect(conn).get_columns(table)}
         for name, ddl in columns:
             if name not in have:
                 conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
         if table == "subscribers" and "uid" not in have:
             _give_uids(conn)
     if "deliveries" in tables:
-        have = {c["name"] for c in inspect(conn).get_columns("deliveries")}
+        have = {c["name"] for c in sa.inspect(conn).get_columns("deliveries")}
         if "sent_at" in have and "decided_at" not in have:
             conn.exec_driver_sql("ALTER TABLE deliveries RENAME COLUMN sent_at TO decided_at")
 
 
 def _give_uids(conn: Connection) -> None:
     """Subscribers from before signed links get their random id."""
-    for email in list(conn.execute(select(subscribers.c.email)).scalars()):
+    stamp = datetime.now(UTC).replace(tzinfo=None)
+    for email in list(conn.execute(sa.select(_subscribers.c.email)).scalars()):
         conn.execute(
-            update(subscribers)
-            .where(subscribers.c.email == email)
-            .values(uid=new_uid(), created_at=now())
+            sa.update(_subscribers)
+            .where(_subscribers.c.email == email)
+            .values(uid=secrets.token_urlsafe(12), created_at=stamp)
         )
     conn.exec_driver_sql(
         "CREATE UNIQUE INDEX IF NOT EXISTS ix_subscribers_uid ON subscribers (uid)"
