@@ -40,4 +40,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check digest tests
 
 clean:
-	rm -rf $(VENV) outbox previews digest.db digest.db-wal digest.db-shm dist build
+	rm -rf $(VENV) outbox previews digest.db digest.db-wal digest.db-shm digest.db.lock digest.db.workers dist build

@@ -1,12 +1,12 @@
-"""Sending a feed of stored messages: every one until the relay accepts it or refuses it for
-good, over up to SMTP_MAX_CONNECTIONS connections at once and at most SMTP_RATE_LIMIT
-messages a second. Transient answers are retried in later passes, spaced by exponential
-backoff; what is still refused after the last pass stays pending for the next run.
+"""Sending what the outbox holds: lanes, each holding one connection to the relay, lease
+messages from the ledger a few at a time and send each until the relay accepts it or refuses
+it for good, at most SMTP_RATE_LIMIT messages a second over all lanes. Transient answers are
+retried in later passes, spaced by exponential backoff; what is still refused after the last
+pass stays pending for the next run.
 
-Messages arrive as a feed of (Message-ID, recipient). Each is read from the ledger just
-before it is sent, so a run never holds more than a few messages in memory, and each answer
-is recorded in the ledger the moment it comes. The sender holds no database: the ledger is
-the caller's (the daily run's outbox over the store, `jobs.outbox`).
+Several workers (runs, `digest send`) may send from one outbox at once: a message is sent by
+the worker that leased it, and each answer is recorded in the ledger the moment it comes.
+The sender holds no database: the ledger is the caller's (`jobs.outbox`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -27,14 +27,26 @@ from ..settings import SMTPSettings
 from .transport import Transport
 
 MAX_BACKOFF = 300.0
+CHUNK = 8  # messages a lane leases at once
+POLL = 0.2  # seconds between looks at the outbox while more may come
 Item = tuple[str, str]  # (message_id, recipient)
 
 
 class Ledger(Protocol):
-    """Where the sender reads each message and records each answer, one transaction each."""
+    """Where the sender leases messages, reads each one, and records each answer."""
+
+    def claim(self, limit: int) -> list[Item]:
+        """Lease up to `limit` pending messages, oldest first."""
+        ...
+
+    def renew(self, ids: Sequence[str], seconds: float) -> None: ...
 
     def load(self, message_id: str) -> Outgoing | None:
-        """The message if it is still owed (not sent or cancelled meanwhile)."""
+        """The message if it is still pending and ours."""
+        ...
+
+    def skipped(self, message_id: str) -> None:
+        """A leased message that was not pending any more when its turn came."""
         ...
 
     def sent(self, message_id: str, recipient: str) -> None: ...
@@ -45,8 +57,12 @@ class Ledger(Protocol):
         """A refusal for good; True when it got the address suppressed."""
         ...
 
+    def release(self, ids: Sequence[str]) -> None:
+        """Give these leases back, for another worker or the next run."""
+        ...
+
     def finished(self) -> None:
-        """Delivery is over for this run (the sent messages' bytes may go)."""
+        """Delivery is over for this worker (the sent messages' bytes may go)."""
         ...
 
 
@@ -57,8 +73,9 @@ class Delivery:
     sent: int = 0
     failed: int = 0
     deferred: int = 0  # left pending for the next run
+    unrecorded: int = 0  # accepted by the relay, but recording that failed
     refusals: list[str] = field(default_factory=list)
-    error: str | None = None  # why delivery stopped before the feed was through
+    error: str | None = None  # why delivery stopped before the outbox was through
     stopped: bool = False  # asked to stop (SIGTERM to the daemon) with messages left
 
 
@@ -67,9 +84,23 @@ def backoff(smtp: SMTPSettings, attempt: int) -> float:
     return min(smtp.retry_delay * 2 ** (attempt - 1), MAX_BACKOFF)
 
 
+def lease_seconds(smtp: SMTPSettings) -> float:
+    """How long a lease holds: long enough for a chunk of messages to a slow relay, so a
+    message is never taken from a worker still sending it."""
+    per_message = 4 * smtp.timeout + (1.0 / smtp.rate_limit if smtp.rate_limit else 0.0)
+    return max(300.0, 2 * CHUNK * per_message)
+
+
+class _LaneBroken(Exception):
+    """The lane cannot go on (an accepted message could not be recorded)."""
+
+
 @dataclass
 class _Pass:
-    """One pass over a feed of messages by `lanes` senders, each holding one connection."""
+    """One pass by `lanes` senders, each holding one connection: over the messages this
+    worker already holds (`mine`), then over the outbox, leasing as they go, while `more()`
+    says more may come. Once the relay is down, what is left is only collected for a later
+    pass."""
 
     ledger: Ledger
     delivery: Delivery
@@ -77,53 +108,92 @@ class _Pass:
     advance: Advance
     pace: Pace
     stop: threading.Event | None
+    lease: float
+    more: Callable[[], bool] = lambda: False
+    wake: threading.Condition = field(default_factory=threading.Condition)
     retry: list[Item] = field(default_factory=list)
+    kept: list[Item] = field(default_factory=list)  # accepted, not recorded: never again here
     down: str | None = None  # why the relay cannot be used any more in this pass
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def stopped(self) -> bool:
-        return self.down is not None or (self.stop is not None and self.stop.is_set())
+    halt: threading.Event = field(default_factory=threading.Event)
 
-    def run(self, feed: Iterable[Item], lanes: list[Transport]) -> None:
-        work: queue.Queue[Item | None] = queue.Queue(maxsize=4 * len(lanes))
+    def stopping(self) -> bool:
+        return self.halt.is_set() or (self.stop is not None and self.stop.is_set())
+
+    def run(self, mine: Iterable[Item], lanes: list[Transport]) -> None:
         # A sending thread waits for the interpreter lock after each relay answer while the
         # run composes; the default 5 ms switch interval would make that wait the bottleneck.
         interval = sys.getswitchinterval()
         sys.setswitchinterval(min(interval, 0.0005))
+        held: queue.SimpleQueue[Item] = queue.SimpleQueue()
+        for item in mine:
+            held.put(item)
         threads = [
-            threading.Thread(target=self._lane, args=(t, work), name=f"smtp-{i}", daemon=True)
+            threading.Thread(target=self._lane, args=(t, held), name=f"smtp-{i}", daemon=True)
             for i, t in enumerate(lanes)
         ]
         for t in threads:
             t.start()
         try:
-            for item in feed:
-                work.put(item)
+            _join(threads, self.halt)
         finally:
-            for _ in threads:
-                work.put(None)
-            for t in threads:
-                t.join()
             sys.setswitchinterval(interval)
 
-    def _lane(self, transport: Transport, work: queue.Queue[Item | None]) -> None:
-        while (item := work.get()) is not None:
-            if self.stopped():
-                with self.lock:
-                    self.retry.append(item)
-                continue
+    def _chunks(self, held: queue.SimpleQueue[Item]) -> Iterable[list[Item]]:
+        """What this lane sends, a chunk at a time: what the worker holds, then what it
+        leases from the outbox."""
+        while not self.stopping():
             try:
-                self._send(transport, item)
-            except Exception as exc:  # a bug must not strand the feed: keep it pending, say so
-                with self.lock:
-                    self.retry.append(item)
-                    self.down = self.down or f"{type(exc).__name__}: {exc}"
-                self.reporter.error(f"{item[1]}: delivery failed unexpectedly: {exc}")
+                yield [held.get_nowait()]
+                continue
+            except queue.Empty:
+                pass
+            chunk = self.ledger.claim(CHUNK)
+            if chunk:
+                yield chunk
+            elif self.more() and self.down is None:
+                with self.wake:
+                    self.wake.wait(POLL)
+            else:
+                return
+
+    def _lane(self, transport: Transport, held: queue.SimpleQueue[Item]) -> None:
+        try:
+            for chunk in self._chunks(held):
+                leased = time.monotonic()
+                for i, item in enumerate(chunk):
+                    if self.stopping() or self.down is not None:
+                        with self.lock:
+                            self.retry.extend(chunk[i:])
+                        break
+                    if time.monotonic() - leased > self.lease / 2:
+                        self.ledger.renew([mid for mid, _ in chunk[i:]], self.lease)
+                        leased = time.monotonic()
+                    self._guarded(transport, item)
+        except _LaneBroken:
+            return
+        except Exception as exc:  # a bug must not end the run: what it holds stays pending
+            with self.lock:
+                self.down = self.down or f"{type(exc).__name__}: {exc}"
+            self.reporter.error(f"sending stopped unexpectedly: {exc}")
+
+    def _guarded(self, transport: Transport, item: Item) -> None:
+        try:
+            self._send(transport, item)
+        except _LaneBroken:
+            raise
+        except Exception as exc:  # a bug must not strand the message: keep it pending, say so
+            with self.lock:
+                self.retry.append(item)
+                self.down = self.down or f"{type(exc).__name__}: {exc}"
+            self.reporter.error(f"{item[1]}: delivery failed unexpectedly: {exc}")
 
     def _send(self, transport: Transport, item: Item) -> None:
-        message_id, email = item
+        message_id = item[0]
         out = self.ledger.load(message_id)
-        if out is None:  # delivered or cancelled meanwhile
+        if out is None:  # cancelled meanwhile, or no longer ours
+            self.ledger.skipped(message_id)
             return
         if not self.pace.wait(self.stop):
             with self.lock:
@@ -142,7 +212,24 @@ class _Pass:
         except Refused as exc:
             self._refused(item, exc)
             return
-        self.ledger.sent(message_id, email)
+        self._accepted(item)
+
+    def _accepted(self, item: Item) -> None:
+        """The relay took it: record that, or stop this lane without ever sending it again in
+        this run (the next run sends it once more, under the same Message-ID)."""
+        message_id, email = item
+        try:
+            self.ledger.sent(message_id, email)
+        except Exception as exc:
+            with self.lock:
+                self.kept.append(item)
+                self.delivery.unrecorded += 1
+            self.reporter.error(
+                f"{email}: the relay accepted {message_id}, but recording that failed ({exc}); "
+                "this connection stops, and the next run sends it again under the same "
+                "Message-ID"
+            )
+            raise _LaneBroken from None
         with self.lock:
             self.delivery.sent += 1
         self.advance()
@@ -169,6 +256,19 @@ class _Pass:
         self.advance()
 
 
+def _join(threads: Sequence[threading.Thread], halt: threading.Event) -> None:
+    """Wait for the lanes; interrupted (Ctrl-C), let each finish and record the message it
+    is sending, then go on interrupting."""
+    try:
+        for t in threads:
+            t.join()
+    except BaseException:
+        halt.set()
+        for t in threads:
+            t.join()
+        raise
+
+
 def open_lanes(transports: Callable[[], Transport]) -> list[Transport]:
     """The transports to send over, the first one connected: DeliveryError when the relay
     cannot be used at all (unreachable, TLS or login refused), before any message is taken."""
@@ -177,73 +277,119 @@ def open_lanes(transports: Callable[[], Transport]) -> list[Transport]:
     return [first, *(transports() for _ in range(first.lanes - 1))]
 
 
-def deliver(
-    ledger: Ledger,
-    lanes: list[Transport],
-    smtp: SMTPSettings,
-    reporter: Reporter,
-    *,
-    feed: Iterable[Item],
-    advance: Advance,
-    delivery: Delivery | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    stop: threading.Event | None = None,
-) -> Delivery:
-    """Send the messages of `feed` (which may still be composing them) over `lanes` (from
-    `open_lanes`, closed here), recording each answer in `ledger` the moment it comes.
+class Sender:
+    """The lanes of one worker: `start()` sends from the outbox while the caller fills it
+    (`notify()` after each batch stored), `finish()` waits for the outbox to run dry, then
+    retries what the relay deferred, and closes the lanes.
 
-    A message is recorded sent only after the transport accepted it, in its own transaction:
-    a process killed between two messages leaves an exact record. The one window no SMTP
+    A message is recorded sent only after the relay accepted it, in its own transaction: a
+    process killed between two messages leaves an exact record. The one window no SMTP
     client can close (accepted, then killed before that commit) resends a copy with the same
     Message-ID on the next run. When `stop` is set (the daemon got SIGTERM), the messages
     being sent are finished and the rest stays pending. `advance` moves the caller's
-    progress bar once per message answered for good. The answers are counted into `delivery`
-    as they come, so a caller that owns it keeps the count when something interrupts this.
-    """
-    delivery = Delivery() if delivery is None else delivery
-    pace = Pace.per_second(smtp.rate_limit)
-    left: list[Item] = []
-    try:
-        for attempt in range(smtp.retries + 1):
-            if attempt:
-                if not left or (stop is not None and stop.is_set()):
-                    break
-                if _wait_before_retry(smtp, attempt, len(left), reporter, sleep, stop):
-                    break
-            one = _Pass(ledger, delivery, reporter, advance, pace, stop)
-            one.run(feed if attempt == 0 else list(left), lanes)
-            left = one.retry
-            if one.down and attempt == smtp.retries and left:
-                delivery.error = one.down
-                reporter.error(f"{one.down}; giving up for this run")
-    finally:
-        for lane in lanes:
-            lane.__exit__(None, None, None)
-        ledger.finished()
-    delivery.deferred += len(left)
-    if stop is not None and stop.is_set() and left:
-        delivery.stopped = True
-        reporter.info(f"stopped on request: {len(left)} message(s) left pending for the next run")
-        return delivery
-    for message_id, email in left:
-        reporter.warn(f"{email}: still refused, left pending for the next run ({message_id})")
-    return delivery
+    progress bar once per message answered for good. The answers are counted into
+    `delivery` as they come, so a caller that owns it keeps the count when something
+    interrupts this."""
 
+    def __init__(
+        self,
+        ledger: Ledger,
+        lanes: list[Transport],
+        smtp: SMTPSettings,
+        reporter: Reporter,
+        *,
+        advance: Advance,
+        more: Callable[[], bool] = lambda: False,
+        delivery: Delivery | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.lanes = lanes
+        self.smtp = smtp
+        self.reporter = reporter
+        self.stop = stop
+        self.delivery = Delivery() if delivery is None else delivery
+        self.pace = Pace.per_second(smtp.rate_limit)
+        self.lease = lease_seconds(smtp)
+        self.halt = threading.Event()
+        self.first = self._pass(more, advance)
+        self.advance = advance
+        self.thread = threading.Thread(target=self.first.run, args=((), lanes), daemon=True)
 
-def _wait_before_retry(
-    smtp: SMTPSettings,
-    attempt: int,
-    count: int,
-    reporter: Reporter,
-    sleep: Callable[[float], None],
-    stop: threading.Event | None,
-) -> bool:
-    """Wait out the backoff before pass `attempt`; True if asked to stop meanwhile."""
-    wait = backoff(smtp, attempt)
-    reporter.info(
-        f"retrying {count} message(s) in {wait:g}s (pass {attempt + 1} of {smtp.retries + 1})"
-    )
-    if stop is not None:
-        return stop.wait(wait)
-    sleep(wait)
-    return False
+    def _pass(self, more: Callable[[], bool], advance: Advance) -> _Pass:
+        return _Pass(
+            self.ledger,
+            self.delivery,
+            self.reporter,
+            advance,
+            self.pace,
+            self.stop,
+            self.lease,
+            more=more,
+            halt=self.halt,
+        )
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def notify(self) -> None:
+        """More messages were stored: wake the lanes waiting for them."""
+        with self.first.wake:
+            self.first.wake.notify_all()
+
+    def abort(self) -> Delivery:
+        """Stop at once (the run is failing): the messages being sent are finished, the
+        lanes closed, and every other lease given back."""
+        self.halt.set()
+        return self.finish()
+
+    def finish(self, sleep: Callable[[float], None] = time.sleep) -> Delivery:
+        try:
+            self.notify()
+            _join([self.thread], self.halt)
+            left, down = self.first.retry, self.first.down
+            for attempt in range(1, self.smtp.retries + 1):
+                if not left or self.halt.is_set() or (self.stop is not None and self.stop.is_set()):
+                    break
+                if self._wait(attempt, left, sleep):
+                    break
+                again = self._pass(lambda: False, self.advance)
+                again.run(list(left), self.lanes)
+                left, down = again.retry, again.down
+            if down and left:
+                self.delivery.error = down
+                self.reporter.error(f"{down}; giving up for this run")
+        finally:
+            for lane in self.lanes:
+                lane.__exit__(None, None, None)
+            self.ledger.finished()
+        self.ledger.release([mid for mid, _ in left])
+        self._left(left)
+        return self.delivery
+
+    def _wait(self, attempt: int, left: list[Item], sleep: Callable[[float], None]) -> bool:
+        """Wait out the backoff before pass `attempt`, holding on to the deferred messages;
+        True if asked to stop meanwhile."""
+        wait = backoff(self.smtp, attempt)
+        self.ledger.renew([mid for mid, _ in left], self.lease + wait)
+        self.reporter.info(
+            f"retrying {len(left)} message(s) in {wait:g}s "
+            f"(pass {attempt + 1} of {self.smtp.retries + 1})"
+        )
+        if self.stop is not None:
+            return self.stop.wait(wait)
+        sleep(wait)
+        return False
+
+    def _left(self, left: list[Item]) -> None:
+        self.delivery.deferred += len(left)
+        if self.stop is not None and self.stop.is_set() and left:
+            self.delivery.stopped = True
+            self.reporter.info(
+                f"stopped on request: {len(left)} message(s) left pending for the next run"
+            )
+            return
+        for message_id, email in left:
+            self.reporter.warn(
+                f"{email}: still refused, left pending for the next run ({message_id})"
+            )

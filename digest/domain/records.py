@@ -22,6 +22,7 @@ class RunRecord:
     failed: int | None
     seconds: float | None
     detail: str | None  # the run's problems, a line each
+    worker: str | None = None  # the process that ran it
 
 
 @dataclass(frozen=True, slots=True)

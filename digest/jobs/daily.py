@@ -14,36 +14,31 @@ nothing.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date
 
-from jinja2 import TemplateError
-
 from .. import store
-from ..compose.render import Composed, Composer
-from ..deliver.sender import Delivery, Item, deliver, open_lanes
-from ..domain.digest import PENDING, Digest
-from ..domain.subscriber import Subscriber
-from ..errors import DeliveryError
-from ..progress import Advance, Reporter, Silent
+from ..compose.render import Composer
+from ..deliver.sender import Delivery
+from ..domain.digest import PENDING
+from ..errors import Busy, DeliveryError
+from ..progress import Reporter, Silent
 from ..settings import Settings
 from ..sources.base import Source
 from ..store import Database
-from ..store.lock import run_lock
+from ..store.lock import gone, holder, try_run_lock
 from .collect import collected
 from .decide import Decider
-from .outbox import StoreLedger
+from .fill import QUIET_ABOVE, Filler
 from .plan import Plan, batches, fetch_days, plan, span, window
 from .result import RunResult, timed
 from .roster import check_file
+from .send import Worker, alongside, working
 from .wiring import composer_for, opened, transport_for
-
-QUIET_ABOVE = 100  # with more subscribers, "no new matches" is one count, not a line each
 
 
 def run(
@@ -58,18 +53,16 @@ def run(
     """The main job: decide and store every digest in the outbox, and deliver the outbox while
     it fills. `stop` (the daemon's SIGTERM) ends it after the messages being sent.
 
-    Raises ConfigError for unusable settings or subscriber file, Busy when another run holds
-    the lock; in both cases nothing was done.
+    Raises ConfigError for unusable settings or subscriber file; then nothing was done.
+    While another run holds the run lock (it is deciding), this one sends alongside it, then
+    decides in turn (finding nothing new, or what that run did not get to).
     """
     started = time.monotonic()
     result = RunResult(days=window(settings.schedule, day), dry_run=dry_run)
     check_file(settings.subscribers)
     composer = composer_for(settings)
     result.destination = transport_for(settings).describe()
-    with contextlib.ExitStack() as stack:
-        if not dry_run:
-            stack.enter_context(run_lock(settings.database.url))
-        db = stack.enter_context(opened(settings))
+    with opened(settings) as db:
         job = DailyRun(settings, db, composer, result, reporter or Silent(), sources, stop)
         if dry_run:
             job.rehearse()
@@ -90,21 +83,21 @@ class DailyRun:
     stop: threading.Event | None = None
 
     def run(self) -> None:
-        """Prepare, then fill the outbox while sending it; the run recorded either way."""
+        """Take the run lock (sending alongside the run that holds it meanwhile), prepare,
+        then fill the outbox while sending it; the run recorded either way."""
         started = time.monotonic()
-        with self.db.begin() as conn:
-            # Called holding the run lock: a run still marked running has died.
-            store.runs.mark_interrupted(conn)
-            run_id = store.runs.start(conn, self.result.days)
-        status = "failed"
-        try:
-            who, decider = self.prepare()
-            self.send(who, decider, run_id)
-            self.summarize(who)
-            self.reporter.info(self.result.timing())
-            status = "ok" if self.result.ok else "failed"
-        finally:
-            self.record(run_id, status, time.monotonic() - started)
+        with working(self.db, self.settings) as worker:
+            run_id = self.record_start(worker)
+            status = "failed"
+            try:
+                with self.locked(worker) as lock:
+                    who, decider = self.prepare()
+                    self.send(worker, who, decider, run_id, lock)
+                self.summarize(who)
+                self.reporter.info(self.result.timing())
+                status = "ok" if self.result.ok else "failed"
+            finally:
+                self.record(run_id, status, time.monotonic() - started)
 
     def rehearse(self) -> None:
         """The dry run: every digest decided and composed as the run would, then all undone."""
@@ -112,14 +105,43 @@ class DailyRun:
             for batch in batches(lambda: contextlib.nullcontext(conn), who):
                 digests = decider.decide(conn, batch)
                 self.result.mailed += len(digests)
-                self.passed_over(batch, digests, who, lambda: None)
-                for c in self.composed(digests):
+                self.filler().passed_over(batch, digests, who, lambda: None)
+                for c in self.filler().composed(digests):
                     self.reporter.info(f"would send to {c.digest.subscriber.email}: {c.subject}")
         self.summarize(who)
         if self.result.earlier:
             self.reporter.info(
                 f"{self.result.earlier} message(s) pending from earlier runs would go out too"
             )
+
+    def filler(self) -> Filler:
+        return Filler(self.db, self.composer, self.result, self.reporter, self.stop)
+
+    @contextmanager
+    def locked(self, worker: Worker) -> Iterator[Lock]:
+        """The run lock: deciding is done by one run at a time. While another run holds it,
+        this one sends alongside it."""
+        held = try_run_lock(self.db)
+        while held is None:
+            self.reporter.info(
+                f"another run is deciding ({holder(self.db) or 'unknown process'}); "
+                "this one sends alongside it, then looks for anything left"
+            )
+            helped = alongside(worker, self.result, self.reporter, self.stop)
+            held = try_run_lock(self.db)
+            stopping = self.stop is not None and self.stop.is_set()
+            if held is None and (not helped or stopping):
+                raise Busy(
+                    f"another digest run is in progress ({holder(self.db) or 'unknown'}) and "
+                    "stored nothing new for a long while, or this one could not send alongside it"
+                )
+            if held is None:
+                time.sleep(1.0)
+        lock = Lock(held)
+        try:
+            yield lock
+        finally:
+            lock.release()
 
     # --- 1. prepare -------------------------------------------------------------------------
 
@@ -165,90 +187,50 @@ class DailyRun:
                 "or the subscribe page of `digest serve`"
             )
 
-    # --- 2. fill the outbox -----------------------------------------------------------------
+    # --- 2 and 3. fill the outbox, and send it ----------------------------------------------
 
-    def fill(self, who: Plan, decider: Decider, run_id: int, advance: Advance) -> Iterator[Item]:
-        """Decide, compose and store the digests a batch of subscribers at a time, yielding
-        each stored message: a batch is decided when the sender asks for more. A batch is one
-        transaction (its messages, the papers they claim, its weekly subscribers' week); a run
-        killed mid-batch leaves none of it."""
-        clock = self.result.timings
-        for batch in batches(self.db.reading, who, self.stop):
-            with self.db.reading() as conn, timed(clock, "rank", cpu=True):
-                digests = decider.decide(conn, batch)
-            with timed(clock, "compose", cpu=True):
-                composed = list(self.composed(digests))
-            with timed(clock, "store", cpu=True), self.db.writing() as conn:
-                store.outbox.add_pending(
-                    conn, [(c.digest, c.subject, c.raw) for c in composed], run_id
-                )
-                weekly = [s.email for s in batch if s.email in who.weekly]
-                store.subscribers.mark_weekly(conn, weekly, decider.day)
-            self.result.mailed += len(digests)
-            self.passed_over(batch, digests, who, advance)
-            for c in composed:
-                yield c.digest.message_id, c.digest.subscriber.email
-        if self.composer.fallback:
-            self.reporter.warn(
-                "the HTML template is inlined for each message, which is slower: "
-                f"{self.composer.fallback}"
-            )
-
-    def composed(self, digests: Sequence[Digest]) -> Iterator[Composed]:
-        """Each digest composed; one that cannot be is reported and skipped, its papers left
-        unclaimed, and the others still go out."""
-        for d in digests:
-            try:
-                yield self.composer.compose(d)
-            except (TemplateError, ValueError) as exc:
-                problem = f"{d.subscriber.email}: cannot compose the digest: {exc}"
-                self.result.compose_errors.append(problem)
-                self.reporter.error(problem)
-
-    def passed_over(
-        self, batch: Sequence[Subscriber], digests: Sequence[Digest], who: Plan, advance: Advance
-    ) -> None:
-        """Count the batch as decided; the subscribers with nothing new are done with."""
-        mailed = {d.subscriber.email for d in digests}
-        for sub in batch:
-            if sub.email not in mailed:
-                self.result.decided += 1
-                advance()
-                if who.receiving <= QUIET_ABOVE:
-                    self.reporter.info(f"{sub.email}: no new matches, no email")
-        self.result.decided += len(mailed)
-
-    # --- 3. send ----------------------------------------------------------------------------
-
-    def send(self, who: Plan, decider: Decider, run_id: int) -> None:
-        """Send what earlier runs left pending, then each batch as the outbox fills."""
-        result, reporter, settings = self.result, self.reporter, self.settings
+    def send(self, worker: Worker, who: Plan, decider: Decider, run_id: int, lock: Lock) -> None:
+        """Send what the outbox holds while it fills: messages earlier runs left first, then
+        each batch as soon as it is stored. The run lock is let go once the outbox is
+        filled; sending goes on, shared with any other worker."""
+        result, reporter = self.result, self.reporter
         if result.earlier:
             reporter.info(f"{result.earlier} message(s) pending from earlier runs go out too")
-        with self.db.reading() as conn:
-            earlier = store.outbox.pending(conn)
-        total = len(earlier) + who.receiving
+        total = result.earlier + who.receiving
         with reporter.steps("mailing", total) as advance, timed(result.timings, "deliver"):
-            stored = self.fill(who, decider, run_id, advance)
-            try:
-                lanes = open_lanes(lambda: transport_for(settings))
-            except DeliveryError as exc:
-                # Nothing can go now: every digest is still decided and stored, for the next run.
-                self.undeliverable(exc, len(earlier) + sum(1 for _ in stored))
-                return
-            ledger = StoreLedger(self.db, settings.mail.suppress_after)
+            filling = self.filler().fill(who, decider, run_id, advance)
             delivery = Delivery()
+            filled = threading.Event()
             try:
-                deliver(
-                    ledger,
-                    lanes,
-                    settings.mail.smtp,
+                sender = worker.sender(
                     reporter,
-                    feed=itertools.chain(earlier, stored),
                     advance=advance,
+                    more=lambda: not filled.is_set(),
                     delivery=delivery,
                     stop=self.stop,
                 )
+            except DeliveryError as exc:
+                # Nothing can go now: every digest is still decided and stored, for the next run.
+                stored = sum(filling)
+                lock.release()
+                self.undeliverable(exc, result.earlier + stored)
+                return
+            sender.start()
+            try:
+                for _ in filling:
+                    sender.notify()
+            except BaseException:
+                filled.set()
+                lock.release()
+                try:
+                    sender.abort()
+                finally:
+                    result.delivered(delivery)
+                raise
+            filled.set()
+            lock.release()
+            try:
+                sender.finish()
             finally:  # counted even when something cut delivery short
                 result.delivered(delivery)
 
@@ -270,6 +252,16 @@ class DailyRun:
                 f"{undecided} subscriber(s) not reached before the stop: the next run"
             )
 
+    def record_start(self, worker: Worker) -> int:
+        """Record this run; runs still marked running whose process is gone, as interrupted."""
+        with self.db.reading() as conn:
+            running = store.runs.running(conn)
+        dead = gone(self.db, {w for _, w in running if w})
+        died = [run for run, w in running if w is None or w in dead]
+        with self.db.begin() as conn:
+            store.runs.mark_interrupted(conn, died)
+            return store.runs.start(conn, self.result.days, worker.id)
+
     def record(self, run_id: int, status: str, seconds: float) -> None:
         r = self.result
         with self.db.begin() as conn:
@@ -285,3 +277,16 @@ class DailyRun:
                 seconds=round(seconds, 3),
                 detail="\n".join(r.problems),
             )
+
+
+class Lock:
+    """The run lock as a run holds it: let go once (the outbox filled, or the run ended)."""
+
+    def __init__(self, held: AbstractContextManager[None]) -> None:
+        self.held: AbstractContextManager[None] | None = held
+        held.__enter__()
+
+    def release(self) -> None:
+        if self.held is not None:
+            held, self.held = self.held, None
+            held.__exit__(None, None, None)

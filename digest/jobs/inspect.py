@@ -116,8 +116,11 @@ def fetch(
     sources: Sequence[Source] | None = None,
 ) -> RunResult:
     """Fetch and store only (holding the run lock, as it writes)."""
+    days = window(settings.schedule, day)
+    result = RunResult(days=days, dry_run=False)
     with (
-        run_lock(settings.database.url, "fetch"),
-        snapshot(settings, day, keep=True, reporter=reporter, sources=sources) as (result, _, _),
+        opened(settings) as db,
+        run_lock(db, "fetch"),
+        collected(db, settings, days, result, reporter or Silent(), keep=True, sources=sources),
     ):
         return result

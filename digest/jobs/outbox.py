@@ -1,13 +1,29 @@
-"""The outbox as the sender's ledger: each message read from the store just before it is sent,
-each answer recorded in its own transaction the moment the relay gives it, and the rules of
-suppression: refusals that blame an address are counted until it is suppressed, and one
-accepted message forgives them."""
+"""The outbox as a worker's ledger (`deliver.sender.Ledger`): messages leased to this worker
+a few at a time, each read from the store just before it is sent, each answer recorded in its
+own transaction the moment the relay gives it; and the rules of suppression: refusals that
+blame an address are counted until it is suppressed, and one accepted message forgives them."""
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+
 from .. import store
+from ..deliver.sender import Item
 from ..domain.digest import Outgoing
 from ..store import Database
+from ..store.lock import gone
+
+OWNERS_CHECKED_EVERY = 2.0  # seconds between looks at which lease owners are still there
+
+
+def worker_id() -> str:
+    """This process, as leases and runs name it: host, pid, and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def suppressing(failures: int, threshold: int, already: bool) -> bool:
@@ -17,20 +33,53 @@ def suppressing(failures: int, threshold: int, already: bool) -> bool:
 
 
 class StoreLedger:
-    """`deliver.sender.Ledger` over the store."""
+    """The ledger of one worker over the store."""
 
-    def __init__(self, db: Database, suppress_after: int) -> None:
+    def __init__(self, db: Database, worker: str, suppress_after: int, lease: float) -> None:
         self.db = db
+        self.worker = worker
         self.suppress_after = suppress_after
+        self.lease = timedelta(seconds=lease)
+        self._gone: tuple[float, set[str]] = (float("-inf"), set())
+
+    def _absent(self) -> set[str]:
+        """The lease owners that are gone (looked up every few seconds, not per claim)."""
+        checked, absent = self._gone
+        if time.monotonic() - checked > OWNERS_CHECKED_EVERY:
+            with self.db.reading() as conn:
+                owners = store.outbox.lease_owners(conn) - {self.worker}
+            absent = gone(self.db, owners)
+            self._gone = (time.monotonic(), absent)
+        return absent
+
+    def claim(self, limit: int) -> list[Item]:
+        absent = self._absent()
+        with self.db.reading() as conn:  # a look first: most looks find nothing while a run fills
+            if not store.outbox.claimable(conn, absent, at_least=1):
+                return []
+        return self.db.retried(
+            lambda conn: store.outbox.claim(conn, self.worker, limit, self.lease, absent)
+        )
+
+    def renew(self, ids: Sequence[str], seconds: float) -> None:
+        with self.db.writing() as conn:
+            store.outbox.renew(conn, self.worker, ids, timedelta(seconds=seconds))
+
+    def release(self, ids: Sequence[str]) -> None:
+        with self.db.writing() as conn:
+            store.outbox.unlease(conn, self.worker, ids)
 
     def load(self, message_id: str) -> Outgoing | None:
         with self.db.reading() as conn:
-            return store.outbox.outgoing(conn, message_id)
+            return store.outbox.outgoing(conn, message_id, self.worker)
+
+    def skipped(self, message_id: str) -> None:
+        with self.db.writing() as conn:
+            store.outbox.free_undelivered(conn, message_id)
 
     def sent(self, message_id: str, recipient: str) -> None:
-        with self.db.writing() as conn:
-            store.outbox.mark_sent(conn, message_id)
-            store.outbox.forget_refusals(conn, recipient)
+        with self.db.committing() as conn:
+            store.outbox.mark_sent(conn, message_id, recipient)
 
     def deferred(self, message_id: str, answer: str) -> None:
         with self.db.writing() as conn:

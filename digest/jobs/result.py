@@ -25,6 +25,7 @@ class RunResult:
     sent: int = 0
     failed: int = 0
     deferred: int = 0
+    unrecorded: int = 0  # accepted by the relay, but recording that failed: sent again later
     source_failures: list[str] = field(default_factory=list)
     stale: list[tuple[str, str]] = field(default_factory=list)  # (source, why): a warning
     refusals: list[str] = field(default_factory=list)
@@ -45,7 +46,11 @@ class RunResult:
     def ok(self) -> bool:
         relay_refused_all = self.attempted > 0 and self.sent == 0 and not self.dry_run
         return not (
-            self.source_failures or self.delivery_error or self.compose_errors or relay_refused_all
+            self.source_failures
+            or self.delivery_error
+            or self.compose_errors
+            or self.unrecorded
+            or relay_refused_all
         )
 
     @property
@@ -59,6 +64,11 @@ class RunResult:
             *self.compose_errors,
             *self.refusals,
             *([self.delivery_error] if self.delivery_error else []),
+            *self._some(
+                self.unrecorded,
+                "{} message(s) the relay accepted could not be recorded as sent: the next run "
+                "sends them again under the same Message-ID",
+            ),
         ]
 
     def delivered(self, delivery: Delivery) -> None:
@@ -67,6 +77,7 @@ class RunResult:
         self.failed += delivery.failed
         self.deferred += delivery.deferred
         self.refusals += delivery.refusals
+        self.unrecorded += delivery.unrecorded
         self.delivery_error = delivery.error or self.delivery_error
         self.stopped = self.stopped or delivery.stopped
 
@@ -103,6 +114,7 @@ class RunResult:
             *self._some(len(self.source_failures), "{} source(s) failed"),
             *([f"stale: {', '.join(name for name, _ in self.stale)}"] if self.stale else []),
             *self._some(len(self.compose_errors), "{} digest(s) could not be composed"),
+            *self._some(self.unrecorded, "{} sent but not recorded"),
             *(["delivery stopped"] if self.delivery_error else []),
             *(["stopped on request"] if self.stopped else []),
         ]

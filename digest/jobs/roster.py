@@ -141,7 +141,7 @@ def require(conn: Tx, email: str) -> Subscription:
 def members(settings: Settings) -> list[Subscription]:
     """Everyone, the subscriber file imported first if it changed (so what an operator just
     edited is what they see)."""
-    with opened(settings) as db, db.begin() as conn:
+    with opened(settings) as db, db.writing() as conn:
         sync_file(conn, settings.subscribers)
         return store.subscribers.page(conn)
 
@@ -153,13 +153,13 @@ def add(settings: Settings, fields: dict[str, object]) -> str:
         sub = subscriber_from(fields)
     except ValueError as exc:
         raise ConfigError(f"{fields.get('email')}: {exc}") from None
-    with opened(settings) as db, db.begin() as conn:
+    with opened(settings) as db, db.writing() as conn:
         sync_file(conn, settings.subscribers)
         return add_subscriber(conn, sub)
 
 
 def remove(settings: Settings, email: str) -> bool:
-    with opened(settings) as db, db.begin() as conn:
+    with opened(settings) as db, db.writing() as conn:
         sync_file(conn, settings.subscribers)
         return remove_subscriber(conn, email.strip().lower())
 
@@ -169,7 +169,7 @@ def import_path(settings: Settings, path: Path) -> Imported:
     removes the subscribers it no longer lists; another file only adds and updates."""
     _, subs = read_subscribers(path)
     configured = path.resolve() == settings.subscribers.path.resolve()
-    with opened(settings) as db, db.begin() as conn:
+    with opened(settings) as db, db.writing() as conn:
         return import_file(conn, path, subs, prune=configured)
 
 
@@ -196,5 +196,5 @@ def still_listed(file: SubscriberFile, email: str) -> bool:
 
 def enable(settings: Settings, email: str) -> bool:
     """Re-enable a suppressed address; False if it was not suppressed."""
-    with opened(settings) as db, db.begin() as conn:
+    with opened(settings) as db, db.writing() as conn:
         return store.outbox.unsuppress(conn, email.strip().lower())

@@ -12,7 +12,7 @@ from ..domain.records import MessageRecord, RunRecord, Suppression
 from ..domain.source import SourceState
 from ..settings import Settings
 from ..sources.freshness import stale
-from ..store.lock import holder
+from ..store.lock import gone, holder
 from .wiring import opened
 
 
@@ -66,19 +66,31 @@ def health(state: SourceState, why_stale: str | None) -> str:
 def status(settings: Settings, *, runs: int = 10) -> Status:
     """Read-only."""
     today = settings.schedule.today()
-    with opened(settings) as db, db.reading() as conn:
-        records = store.runs.recent(conn, runs)
-        running = holder(settings.database.url)
-        sources = [store.runs.source_state(conn, name) for name in settings.sources.names]
-        return Status(
-            runs=[
-                RunRow(r, "died" if r.status == "running" and running is None else r.status)
-                for r in records
-            ],
-            problems=(records[0].detail or "").splitlines() if records else [],
-            running=running,
-            sources=[SourceRow(s, health(s, stale(s, today))) for s in sources],
-            pending=Messages(store.outbox.count(conn, PENDING), store.outbox.latest(conn, PENDING)),
-            failed=Messages(store.outbox.count(conn, FAILED), store.outbox.latest(conn, FAILED)),
-            suppressed=store.outbox.suppressions_now(conn),
-        )
+    with opened(settings) as db:
+        with db.reading() as conn:
+            records = store.runs.recent(conn, runs)
+            sources = [store.runs.source_state(conn, name) for name in settings.sources.names]
+            pending = Messages(
+                store.outbox.count(conn, PENDING), store.outbox.latest(conn, PENDING)
+            )
+            failed = Messages(store.outbox.count(conn, FAILED), store.outbox.latest(conn, FAILED))
+            suppressed = store.outbox.suppressions_now(conn)
+        running = holder(db)
+        dead = gone(db, {r.worker for r in records if r.status == "running" and r.worker})
+    return Status(
+        runs=[RunRow(r, _state(r, dead)) for r in records],
+        problems=(records[0].detail or "").splitlines() if records else [],
+        running=running,
+        sources=[SourceRow(s, health(s, stale(s, today))) for s in sources],
+        pending=pending,
+        failed=failed,
+        suppressed=suppressed,
+    )
+
+
+def _state(run: RunRecord, dead: set[str]) -> str:
+    """A run's status, or "died" for one marked running whose process is gone (the next
+    run marks it interrupted)."""
+    if run.status == "running" and (run.worker is None or run.worker in dead):
+        return "died"
+    return run.status

@@ -22,7 +22,7 @@ from ..domain.subscriber import (
     Subscription,
 )
 from ..settings import DatabaseSettings, Settings
-from ..store import Database, now, open_database
+from ..store import Database, Tx, now, open_database
 from ..subscriptions import rules
 from ..subscriptions.links import Links
 
@@ -61,7 +61,8 @@ class Visitors:
         them (`rules.notice_to_send`) and to whom, or None when that address was mailed too
         recently. Only a request's profile is kept; its status stays until the link is
         followed."""
-        with self.db.begin() as conn:
+
+        def work(conn: Tx) -> tuple[str, Subscription] | None:
             stamp = now()
             store.subscribers.purge_unconfirmed(conn, stamp - rules.UNCONFIRMED_KEPT)
             current = store.subscribers.get(conn, sub.email)
@@ -77,24 +78,30 @@ class Visitors:
                 store.subscribers.set_profile(conn, replace(sub, uid=current.uid))
             store.subscribers.set_notices(conn, sub.email, notices)
             found = store.subscribers.get(conn, sub.email)
-        assert found is not None
-        return kind, found
+            assert found is not None
+            return kind, found
+
+        return self.db.retried(work)
 
     def forget_notice(self, email: str) -> None:
         """The mail could not be sent: do not count it against the address."""
-        with self.db.begin() as conn:
+
+        def work(conn: Tx) -> None:
             current = store.subscribers.get(conn, email)
             if current is not None and current.notices:
                 store.subscribers.set_notices(conn, email, current.notices[:-1])
+
+        self.db.retried(work)
 
     def confirm(self, current: Subscription, issued: datetime) -> bool:
         """Activate a subscription from a confirmation link issued at `issued`."""
         if not rules.confirms(current, issued):
             return False
-        with self.db.begin() as conn:
-            store.subscribers.change(
+        self.db.retried(
+            lambda conn: store.subscribers.change(
                 conn, current.email, status=ACTIVE, paused=False, confirmed_at=now()
             )
+        )
         return True
 
     def unsubscribe(self, current: Subscription) -> datetime:
@@ -103,19 +110,25 @@ class Visitors:
         if current.status == UNSUBSCRIBED and current.unsubscribed_at is not None:
             return current.unsubscribed_at
         stamp = now()
-        with self.db.begin() as conn:
+
+        def work(conn: Tx) -> None:
             store.subscribers.change(
                 conn, current.email, status=UNSUBSCRIBED, unsubscribed_at=stamp
             )
             store.outbox.cancel_pending(conn, current.email, "unsubscribed")
+
+        self.db.retried(work)
         return stamp
 
     def undo_unsubscribe(self, current: Subscription, unsubscribed_at: datetime) -> bool:
         """Undo exactly the unsubscribe that happened at `unsubscribed_at`, nothing older."""
         if not rules.undoes(current, unsubscribed_at):
             return False
-        with self.db.begin() as conn:
-            store.subscribers.change(conn, current.email, status=ACTIVE, unsubscribed_at=None)
+        self.db.retried(
+            lambda conn: store.subscribers.change(
+                conn, current.email, status=ACTIVE, unsubscribed_at=None
+            )
+        )
         return True
 
     def save_preferences(self, current: Subscription, sub: Subscriber, paused: bool) -> None:
@@ -124,12 +137,15 @@ class Visitors:
         extra = (
             {"weekly_done": now().date()} if rules.starts_weekly(current.subscriber, sub) else {}
         )
-        with self.db.begin() as conn:
+
+        def work(conn: Tx) -> None:
             store.subscribers.set_profile(
                 conn, replace(sub, email=current.email), paused=paused, **extra
             )
             if paused:
                 store.outbox.cancel_pending(conn, current.email, "paused")
+
+        self.db.retried(work)
 
     def popular_keywords(self, limit: int = 12) -> list[str]:
         """The listing keywords most used by the papers the store saw last: hints for the form."""

@@ -16,7 +16,11 @@ from ..subscriptions.links import links_for
 @contextmanager
 def opened(settings: Settings) -> Iterator[Database]:
     """The configured database, disposed of on the way out."""
-    db = open_database(settings.database.url, migrate=settings.database.auto_migrate)
+    db = open_database(
+        settings.database.url,
+        migrate=settings.database.auto_migrate,
+        connections=settings.mail.smtp.max_connections + 4,  # the lanes, the run, the locks
+    )
     try:
         yield db
     finally:

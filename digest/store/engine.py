@@ -3,34 +3,53 @@ or brought up to date on opening, and the helpers the table modules share."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ..errors import ConfigError
 from . import migrations
 
 # A connection inside a transaction, as the jobs hand it to the table modules' functions.
 Tx = Connection
+T = TypeVar("T")
 
 
 class Database:
     """The configured database. `reading()` for reads, `begin()` for a write, `writing()`
-    for a write that reads first, `transaction(keep=False)` for work to look at and undo."""
+    for a write that reads first (`retried` runs one again when the database was busy),
+    `transaction(keep=False)` for work to look at and undo."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite has one writer at a time. This process's threads take turns on a mutex, which
+        # hands over in microseconds, rather than on SQLite's busy handler, which sleeps in
+        # steps of milliseconds; other processes still wait on SQLite's lock.
+        self._writer = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     def reading(self) -> AbstractContextManager[Tx]:
         return self.engine.connect()
 
-    def begin(self) -> AbstractContextManager[Tx]:
-        return self.engine.begin()
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        if self._writer is None:
+            yield
+            return
+        with self._writer:
+            yield
+
+    @contextmanager
+    def begin(self) -> Iterator[Tx]:
+        with self._turn(), self.engine.begin() as conn:
+            yield conn
 
     @contextmanager
     def writing(self) -> Iterator[Tx]:
@@ -38,16 +57,45 @@ class Database:
         one that reads first and writes later would fail at once, not wait, when another
         connection (a delivery thread marking a message sent) wrote in between."""
         with (
+            self._turn(),
             self.engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as conn,
             conn.begin(),
         ):
             yield conn
 
+    def retried(self, work: Callable[[Tx], T], attempts: int = 6) -> T:
+        """`work` in a `writing()` transaction, run again from the start when the database
+        answered that it was busy or that the transaction lost a race (SQLite locked past
+        its busy timeout; PostgreSQL's deadlock or serialization failure)."""
+        for attempt in range(attempts):
+            try:
+                with self.writing() as conn:
+                    return work(conn)
+            except DBAPIError as exc:
+                if attempt == attempts - 1 or not _lost_a_race(exc):
+                    raise
+                time.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def committing(self) -> Iterator[Tx]:
+        """For work that is one statement on PostgreSQL: each statement commits itself, and
+        nothing waits for a separate COMMIT. On SQLite, a `writing()` transaction."""
+        if self._writer is not None:
+            with self.writing() as conn:
+                yield conn
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+
     @contextmanager
     def transaction(self, *, keep: bool) -> Iterator[Tx]:
-        """A transaction committed at the end of the block when `keep`, else rolled back (a
-        dry run, a preview); rolled back whenever the block raises."""
-        with self.engine.connect() as conn:
+        """A transaction that writes, committed at the end of the block when `keep`, else
+        rolled back (a dry run, a preview); rolled back whenever the block raises."""
+        with (
+            self._turn(),
+            self.engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as conn,
+        ):
             tx = conn.begin()
             try:
                 yield conn
@@ -59,15 +107,26 @@ class Database:
             else:
                 tx.rollback()
 
+    def warm(self, connections: int) -> None:
+        """Open `connections` connections now and keep them in the pool, so the threads that
+        will use them do not pay for connecting at the moment it matters (between the relay
+        accepting a message and its being recorded as sent)."""
+        held = [self.engine.connect() for _ in range(connections)]
+        for conn in held:
+            conn.exec_driver_sql("SELECT 1")
+        for conn in held:
+            conn.close()
+
     def dispose(self) -> None:
         self.engine.dispose()
 
 
-def open_database(url: str, *, migrate: bool = False) -> Database:
+def open_database(url: str, *, migrate: bool = False, connections: int = 5) -> Database:
     """The database at `url`, its schema created if it is empty and, with `migrate`, upgraded
-    if an older version wrote it. ConfigError when it cannot be opened, or its schema is not
-    this code's (the URL's password never appears in the message)."""
-    db = Database(_engine(url))
+    if an older version wrote it; `connections` kept open for the threads that use it at
+    once. ConfigError when it cannot be opened, or its schema is not this code's (the URL's
+    password never appears in the message)."""
+    db = Database(_engine(url, connections))
     _checked(db, url, migrate)
     return db
 
@@ -82,12 +141,14 @@ def upgrade_database(url: str) -> tuple[migrations.Version, str]:
         db.dispose()
 
 
-def _engine(url: str) -> Engine:
+def _engine(url: str, connections: int = 5) -> Engine:
     try:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
+        memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+        pool = {} if memory else {"pool_size": connections, "max_overflow": connections}
+        engine = create_engine(url, **pool)
     except (SQLAlchemyError, ValueError, ImportError, OSError) as exc:
         raise ConfigError(f"DIGEST_DATABASE_URL={safe_url(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
@@ -170,6 +231,15 @@ def _sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+
+def _lost_a_race(exc: DBAPIError) -> bool:
+    """The database refused the transaction for now, not for good."""
+    code = getattr(exc.orig, "sqlstate", None)
+    if code is not None:  # PostgreSQL: serialization failure, deadlock, lock not available
+        return code in ("40001", "40P01", "55P03")
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database table is locked" in text
 
 
 def safe_url(url: str) -> str:

@@ -1,7 +1,11 @@
-"""One run at a time: an exclusive lock on a file beside the database.
+"""What the processes sharing one database know of each other: the run lock (deciding is done
+by one run at a time), and each worker's presence (a worker's leases on outbox messages are
+void once it is gone).
 
-The kernel releases a flock when its holder dies, however it dies, so a crashed run never
-blocks the next one; the file itself is left in place and only names the last holder.
+SQLite: files beside the database, locked with flock; the kernel releases a flock when its
+holder dies, however it dies, and only processes on this host can share the file anyway.
+PostgreSQL: advisory locks held by a session; the server releases them when the session
+ends, whichever host it was on.
 """
 
 from __future__ import annotations
@@ -9,81 +13,201 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import socket
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy import Connection, text
 
 from ..errors import Busy, ConfigError
+from .engine import Database
+from .runs import get_meta, set_meta
+
+RUN_LOCK = 0x706467_0002  # "pdg", then the purpose (engine.SCHEMA_LOCK is 1)
+_HOLDER = "run_lock_holder"
 
 
-def lock_path(database_url: str) -> Path | None:
-    """`digest.db.lock` beside a SQLite file; None for an in-memory database (nothing to
-    share); for a server database, a per-URL file in the temp folder (one host only)."""
-    try:
-        url = make_url(database_url)
-    except (ArgumentError, ValueError):
-        raise ConfigError("DIGEST_DATABASE_URL is not a database URL SQLAlchemy can read") from None
-    if url.get_backend_name() == "sqlite":
-        if url.database in (None, "", ":memory:"):
-            return None
-        return Path(f"{url.database}.lock")
-    tag = hashlib.sha256(url.render_as_string(hide_password=False).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"paper-digest-{tag}.lock"
+def _file(db: Database) -> Path | None:
+    """The SQLite file, or None for a server database or an in-memory one."""
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
 
 
-def _named(fd: int) -> str:
-    """What the holder wrote into the lock file about itself."""
-    return os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown process"
+def _stamp(what: str) -> str:
+    when = datetime.now(UTC).isoformat(timespec="seconds")
+    return f"{what} by pid {os.getpid()} on {socket.gethostname()} since {when}"
+
+
+def _key(name: str) -> int:
+    """A 63-bit advisory lock key for a worker id."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") >> 1
+
+
+# --- the run lock --------------------------------------------------------------------------
 
 
 @contextmanager
-def run_lock(database_url: str, what: str = "run") -> Iterator[None]:
-    path = lock_path(database_url)
-    if path is None:
+def run_lock(db: Database, what: str = "run") -> Iterator[None]:
+    """Hold the run lock for the block; Busy at once when another process holds it."""
+    held = try_run_lock(db, what)
+    if held is None:
+        raise Busy(
+            f"another digest run is in progress ({holder(db) or 'unknown process'}); "
+            "this one exits without doing anything"
+        )
+    with held:
         yield
-        return
+
+
+def try_run_lock(db: Database, what: str = "run") -> AbstractContextManager[None] | None:
+    """The run lock, taken now and held until the returned context ends; None when another
+    process holds it."""
+    path = _file(db)
+    if path is not None:
+        return _flock(Path(f"{path}.lock"), _stamp(what))
+    if db.engine.dialect.name == "postgresql":
+        return _advisory(db, RUN_LOCK, note=_stamp(what))
+    return _nothing()
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def _flock(path: Path, stamp: str) -> AbstractContextManager[None] | None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise ConfigError(f"cannot open the run lock {path}: {exc.strerror}") from None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise Busy(
-                f"another digest run is in progress ({_named(fd)}; lock {path}); "
-                "this one exits without doing anything"
-            ) from None
-        os.ftruncate(fd, 0)
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        os.pwrite(fd, f"{what} by pid {os.getpid()} since {stamp}".encode(), 0)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, stamp.encode(), 0)
+
+    @contextmanager
+    def held() -> Iterator[None]:
         try:
             yield
         finally:
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+            os.close(fd)
+
+    return held()
 
 
-def holder(database_url: str) -> str | None:
-    """Who holds the run lock now ("run by pid N since T"), or None if nobody does."""
-    path = lock_path(database_url)
-    if path is None or not path.exists():
+def _advisory(
+    db: Database, key: int, note: str | None = None
+) -> AbstractContextManager[None] | None:
+    """A session advisory lock on a connection of its own, kept open while it is held; `note`
+    says who holds it (the run lock's holder, for `digest status`)."""
+    conn = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+        conn.close()
+        return None
+    if note is not None:
+        set_meta(conn, _HOLDER, note)
+
+    @contextmanager
+    def held() -> Iterator[None]:
+        try:
+            yield
+        finally:
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            finally:
+                conn.close()
+
+    return held()
+
+
+def holder(db: Database) -> str | None:
+    """Who holds the run lock now ("run by pid N on HOST since T"), or None if nobody does."""
+    path = _file(db)
+    if path is not None:
+        return _flock_holder(Path(f"{path}.lock"))
+    if db.engine.dialect.name == "postgresql":
+        with db.reading() as conn:
+            if _advisory_held(conn, [RUN_LOCK]):
+                return get_meta(conn, _HOLDER) or "unknown process"
+    return None
+
+
+def _flock_holder(path: Path) -> str | None:
+    if not path.exists():
         return None
     fd = os.open(path, os.O_RDONLY)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return _named(fd)
+            return os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown process"
         fcntl.flock(fd, fcntl.LOCK_UN)
         return None
     finally:
         os.close(fd)
+
+
+def _advisory_held(conn: Connection, keys: Iterable[int]) -> set[int]:
+    """Of `keys`, the advisory locks some session holds now."""
+    rows = conn.execute(
+        text(
+            "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks "
+            "WHERE locktype = 'advisory' AND objsubid = 1 AND granted"
+        )
+    ).scalars()
+    return set(rows) & set(keys)
+
+
+# --- workers -------------------------------------------------------------------------------
+
+
+def presence(db: Database, worker: str) -> AbstractContextManager[None]:
+    """Mark `worker` present for the block: while it is, its leases hold; once it is gone
+    (however it ended), another worker may take them at once."""
+    path = _file(db)
+    if path is not None:
+        held = _flock(_presence_file(path, worker), worker)
+        assert held is not None  # a fresh worker id: nobody else holds it
+        return held
+    if db.engine.dialect.name == "postgresql":
+        held = _advisory(db, _key(worker))
+        assert held is not None
+        return held
+    return _nothing()
+
+
+def _presence_file(path: Path, worker: str) -> Path:
+    return Path(f"{path}.workers") / hashlib.sha256(worker.encode()).hexdigest()[:24]
+
+
+def gone(db: Database, workers: Iterable[str]) -> set[str]:
+    """Of `workers`, those no longer present."""
+    workers = set(workers)
+    if not workers:
+        return set()
+    path = _file(db)
+    if path is not None:
+        return {w for w in workers if _flock_holder(_presence_file(path, w)) is None}
+    if db.engine.dialect.name == "postgresql":
+        keys = {_key(w): w for w in workers}
+        with db.reading() as conn:
+            held = _advisory_held(conn, keys)
+        return {w for k, w in keys.items() if k not in held}
+    return set()
+
+
+def forget(db: Database, worker: str) -> None:
+    """Remove what marked a finished worker's presence (SQLite's file)."""
+    path = _file(db)
+    if path is not None:
+        _presence_file(path, worker).unlink(missing_ok=True)

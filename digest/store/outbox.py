@@ -5,6 +5,7 @@ refused for good. What counts as suppressed, and when, is the caller's rule."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
@@ -39,6 +40,8 @@ def add_pending(
             "detail": None,
             "raw": raw,
             "sent_at": None,
+            "lease_owner": None,
+            "lease_until": None,
         }
         for d, subject, raw in composed
     ]
@@ -86,33 +89,105 @@ def claimed(conn: Connection, emails: Sequence[str]) -> dict[str, set[str]]:
     return out
 
 
-def pending(conn: Connection) -> list[tuple[str, str]]:
-    """(message_id, recipient) of every pending message, oldest first."""
+# --- claims: which worker sends what -------------------------------------------------------
+#
+# A pending message is sent by the worker that leased it: lease_owner names the worker, and
+# lease_until says until when no other may take it. A lease is taken atomically (SKIP LOCKED
+# on PostgreSQL, the write lock on SQLite), so no message is ever in two workers' hands; a
+# lease whose owner is gone is void at once, one that ran out is void too.
+
+
+def _takeable(at: datetime, gone: Collection[str]) -> Any:
+    free = messages.c.lease_owner.is_(None) | (messages.c.lease_until < at)
+    if gone:
+        free = free | messages.c.lease_owner.in_(list(gone))
+    return (messages.c.status == PENDING) & free
+
+
+def lease_owners(conn: Connection) -> set[str]:
+    """The workers holding leases on pending messages now."""
     stmt = (
-        select(messages.c.message_id, messages.c.subscriber_email)
-        .where(messages.c.status == PENDING)
-        .order_by(messages.c.created_at, messages.c.message_id)
+        select(messages.c.lease_owner)
+        .where(
+            messages.c.status == PENDING,
+            messages.c.lease_owner.is_not(None),
+            messages.c.lease_until >= now(),
+        )
+        .distinct()
     )
-    return [(r.message_id, r.subscriber_email) for r in conn.execute(stmt)]
+    return set(conn.execute(stmt).scalars())
 
 
-# Built once: constructing a statement costs more than SQLite running it, and these two run
-# for every message sent.
+def claimable(conn: Connection, gone: Collection[str] = (), at_least: int | None = None) -> int:
+    """How many pending messages a worker could lease now (counting only up to `at_least`,
+    when that is all the caller wants to know)."""
+    takeable = select(messages.c.message_id).where(_takeable(now(), gone)).limit(at_least)
+    stmt = select(func.count()).select_from(takeable.subquery())
+    return int(conn.execute(stmt).scalar_one())
+
+
+def claim(
+    conn: Connection, worker: str, limit: int, lease: timedelta, gone: Collection[str] = ()
+) -> list[tuple[str, str]]:
+    """Lease up to `limit` pending messages to `worker`, oldest first: (Message-ID,
+    recipient) of each. Call it in a transaction that writes (`Database.writing`)."""
+    at = now()
+    pick = (
+        select(messages.c.message_id, messages.c.subscriber_email)
+        .where(_takeable(at, gone))
+        .order_by(messages.c.created_at, messages.c.message_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = [(r.message_id, r.subscriber_email) for r in conn.execute(pick)]
+    if rows:
+        conn.execute(
+            update(messages)
+            .where(messages.c.message_id.in_([mid for mid, _ in rows]))
+            .values(lease_owner=worker, lease_until=at + lease)
+        )
+    return rows
+
+
+def renew(conn: Connection, worker: str, ids: Sequence[str], lease: timedelta) -> None:
+    """Extend `worker`'s leases on these messages."""
+    if ids:
+        conn.execute(
+            update(messages)
+            .where(messages.c.message_id.in_(list(ids)), messages.c.lease_owner == worker)
+            .values(lease_until=now() + lease)
+        )
+
+
+def unlease(conn: Connection, worker: str, ids: Sequence[str]) -> None:
+    """Give back `worker`'s leases on these messages, for another worker or the next run."""
+    for chunk in chunks(list(ids)):
+        conn.execute(
+            update(messages)
+            .where(messages.c.message_id.in_(chunk), messages.c.lease_owner == worker)
+            .values(lease_owner=None, lease_until=None)
+        )
+
+
+# Built once: constructing a statement costs more than SQLite running it, and these run for
+# every message sent.
 _OUTGOING = select(messages).where(
-    messages.c.message_id == bindparam("mid"), messages.c.status == PENDING
+    messages.c.message_id == bindparam("mid"),
+    messages.c.status == PENDING,
+    messages.c.lease_owner == bindparam("worker"),
 )
 _MARK_SENT = (
     update(messages)
-    .where(messages.c.message_id == bindparam("mid"))
+    .where(messages.c.message_id == bindparam("mid"), messages.c.status == PENDING)
     .values(status=SENT, sent_at=bindparam("at"), attempts=messages.c.attempts + 1, detail=None)
 )
 _FORGET = delete(suppressions).where(suppressions.c.email == bindparam("address"))
 
 
-def outgoing(conn: Connection, message_id: str) -> Outgoing | None:
-    """The message, if it is still pending (a message is read just before it is sent, so the
-    outbox streams and never holds a run's worth of messages in memory)."""
-    row = conn.execute(_OUTGOING, {"mid": message_id}).first()
+def outgoing(conn: Connection, message_id: str, worker: str) -> Outgoing | None:
+    """The message, if it is still pending and leased to `worker` (a message is read just
+    before it is sent, so the outbox streams and never holds a run's worth in memory)."""
+    row = conn.execute(_OUTGOING, {"mid": message_id, "worker": worker}).first()
     if row is None or row.raw is None:
         return None
     return Outgoing(
@@ -120,11 +195,33 @@ def outgoing(conn: Connection, message_id: str) -> Outgoing | None:
     )
 
 
-def mark_sent(conn: Connection, message_id: str) -> None:
-    """The relay accepted the message. Its bytes are dropped later, in bulk
-    (`drop_sent_bytes`): freeing a blob's pages in the transaction that records a delivery
-    doubled its cost."""
-    conn.execute(_MARK_SENT, {"mid": message_id, "at": now()})
+def mark_sent(conn: Connection, message_id: str, email: str) -> bool:
+    """The relay accepted the message: pending becomes sent, and the refusals counted
+    against the address are forgotten. On PostgreSQL that is one statement, one round trip,
+    so the window between the relay's answer and its record is as short as it can be. False
+    when it was not pending any more (cancelled while it was being sent: it stays cancelled,
+    and keeps its papers, which were delivered). Its bytes are dropped later, in bulk."""
+    at = now()
+    if conn.dialect.name == "postgresql":
+        sent = (
+            update(messages)
+            .where(messages.c.message_id == message_id, messages.c.status == PENDING)
+            .values(status=SENT, sent_at=at, attempts=messages.c.attempts + 1, detail=None)
+            .returning(messages.c.message_id)
+            .cte("sent")
+        )
+        forgiven = delete(suppressions).where(suppressions.c.email == email).cte("forgiven")
+        done = conn.execute(select(func.count()).select_from(sent).add_cte(forgiven)).scalar_one()
+    else:
+        done = conn.execute(_MARK_SENT, {"mid": message_id, "at": at}).rowcount
+        conn.execute(_FORGET, {"address": email})
+    if not done:
+        conn.execute(
+            update(messages)
+            .where(messages.c.message_id == message_id, messages.c.status == CANCELLED)
+            .values(sent_at=at, detail="cancelled while it was being sent; the relay took it")
+        )
+    return bool(done)
 
 
 def forget_refusals(conn: Connection, email: str) -> None:
@@ -136,22 +233,26 @@ def drop_sent_bytes(conn: Connection) -> None:
     """Forget the bytes of messages the relay accepted: the outbox keeps only what is owed."""
     conn.execute(
         update(messages)
-        .where(messages.c.status == SENT, messages.c.raw.is_not(None))
+        .where(messages.c.status.in_([SENT, CANCELLED]), messages.c.raw.is_not(None))
         .values(raw=None)
     )
 
 
-def mark_deferred(conn: Connection, message_id: str, answer: str) -> None:
-    """A transient refusal: stays pending for the next attempt, the relay's answer kept."""
-    conn.execute(
+def mark_deferred(conn: Connection, message_id: str, answer: str) -> bool:
+    """A transient refusal: stays pending for the next attempt, the relay's answer kept.
+    False when it was not pending any more (then its papers are freed: not delivered)."""
+    done = conn.execute(
         update(messages)
-        .where(messages.c.message_id == message_id)
+        .where(messages.c.message_id == message_id, messages.c.status == PENDING)
         .values(attempts=messages.c.attempts + 1, detail=answer)
-    )
+    ).rowcount
+    if not done:
+        free_undelivered(conn, message_id)
+    return bool(done)
 
 
-def _release(conn: Connection, where: Any, status: str, detail: str, **values: Any) -> None:
-    """End messages without delivery and free the papers they claimed."""
+def _end(conn: Connection, where: Any, status: str, detail: str, **values: Any) -> list[str]:
+    """End messages without delivery: their new status, and no more bytes; their ids."""
     ids = list(conn.execute(select(messages.c.message_id).where(where)).scalars())
     for chunk in chunks(ids):
         conn.execute(
@@ -159,7 +260,22 @@ def _release(conn: Connection, where: Any, status: str, detail: str, **values: A
             .where(messages.c.message_id.in_(chunk))
             .values(status=status, detail=detail, raw=None, **values)
         )
+    return ids
+
+
+def _free(conn: Connection, ids: Sequence[str]) -> None:
+    """The papers these messages claimed are free for a later digest."""
+    for chunk in chunks(list(ids)):
         conn.execute(delete(deliveries).where(deliveries.c.message_id.in_(chunk)))
+
+
+def free_undelivered(conn: Connection, message_id: str) -> None:
+    """A cancelled message its worker did not deliver: its papers are free again."""
+    status = conn.execute(
+        select(messages.c.status).where(messages.c.message_id == message_id)
+    ).scalar_one_or_none()
+    if status == CANCELLED:
+        _free(conn, [message_id])
 
 
 def _pending_to(email: str) -> Any:
@@ -167,15 +283,18 @@ def _pending_to(email: str) -> Any:
 
 
 def mark_failed(conn: Connection, message_id: str, answer: str) -> None:
-    """A permanent refusal. The papers are freed (a later digest may carry them if the
-    address recovers)."""
-    _release(
+    """A permanent refusal of a pending message. The papers are freed (a later digest may
+    carry them if the address recovers)."""
+    ids = _end(
         conn,
-        messages.c.message_id == message_id,
+        (messages.c.message_id == message_id) & (messages.c.status == PENDING),
         FAILED,
         answer,
         attempts=messages.c.attempts + 1,
     )
+    _free(conn, ids)
+    if not ids:
+        free_undelivered(conn, message_id)
 
 
 def count_refusal(conn: Connection, email: str, answer: str) -> Suppression:
@@ -205,9 +324,19 @@ def suppress(conn: Connection, email: str) -> None:
     )
 
 
+def cancel(conn: Connection, where: Any, why: str) -> None:
+    """Cancel pending messages. Those no worker holds free their papers at once; one a
+    worker is sending keeps them until the worker says whether the relay took it
+    (`mark_sent`, or `free_undelivered`)."""
+    at = now()
+    idle = messages.c.lease_owner.is_(None) | (messages.c.lease_until < at)
+    _free(conn, _end(conn, where & idle, CANCELLED, why))
+    _end(conn, where & ~idle, CANCELLED, why)
+
+
 def cancel_pending(conn: Connection, email: str, why: str) -> None:
     """Cancel what is still pending to `email` (it unsubscribed, paused or was removed)."""
-    _release(conn, _pending_to(email), CANCELLED, why)
+    cancel(conn, _pending_to(email), why)
 
 
 def cancel_pending_to_absent(conn: Connection, suppressed: Collection[str]) -> int:
@@ -220,7 +349,7 @@ def cancel_pending_to_absent(conn: Connection, suppressed: Collection[str]) -> i
     stale = set(conn.execute(owed.where(messages.c.subscriber_email.not_in(receiving))).scalars())
     stale |= set(conn.execute(owed).scalars()) & set(suppressed)
     for email in stale:
-        _release(conn, _pending_to(email), CANCELLED, "no longer an active subscriber")
+        cancel_pending(conn, email, "no longer an active subscriber")
     return len(stale)
 
 

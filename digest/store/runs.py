@@ -16,20 +16,33 @@ from .rows import now
 from .schema import meta, runs, source_states
 
 
-def mark_interrupted(conn: Connection) -> None:
-    """Every run still marked running, as interrupted."""
-    conn.execute(
-        update(runs)
-        .where(runs.c.status == "running")
-        .values(status="interrupted", detail="the process ended before the run finished")
-    )
+def running(conn: Connection) -> list[tuple[int, str | None]]:
+    """The runs marked running, each with its worker."""
+    return [
+        (r.id, r.worker)
+        for r in conn.execute(select(runs.c.id, runs.c.worker).where(runs.c.status == "running"))
+    ]
 
 
-def start(conn: Connection, days: Sequence[date]) -> int:
+def mark_interrupted(conn: Connection, ids: Sequence[int]) -> None:
+    """These runs ended without finishing (their process is gone)."""
+    if ids:
+        conn.execute(
+            update(runs)
+            .where(runs.c.id.in_(list(ids)), runs.c.status == "running")
+            .values(status="interrupted", detail="the process ended before the run finished")
+        )
+
+
+def start(conn: Connection, days: Sequence[date], worker: str) -> int:
     """Record a run starting now; its id."""
     result = conn.execute(
         insert(runs).values(
-            started_at=now(), status="running", window_start=min(days), window_end=max(days)
+            started_at=now(),
+            status="running",
+            window_start=min(days),
+            window_end=max(days),
+            worker=worker,
         )
     )
     return int(result.inserted_primary_key[0])

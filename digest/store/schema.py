@@ -153,6 +153,7 @@ runs = Table(
     Column("failed", Integer),
     Column("seconds", Float),
     Column("detail", Text),
+    Column("worker", String),  # the process running it (jobs.outbox.worker_id)
 )
 
 # What each source's last runs learned of it (domain.source.SourceState). Written in the

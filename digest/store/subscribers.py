@@ -21,7 +21,7 @@ from ..domain.subscriber import (
     entry_of,
     parse_entry,
 )
-from .rows import new_uid, now
+from .rows import chunks, new_uid, now
 from .schema import subscribers
 
 
@@ -80,6 +80,19 @@ def receiving_counts(conn: Connection) -> tuple[int, int]:
     counts: dict[str, int] = {frequency: n for frequency, n in conn.execute(stmt)}
     weekly = counts.pop("weekly", 0)
     return sum(counts.values()), weekly
+
+
+def receiving_among(conn: Connection, emails: Sequence[str]) -> set[str]:
+    """Of `emails`, those active and not paused now."""
+    out: set[str] = set()
+    for chunk in chunks(list(emails)):
+        stmt = select(subscribers.c.email).where(
+            subscribers.c.email.in_(chunk),
+            subscribers.c.status == ACTIVE,
+            subscribers.c.paused.is_(False),
+        )
+        out.update(conn.execute(stmt).scalars())
+    return out
 
 
 def from_origin(conn: Connection, origin: str) -> list[str]:

@@ -236,17 +236,37 @@ def test_status_shows_the_outbox_and_enable_lifts_a_suppression(cwd: Path) -> No
         assert smtp.handler.count() == {"ada@example.org": 1, "grace@example.org": 1}
 
 
-def test_a_run_while_another_holds_the_lock_exits_1_at_once(cwd: Path) -> None:
-    from digest.store.lock import run_lock
+def test_a_run_while_another_decides_waits_for_its_turn(cwd: Path) -> None:
+    """Deciding is one run at a time: a run started while another holds the run lock says so,
+    sends alongside it, and decides when the lock is free."""
+    import subprocess
+    import sys
+    import time
 
-    with run_lock(f"sqlite:///{cwd / 'digest.db'}"):
-        result = digest(cwd, "run", "--date", "2025-11-06")
+    from digest.store import open_database
+    from digest.store.lock import run_lock
+    from tests.support.cli import environment_for
+
+    db = open_database(f"sqlite:///{cwd / 'digest.db'}")
+    with run_lock(db):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "digest", "run", "--date", "2025-11-06"],
+            cwd=cwd,
+            env=environment_for(cwd),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         status = digest(cwd, "status")
-    assert f"a run is in progress: run by pid {os.getpid()} since" in status.stdout
-    assert result.returncode == 1
-    (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("error: another digest run is in progress (run by pid ")
-    assert not (cwd / "outbox").exists()
+        time.sleep(1.5)
+        assert proc.poll() is None  # waiting for the lock
+        assert not list(cwd.glob("outbox/*/*.eml"))
+    out, err = proc.communicate(timeout=120)
+    db.dispose()
+    assert re.search(rf"a run is in progress: run by pid {os.getpid()} on \S+ since", status.stdout)
+    assert proc.returncode == 0, err
+    assert "another run is deciding (run by pid " in err
+    assert "2 sent" in out and len(list((cwd / "outbox").glob("*/*.eml"))) == 2
 
 
 def test_secrets_never_reach_output_or_the_database(cwd: Path) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from digest.store import schema
 from tests.support.cli import DAY, environment, write_subscribers
-from tests.support.databases import database_url
+from tests.support.databases import database_url, is_postgres
 from tests.support.smtp import SMTPServer
 
 # Every test here runs on SQLite and on PostgreSQL (`database` in conftest.py).
@@ -56,6 +56,19 @@ def pending(cwd: Path) -> dict[str, tuple[str, bytes]]:
 def run_statuses(cwd: Path) -> list[str]:
     with db(cwd).connect() as conn:
         return list(conn.execute(select(schema.runs.c.status).order_by(schema.runs.c.id)).scalars())
+
+
+def once_but_for_the_window(smtp: SMTPServer, emails: list[str], lanes: int) -> None:
+    """Every subscriber got their digest; a second copy only inside the documented window
+    (accepted by the relay, then killed before the record's commit): at most one message in
+    flight per connection at the kill, sent again under the same Message-ID."""
+    count = smtp.handler.count()
+    assert set(count) == set(emails) and all(n in (1, 2) for n in count.values())
+    twice = [e for e, n in count.items() if n == 2]
+    assert len(twice) <= lanes, twice
+    for email in twice:
+        ids = {r.message["Message-ID"] for r in smtp.received if r.rcpt_tos == [email]}
+        assert len(ids) == 1, (email, ids)
 
 
 class Killed(Exception):
@@ -138,7 +151,10 @@ def test_a_run_killed_while_composing_keeps_whole_batches_only(tmp_path: Path) -
 
         code, _, err = finish(start(tmp_path, smtp, SMTP_MAX_CONNECTIONS="4"))
         assert code == 0, err
-        assert smtp.handler.count() == dict.fromkeys(emails, 1)
+        if is_postgres(tmp_path):
+            once_but_for_the_window(smtp, emails, lanes=4)
+        else:
+            assert smtp.handler.count() == dict.fromkeys(emails, 1)
         status = subprocess.run(
             [sys.executable, "-m", "digest", "status"],
             cwd=tmp_path,
@@ -150,16 +166,21 @@ def test_a_run_killed_while_composing_keeps_whole_batches_only(tmp_path: Path) -
     assert run_statuses(tmp_path) == ["interrupted", "ok"]
 
 
-def test_two_runs_started_at_once_send_one_copy_each(tmp_path: Path) -> None:
-    emails = write_subscribers(tmp_path, 4)
+def test_two_runs_started_at_once_share_the_sending_and_send_one_copy_each(
+    tmp_path: Path,
+) -> None:
+    """One decides; the other sends alongside it, then decides in turn and finds nothing new."""
+    emails = write_subscribers(tmp_path, 40)
     with SMTPServer() as smtp:
-        smtp.handler.data_delay = 0.3  # keeps the first run busy while the second starts
-        results = [finish(p) for p in [start(tmp_path, smtp), start(tmp_path, smtp)]]
-        assert sorted(code for code, _, _ in results) == [0, 1], results
-        (busy,) = [err for code, _, err in results if code == 1]
-        assert "another digest run is in progress" in busy
-        assert "Traceback" not in busy
+        smtp.handler.data_delay = 0.05  # keeps the first run busy while the second starts
+        procs = [start(tmp_path, smtp, SMTP_MAX_CONNECTIONS="2") for _ in range(2)]
+        results = [finish(p) for p in procs]
+        assert [code for code, _, _ in results] == [0, 0], results
+        assert any("another run is deciding" in err for _, _, err in results)
+        assert all("Traceback" not in err for _, _, err in results)
         assert smtp.handler.count() == dict.fromkeys(emails, 1)
+        sent = [int(re.search(r"(\d+) sent", out).group(1)) for _, out, _ in results]
+        assert sum(sent) == len(emails)
 
 
 def test_a_run_interrupted_by_ctrl_c_records_what_it_sent(tmp_path: Path) -> None:

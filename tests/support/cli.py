@@ -16,13 +16,23 @@ ROOT = Path(__file__).resolve().parents[2]  # the source tree
 
 def python(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Python as an operator's shell runs it: no DIGEST_/SMTP_ settings but those given."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=environment_for(cwd, **env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def environment_for(cwd: Path, **env: str) -> dict[str, str]:
+    """The environment `python` gives a process in `cwd`."""
     full = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SMTP_"))}
     full.update(
         {"DIGEST_SOURCES": "sample", "DIGEST_EMAIL_BACKEND": "file", **database_env(cwd), **env}
     )
-    return subprocess.run(
-        [sys.executable, *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=300
-    )
+    return full
 
 
 def digest(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

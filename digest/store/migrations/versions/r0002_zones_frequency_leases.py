@@ -1,5 +1,6 @@
 """Timestamps that keep their time zone, each subscriber's frequency as a column of its own,
-and leases on outbox messages, so several workers can share one outbox.
+and leases on outbox messages (and the worker of each run), so several workers can share one
+outbox.
 
 Revision ID: 0002
 Revises: 0001
@@ -56,9 +57,11 @@ def upgrade() -> None:
         )
     op.add_column("messages", sa.Column("lease_owner", sa.String))
     op.add_column("messages", sa.Column("lease_until", sa.DateTime(timezone=True)))
+    op.add_column("runs", sa.Column("worker", sa.String))
 
 
 def downgrade() -> None:
+    op.drop_column("runs", "worker")
     op.drop_column("messages", "lease_until")
     op.drop_column("messages", "lease_owner")
     op.drop_column("subscribers", "frequency")

@@ -1,0 +1,96 @@
+"""Filling the outbox: the digests decided, composed and stored a batch of subscribers at a
+time, each batch one transaction (its messages, the papers they claim, its weekly subscribers'
+week), so a run killed mid-batch leaves none of it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from jinja2 import TemplateError
+
+from .. import store
+from ..compose.render import Composed, Composer
+from ..domain.digest import Digest
+from ..domain.subscriber import Subscriber
+from ..progress import Advance, Reporter
+from ..store import Database, Tx
+from .decide import Decider
+from .plan import Plan, batches
+from .result import RunResult, timed
+
+QUIET_ABOVE = 100  # with more subscribers, "no new matches" is one count, not a line each
+
+
+@dataclass
+class Filler:
+    db: Database
+    composer: Composer
+    result: RunResult
+    reporter: Reporter
+    stop: threading.Event | None = None
+
+    def fill(self, who: Plan, decider: Decider, run_id: int, advance: Advance) -> Iterator[int]:
+        """Decide, compose and store the digests a batch at a time, yielding how many
+        messages each batch stored, as soon as it is stored."""
+        clock = self.result.timings
+        for batch in batches(self.db.reading, who, self.stop):
+            with self.db.reading() as conn, timed(clock, "rank", cpu=True):
+                digests = decider.decide(conn, batch)
+            with timed(clock, "compose", cpu=True):
+                composed = list(self.composed(digests))
+            with timed(clock, "store", cpu=True), self.db.writing() as conn:
+                stored = self.store(conn, composed, run_id, advance)
+                weekly = [s.email for s in batch if s.email in who.weekly]
+                store.subscribers.mark_weekly(conn, weekly, decider.day)
+            self.result.mailed += len(digests)
+            self.passed_over(batch, digests, who, advance)
+            yield len(stored)
+        if self.composer.fallback:
+            self.reporter.warn(
+                "the HTML template is inlined for each message, which is slower: "
+                f"{self.composer.fallback}"
+            )
+
+    def store(
+        self, conn: Tx, composed: Sequence[Composed], run_id: int, advance: Advance
+    ) -> list[Composed]:
+        """Store the batch's messages, but for subscribers who left, paused or were
+        suppressed since the batch was read (their digest was decided from an older read)."""
+        emails = [c.digest.subscriber.email for c in composed]
+        receiving = store.subscribers.receiving_among(conn, emails)
+        receiving -= store.outbox.suppressed(conn)
+        kept = [c for c in composed if c.digest.subscriber.email in receiving]
+        for c in composed:
+            if c.digest.subscriber.email not in receiving:
+                self.reporter.info(
+                    f"{c.digest.subscriber.email}: no longer receiving digests; not mailed"
+                )
+                advance()
+        store.outbox.add_pending(conn, [(c.digest, c.subject, c.raw) for c in kept], run_id)
+        return kept
+
+    def composed(self, digests: Sequence[Digest]) -> Iterator[Composed]:
+        """Each digest composed; one that cannot be is reported and skipped, its papers left
+        unclaimed, and the others still go out."""
+        for d in digests:
+            try:
+                yield self.composer.compose(d)
+            except (TemplateError, ValueError) as exc:
+                problem = f"{d.subscriber.email}: cannot compose the digest: {exc}"
+                self.result.compose_errors.append(problem)
+                self.reporter.error(problem)
+
+    def passed_over(
+        self, batch: Sequence[Subscriber], digests: Sequence[Digest], who: Plan, advance: Advance
+    ) -> None:
+        """Count the batch as decided; the subscribers with nothing new are done with."""
+        mailed = {d.subscriber.email for d in digests}
+        for sub in batch:
+            if sub.email not in mailed:
+                self.result.decided += 1
+                advance()
+                if who.receiving <= QUIET_ABOVE:
+                    self.reporter.info(f"{sub.email}: no new matches, no email")
+        self.result.decided += len(mailed)

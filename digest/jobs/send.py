@@ -1,0 +1,137 @@
+"""Sending, as one worker among any number on one outbox: the daily run sends while it fills
+the outbox, a run that waits for another to finish deciding sends alongside it, and
+`digest send` drains the outbox. Each leases what it sends (`jobs.outbox`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from .. import store
+from ..deliver.sender import Delivery, Sender, lease_seconds, open_lanes
+from ..domain.digest import PENDING
+from ..errors import DeliveryError
+from ..progress import Advance, Reporter, Silent
+from ..settings import Settings
+from ..store import Database
+from ..store.lock import forget, holder, presence
+from .outbox import StoreLedger, worker_id
+from .result import RunResult
+from .wiring import opened, transport_for
+
+
+@dataclass(frozen=True)
+class Worker:
+    """This process as one of the database's workers: present while it works, so its leases
+    hold; gone (however it ends) and they are void."""
+
+    db: Database
+    settings: Settings
+    id: str
+
+    def ledger(self) -> StoreLedger:
+        smtp = self.settings.mail.smtp
+        return StoreLedger(self.db, self.id, self.settings.mail.suppress_after, lease_seconds(smtp))
+
+    def sender(
+        self,
+        reporter: Reporter,
+        *,
+        advance: Advance,
+        more: Callable[[], bool],
+        delivery: Delivery,
+        stop: threading.Event | None,
+    ) -> Sender:
+        """Lanes connected to the relay (DeliveryError when it cannot be used at all)."""
+        lanes = open_lanes(lambda: transport_for(self.settings))
+        self.db.warm(len(lanes) + 1)
+        return Sender(
+            self.ledger(),
+            lanes,
+            self.settings.mail.smtp,
+            reporter,
+            advance=advance,
+            more=more,
+            delivery=delivery,
+            stop=stop,
+        )
+
+
+@contextmanager
+def working(db: Database, settings: Settings) -> Iterator[Worker]:
+    worker = Worker(db, settings, worker_id())
+    with presence(db, worker.id):
+        yield worker
+    forget(db, worker.id)
+
+
+class Deciding:
+    """Whether a run holds the run lock (deciding, so more messages may come), looked up at
+    most every second; after IDLE seconds with nothing new to send, a holder that stored
+    nothing is taken to be stuck, and waiting for it ends."""
+
+    IDLE = 600.0
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.checked = float("-inf")
+        self.held = True
+        self.since = time.monotonic()
+        self.seen = -1
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self.checked >= 1.0:
+            self.checked = now
+            self.held = holder(self.db) is not None
+            with self.db.reading() as conn:
+                count = store.outbox.count(conn, PENDING)
+            if count != self.seen:
+                self.seen, self.since = count, now
+        return self.held and not self.stuck
+
+    @property
+    def stuck(self) -> bool:
+        return self.held and time.monotonic() - self.since >= self.IDLE
+
+
+def alongside(
+    worker: Worker, result: RunResult, reporter: Reporter, stop: threading.Event | None
+) -> bool:
+    """Send what the outbox holds while another run decides (it holds the run lock), until
+    the outbox has nothing more and that run is done deciding. False when that run seems
+    stuck (nothing new for Deciding.IDLE seconds) or the relay cannot be used."""
+    delivery = Delivery()
+    deciding = Deciding(worker.db)
+    try:
+        sender = worker.sender(
+            reporter, advance=lambda: None, more=deciding, delivery=delivery, stop=stop
+        )
+    except DeliveryError as exc:
+        result.delivery_error = str(exc)
+        reporter.error(str(exc))
+        return False
+    sender.start()
+    try:
+        sender.finish()
+    finally:
+        result.delivered(delivery)
+    return not deciding.stuck
+
+
+def drain(
+    settings: Settings, *, reporter: Reporter | None = None, stop: threading.Event | None = None
+) -> RunResult:
+    """`digest send`: one more worker on the outbox, sending what it holds and what a run
+    deciding now stores, until there is nothing more to take and no run is deciding."""
+    reporter = reporter or Silent()
+    result = RunResult(days=[], dry_run=False)
+    result.destination = transport_for(settings).describe()
+    with opened(settings) as db, working(db, settings) as worker:
+        with db.reading() as conn:
+            result.earlier = store.outbox.count(conn, PENDING)
+        alongside(worker, result, reporter, stop)
+    return result
