@@ -7,7 +7,7 @@ import click
 
 from .. import __version__
 from .db import db_cmd
-from .run import fetch_cmd, preview_cmd, rank_cmd, run_cmd
+from .run import fetch_cmd, preview_cmd, rank_cmd, run_cmd, send_cmd
 from .serve import daemon_cmd, serve_cmd
 from .status import status_cmd
 from .subscribers import subscribers_cmd
@@ -21,6 +21,7 @@ def main() -> None:
 
 for command in (
     run_cmd,
+    send_cmd,
     fetch_cmd,
     rank_cmd,
     preview_cmd,

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ..domain.digest import Ranked
-from ..jobs import daily, inspect
+from ..jobs import daily, inspect, send
 from ..jobs.plan import span
 from ..progress import for_terminal
 from .common import date_option, guarded, settings
@@ -35,6 +35,23 @@ def run_cmd(day: date | None, dry_run: bool) -> None:
             err=True,
         )
     click.echo(result.summary())
+    sys.exit(result.exit_code)
+
+
+@click.command("send")
+def send_cmd() -> None:
+    """Send what the outbox holds, as one more worker beside any runs."""
+    result = guarded(send.drain, settings(), reporter=for_terminal())
+    status = "ok" if result.ok else "FAILED"
+    parts = [f"{result.earlier} pending", f"{result.sent} sent, {result.failed} failed"]
+    if result.deferred:
+        parts.append(f"{result.deferred} left pending for the next run")
+    if result.unrecorded:
+        parts.append(f"{result.unrecorded} sent but not recorded")
+    if result.delivery_error:
+        parts.append("delivery stopped")
+    tail = f" -> {result.destination}" if result.sent else ""
+    click.echo(f"send {status}: " + "; ".join(parts) + tail)
     sys.exit(result.exit_code)
 
 

@@ -4,6 +4,8 @@ through the form, floods, RFC 8058 one-click unsubscribe."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -15,15 +17,26 @@ from sqlalchemy import create_engine
 
 from digest import store
 from digest.domain.subscriber import Subscription
+from tests.support.databases import HOW, admin_url, fresh_postgres
 from tests.support.served import SECRET, Client, Served, links_in, mail_to, served, wait_for_mail
 from tests.support.smtp import SMTPServer
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, SMTPServer]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Served, SMTPServer]]:
+    """One `digest serve` for the module, on SQLite and then on PostgreSQL."""
     workdir = tmp_path_factory.mktemp("web")
-    with SMTPServer() as smtp, served(workdir, smtp) as app:
-        yield app, smtp
+    with contextlib.ExitStack() as stack:
+        if request.param == "postgresql":
+            if admin_url() is None:
+                if os.environ.get("CI"):
+                    pytest.fail(HOW)
+                pytest.skip(HOW)
+            stack.enter_context(fresh_postgres(workdir))
+        smtp = stack.enter_context(SMTPServer())
+        yield stack.enter_context(served(workdir, smtp)), smtp
 
 
 def member(app: Served, email: str) -> Subscription | None:

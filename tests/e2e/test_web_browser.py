@@ -18,6 +18,9 @@ require_chromium()
 
 from tests.support.browser import chromium  # noqa: E402
 
+# On SQLite and on PostgreSQL (`database` in conftest.py).
+pytestmark = pytest.mark.usefixtures("database")
+
 EMAIL = "lin@example.org"
 
 
