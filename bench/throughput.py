@@ -1,6 +1,7 @@
 """How fast `digest run` mails a list, against the naive way and against the relay's limit.
 
     python bench/throughput.py [--sizes 1000,10000] [--huge] [--check]
+                               [--database postgresql+psycopg://user@host/db] [--workers 1,2]
 
 The workload comes from ../shared/data: one day of 500 corpus papers served by a loopback
 Daily Papers API, and N subscribers with 3 to 8 keywords each (max_papers 10), imported
@@ -11,7 +12,12 @@ and discarding). Three ways to mail the same list, side by side:
   EmailMessage, and a new SMTP connection (timed on a sample of --naive recipients);
 - limit: the project's final message bytes, prebuilt, streamed over as many reused
   connections as the project uses (SMTP_MAX_CONNECTIONS), with no ranking or rendering;
-- project: `digest run` end to end, in its own process (peak memory is that process's).
+- project: `digest run` end to end, in its own process (peak memory is that process's); and
+  with --workers 2, two `digest run` started at once on the same database (one decides while
+  both send; their processor times are summed, their peak memory is the larger).
+
+With --database, the project's runs are measured on a fresh PostgreSQL database on that
+server too (copied from one prepared like the SQLite file), beside the SQLite figures.
 
 --check runs a small N and only asserts correctness (every message accepted exactly once, by
 both the project and the limit); CI runs it. Timing varies between machines; the ratios,
@@ -21,19 +27,18 @@ measured in the same run, are the point.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
-import json
-import os
-import platform
 import queue
 import re
 import shutil
 import smtplib
-import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.headerregistry import Address
@@ -48,7 +53,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from harness import (  # noqa: E402
+    Sink,
+    digest,
+    environment,
+    finish,
+    fresh_postgres,
+    machine,
+    postgres_reachable,
+    start,
+)
 from sqlalchemy import select  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 from workload import listing_items, listing_server, subscriber_entries  # noqa: E402
 from workload import topics as vocabulary  # noqa: E402
 
@@ -66,31 +82,6 @@ from digest.store import open_database, schema  # noqa: E402
 DAY = date(2025, 11, 6)
 
 
-class Sink:
-    """bench/sink.py in its own process."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "sink.py")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout and self.proc.stdin
-        self.port = int(self.proc.stdout.readline().split()[1])
-
-    def ask(self, command: str) -> dict[str, Any]:
-        assert self.proc.stdout and self.proc.stdin
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
-        return json.loads(self.proc.stdout.readline())
-
-    def close(self) -> None:
-        assert self.proc.stdin
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-
-
 @dataclass
 class Result:
     seconds: float = 0.0
@@ -106,70 +97,65 @@ class Result:
         return self.messages / self.seconds if self.seconds else 0.0
 
 
-def environment(work: Path, api: str, port: int, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SMTP_"))}
-    return {
-        **env,
-        "DIGEST_DATABASE_URL": f"sqlite:///{work / 'digest.db'}",
-        "DIGEST_SOURCES": "huggingface",
-        "DIGEST_HF_API_URL": api,
-        "DIGEST_EMAIL_BACKEND": "smtp",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(port),
-        "SMTP_SECURITY": "none",
-        "SMTP_RETRIES": "0",
-        **extra,
-    }
-
-
-def digest(work: Path, env: dict[str, str], *args: str) -> tuple[int, str, float, float, float]:
-    """Run the CLI; returns exit code, its output, wall seconds, its peak RSS in MB and the
-    processor seconds it used."""
-    with tempfile.TemporaryFile("w+") as out:
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "digest", *args], cwd=work, env=env, stdout=out, stderr=out
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        log = out.read()
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"digest {' '.join(args)} failed ({proc.returncode}):\n{log}")
-    return proc.returncode, log, seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
-
-
-def prepare(work: Path, n: int, api: str, sink: Sink, data: Path) -> None:
+def prepare(work: Path, n: int, api: str, sink: Sink, data: Path, url: str) -> None:
     """Subscribers imported into the database (where a long list lives; no subscriber file
     is configured for the runs) and the day's listing fetched once, as an operator's store
     is before a morning's run (which fetches the listing again)."""
     entries = subscriber_entries(n, vocabulary(data))
     (work / "list.toml").write_text(tomli_w.dumps({"subscriber": entries}))
-    env = environment(work, api, sink.port)
+    env = environment(work, api, sink.port, url)
     for command in (["subscribers", "import", "list.toml"], ["fetch", "--date", str(DAY)]):
         code, log, *_ = digest(work, env, *command)
         if code:
             raise SystemExit(log)
 
 
-def project(work: Path, api: str, sink: Sink) -> Result:
+@contextmanager
+def copy_of(prepared: str, work: Path) -> Iterator[str]:
+    """A fresh copy of the prepared database, as a URL: each measurement starts from the
+    same store."""
+    parsed = make_url(prepared)
+    if parsed.get_backend_name() == "sqlite":
+        path = work / f"copy-{time.monotonic_ns()}.db"
+        shutil.copy(parsed.database or "", path)
+        try:
+            yield f"sqlite:///{path}"
+        finally:
+            path.unlink()
+        return
+    with fresh_postgres(prepared, template=parsed.database) as url:
+        yield url
+
+
+def project(work: Path, api: str, sink: Sink, url: str, workers: int = 1) -> Result:
+    """`workers` `digest run` started at once against `url`: wall time until the last ends,
+    their processor time summed, the larger peak memory; the stages of the one that sent
+    the most."""
     sink.ask("reset")
-    code, log, seconds, peak, cpu = digest(
-        work, environment(work, api, sink.port), "run", "--date", DAY.isoformat()
-    )
-    if code:
-        raise SystemExit(f"digest run failed:\n{log[-3000:]}")
-    timings = {k: float(v) for k, v in re.findall(r"(\w+) ([\d.]+)s", _line(log, "timings:"))}
-    sent = int(re.search(r"(\d+) sent", log).group(1))  # type: ignore[union-attr]
+    env = environment(work, api, sink.port, url)
+    with contextlib.ExitStack() as stack:
+        logs = [stack.enter_context(tempfile.TemporaryFile("w+")) for _ in range(workers)]
+        started = time.perf_counter()
+        procs = [start(work, env, "run", "--date", DAY.isoformat(), log=log) for log in logs]
+        ended = [finish(p) for p in procs]
+        seconds = time.perf_counter() - started
+        texts = []
+        for log, (code, _, _) in zip(logs, ended, strict=True):
+            log.seek(0)
+            texts.append(log.read())
+            if code:
+                raise SystemExit(f"digest run failed ({code}):\n{texts[-1][-3000:]}")
+    sent = [int(re.search(r"(\d+) sent", t).group(1)) for t in texts]  # type: ignore[union-attr]
+    main = texts[sent.index(max(sent))]
+    timings = {k: float(v) for k, v in re.findall(r"(\w+) ([\d.]+)s", _line(main, "timings:"))}
     return Result(
         seconds,
-        sent,
-        timings.get("compose", 0.0) / max(sent, 1),
-        peak,
+        sum(sent),
+        timings.get("compose", 0.0) / max(sum(sent), 1),
+        max(peak for _, peak, _ in ended),
         timings,
         sink.ask("stats"),
-        cpu,
+        sum(cpu for _, _, cpu in ended),
     )
 
 
@@ -177,16 +163,10 @@ def _line(log: str, marker: str) -> str:
     return next((line for line in log.splitlines() if marker in line), "")
 
 
-def prebuilt(work: Path, api: str, sink: Sink) -> Path:
-    """The project's own messages left in a copy of the outbox: `digest run` against a port
+def prebuilt(work: Path, api: str, url: str) -> None:
+    """The project's own messages left in the outbox at `url`: `digest run` against a port
     nobody listens on composes and stores every digest, then cannot deliver."""
-    copy = work / "limit"
-    copy.mkdir()
-    shutil.copy(work / "digest.db", copy / "digest.db")
-    closed = Sink.__new__(Sink)
-    closed.port = _closed_port()
-    digest(copy, environment(copy, api, closed.port), "run", "--date", DAY.isoformat())
-    return copy / "digest.db"
+    digest(work, environment(work, api, _closed_port(), url), "run", "--date", DAY.isoformat())
 
 
 def _closed_port() -> int:
@@ -197,10 +177,10 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def limit(db: Path, sink: Sink, lanes: int, per_connection: int) -> Result:
+def limit(url: str, sink: Sink, lanes: int, per_connection: int) -> Result:
     """The same bytes over `lanes` reused connections, read in chunks from the stored outbox."""
-    engine = open_database(f"sqlite:///{db}").engine
-    m = schema.messages
+    engine = open_database(url).engine
+    m, b = schema.messages, schema.bodies
     work: queue.Queue[tuple[str, bytes] | None] = queue.Queue(maxsize=lanes * 64)
     sent = [0] * lanes
 
@@ -223,7 +203,11 @@ def limit(db: Path, sink: Sink, lanes: int, per_connection: int) -> Result:
     for t in threads:
         t.start()
     with engine.connect() as conn:
-        rows = conn.execute(select(m.c.subscriber_email, m.c.raw).where(m.c.status == PENDING))
+        rows = conn.execute(
+            select(m.c.subscriber_email, b.c.raw)
+            .join(b, b.c.message_id == m.c.message_id)
+            .where(m.c.status == PENDING)
+        )
         for chunk in iter(lambda: rows.fetchmany(500), []):
             for row in chunk:
                 work.put((row.subscriber_email, row.raw))
@@ -236,11 +220,11 @@ def limit(db: Path, sink: Sink, lanes: int, per_connection: int) -> Result:
     return Result(seconds, sum(sent), sink=sink.ask("stats"))
 
 
-def ranking(work: Path, api: str, sink: Sink) -> tuple[int, float]:
+def ranking(work: Path, api: str, sink: Sink, url: str) -> tuple[int, float]:
     """Every subscriber ranked against the day's listing, as a run does it (a batch at a time,
     each subscriber's ledger read, the top papers explained), with nothing else running."""
-    settings = load_settings(environment(work, api, sink.port), dotenv_path=None)
-    db = open_database(settings.database_url)
+    settings = load_settings(environment(work, api, sink.port, url), dotenv_path=None)
+    db = open_database(settings.database.url)
     with db.reading() as conn:
         who = plan(conn, settings, DAY, Silent())
         started = time.perf_counter()
@@ -256,13 +240,13 @@ def decider_of(conn: Any, settings: Settings) -> Decider:
     return Decider.of(conn, [DAY], False, settings.mail.domain)
 
 
-def naive(work: Path, api: str, sink: Sink, sample: int) -> Result:
+def naive(work: Path, api: str, sink: Sink, sample: int, url: str) -> Result:
     """The usual way, on the first `sample` digests the project would send: render, premailer
     on the whole HTML, EmailMessage, and a new connection per recipient."""
-    env = environment(work, api, sink.port)
+    env = environment(work, api, sink.port, url)
     settings = load_settings(env, dotenv_path=None)
     composer = composer_for(settings)
-    db = open_database(settings.database_url)
+    db = open_database(settings.database.url)
     with db.reading() as conn:
         who = plan(conn, settings, DAY, Silent())
         decider = decider_of(conn, settings)
@@ -298,43 +282,36 @@ def naive(work: Path, api: str, sink: Sink, sample: int) -> Result:
     return Result(seconds, len(digests), composing / max(len(digests), 1), sink=sink.ask("stats"))
 
 
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "unknown CPU",
-    )
-    return (
-        f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}; "
-        f"{platform.system()} {platform.release()}"
-    )
-
-
 def report(
-    n: int, papers: int, lanes: int, naive_r: Result | None, lim: Result, proj: Result
+    n: int,
+    papers: int,
+    lanes: int,
+    naive_r: Result | None,
+    lim: Result,
+    projects: dict[str, Result],
 ) -> bool:
+    """The table for one N; `projects` first holds the SQLite run with one worker, which the
+    targets are about."""
     print(f"\nN = {n:,} subscribers, {papers} papers, max_papers 10, {lanes} SMTP connections")
-    print(
-        f"{'':10} {'messages':>9} {'seconds':>9} {'msgs/s':>9} {'compose/msg':>12} {'peak MB':>8}"
-    )
-    rows = [("naive", naive_r), ("limit", lim), ("project", proj)]
+    print(f"{'':22} {'messages':>9} {'seconds':>8} {'msgs/s':>8} {'compose/msg':>12} {'cpu s':>7}")
+    rows = [("naive", naive_r), ("limit", lim), *projects.items()]
     for name, r in rows:
         if r is None:
             continue
         compose = f"{r.compose_per_msg * 1000:.2f} ms" if r.compose_per_msg else "-"
-        peak = f"{r.peak_mb:.0f}" if r.peak_mb else "-"
-        print(f"{name:10} {r.messages:9,} {r.seconds:9.2f} {r.rate:9.1f} {compose:>12} {peak:>8}")
+        cpu = f"{r.cpu:.1f}" if r.cpu else "-"
+        print(f"{name:22} {r.messages:9,} {r.seconds:8.2f} {r.rate:8.1f} {compose:>12} {cpu:>7}")
+    label, proj = next(iter(projects.items()))
     t = proj.timings
     print(
-        "project stages: "
+        f"{label} stages: "
         + ", ".join(f"{k} {t[k]:.2f}s" for k in ("prepare", "rank", "compose", "store", "deliver"))
         + " (rank, compose, store: processor time; deliver: wall time, overlapping them)"
     )
+    for name, r in projects.items():
+        print(f"{name} / limit time: {r.seconds / lim.seconds:.2f}; peak memory {r.peak_mb:.0f} MB")
     ratio = proj.seconds / lim.seconds
-    print(f"project / limit time: {ratio:.2f} (target <= 1.3 at N = 10,000)")
+    print(f"target: {label} / limit <= 1.3 at N = 10,000: {ratio:.2f}")
     met = ratio <= 1.3
     if naive_r is not None:
         speedup = naive_r.compose_per_msg / proj.compose_per_msg
@@ -369,12 +346,17 @@ def main() -> int:
     parser.add_argument("--huge", action="store_true", help="also N = 100,000")
     parser.add_argument("--naive", type=int, default=300, help="recipients naive is timed on")
     parser.add_argument("--check", action="store_true", help="small N, correctness only")
+    parser.add_argument("--database", help="a PostgreSQL server's URL to measure on too")
+    parser.add_argument("--workers", default="1,2", help="workers on one outbox, e.g. 1,2")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    workers = [int(w) for w in args.workers.split(",")]
     if args.huge:
         sizes.append(100_000)
     if args.check:  # on the listing the project ships, so it runs on any clean checkout
         sizes, args.naive, args.data = [60], 5, ROOT / "digest" / "sample"
+    if args.database and not postgres_reachable(args.database):
+        raise SystemExit(f"{args.database} does not answer")
     lanes = load_settings({}, dotenv_path=None).mail.smtp.max_connections
     per_connection = load_settings({}, dotenv_path=None).mail.smtp.messages_per_connection
     print(f"machine: {machine()}")
@@ -388,20 +370,31 @@ def main() -> int:
             for n in sizes:
                 work = Path(tmp) / str(n)
                 work.mkdir()
-                prepare(work, n, api, sink, args.data)
-                before = work / "before.db"
-                shutil.copy(work / "digest.db", before)
-                proj = project(work, api, sink)
-                shutil.copy(before, work / "digest.db")
-                lim = limit(prebuilt(work, api, sink), sink, lanes, per_connection)
-                shutil.copy(before, work / "digest.db")
-                naive_r = naive(work, api, sink, min(args.naive, n))
-                profiles, rank_seconds = ranking(work, api, sink)
-                problems += correct("project", proj, proj.messages)
-                problems += correct("limit", lim, proj.messages)
-                if proj.messages < n * 0.8:
-                    problems.append(f"only {proj.messages} of {n} subscribers were mailed")
-                met &= report(n, len(items), lanes, naive_r, lim, proj)
+                prepared = {"SQLite": f"sqlite:///{work / 'prepared.db'}"}
+                with contextlib.ExitStack() as stack:
+                    if args.database:
+                        prepared["PostgreSQL"] = stack.enter_context(fresh_postgres(args.database))
+                    for url in prepared.values():
+                        prepare(work, n, api, sink, args.data, url)
+                    projects = {}
+                    for name, url in prepared.items():
+                        for w in workers:
+                            with copy_of(url, work) as fresh:
+                                label = f"{name}, {w} worker{'s' if w > 1 else ''}"
+                                projects[label] = project(work, api, sink, fresh, w)
+                    sqlite = prepared["SQLite"]
+                    with copy_of(sqlite, work) as fresh:
+                        prebuilt(work, api, fresh)
+                        lim = limit(fresh, sink, lanes, per_connection)
+                    naive_r = naive(work, api, sink, min(args.naive, n), sqlite)
+                    profiles, rank_seconds = ranking(work, api, sink, sqlite)
+                expected = next(iter(projects.values())).messages
+                for label, r in projects.items():
+                    problems += correct(label, r, expected)
+                problems += correct("limit", lim, expected)
+                if expected < n * 0.8:
+                    problems.append(f"only {expected} of {n} subscribers were mailed")
+                met &= report(n, len(items), lanes, naive_r, lim, projects)
                 print(
                     f"ranking {profiles:,} profiles against {len(items)} papers, alone: "
                     f"{rank_seconds:.2f}s (target < 2 s at 10,000)"

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..domain.digest import Outgoing
 from ..errors import DeliveryError, Refused
@@ -130,7 +130,7 @@ class _Pass:
         for item in mine:
             held.put(item)
         threads = [
-            threading.Thread(target=self._lane, args=(t, held), name=f"smtp-{i}", daemon=True)
+            _Thread(target=self._lane, args=(t, held), name=f"smtp-{i}", daemon=True)
             for i, t in enumerate(lanes)
         ]
         for t in threads:
@@ -256,16 +256,32 @@ class _Pass:
         self.advance()
 
 
-def _join(threads: Sequence[threading.Thread], halt: threading.Event) -> None:
+class _Thread(threading.Thread):
+    """A thread whose end can be waited for again after Ctrl-C interrupted a wait: before
+    Python 3.13, `join()` interrupted by KeyboardInterrupt takes the thread for ended
+    (CPython gh-90882), so a second `join()` returns at once while it still runs."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ended = threading.Event()
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            self.ended.set()
+
+
+def _join(threads: Sequence[_Thread], halt: threading.Event) -> None:
     """Wait for the lanes; interrupted (Ctrl-C), let each finish and record the message it
     is sending, then go on interrupting."""
     try:
         for t in threads:
-            t.join()
+            t.ended.wait()
     except BaseException:
         halt.set()
         for t in threads:
-            t.join()
+            t.ended.wait()
         raise
 
 
@@ -314,7 +330,8 @@ class Sender:
         self.halt = threading.Event()
         self.first = self._pass(more, advance)
         self.advance = advance
-        self.thread = threading.Thread(target=self.first.run, args=((), lanes), daemon=True)
+        self.thread = _Thread(target=self.first.run, args=((), lanes), daemon=True)
+        self.finished = False
 
     def _pass(self, more: Callable[[], bool], advance: Advance) -> _Pass:
         return _Pass(
@@ -339,9 +356,9 @@ class Sender:
 
     def abort(self) -> Delivery:
         """Stop at once (the run is failing): the messages being sent are finished, the
-        lanes closed, and every other lease given back."""
+        lanes closed, and every other lease given back (unless `finish()` got that far)."""
         self.halt.set()
-        return self.finish()
+        return self.delivery if self.finished else self.finish()
 
     def finish(self, sleep: Callable[[float], None] = time.sleep) -> Delivery:
         try:
@@ -365,6 +382,7 @@ class Sender:
             self.ledger.finished()
         self.ledger.release([mid for mid, _ in left])
         self._left(left)
+        self.finished = True
         return self.delivery
 
     def _wait(self, attempt: int, left: list[Item], sleep: Callable[[float], None]) -> bool:

@@ -87,13 +87,9 @@ class Digest:
         return cls(subscriber, day, papers, mid, passed_over, since)
 
     @property
-    def claims(self) -> list[tuple[str, bool]]:
-        """Every paper key this digest claims for its subscriber, and whether it is in it (a
-        paper passed over below the cut counts as seen)."""
-        return [
-            *((r.paper.key, True) for r in self.papers),
-            *((key, False) for key in self.passed_over),
-        ]
+    def keys(self) -> list[str]:
+        """The keys of the papers this digest carries."""
+        return [r.paper.key for r in self.papers]
 
 
 @dataclass(frozen=True, slots=True)

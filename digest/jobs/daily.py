@@ -217,20 +217,16 @@ class DailyRun:
                 return
             sender.start()
             try:
-                for _ in filling:
-                    sender.notify()
-            except BaseException:
-                filled.set()
-                lock.release()
                 try:
-                    sender.abort()
+                    for _ in filling:
+                        sender.notify()
                 finally:
-                    result.delivered(delivery)
-                raise
-            filled.set()
-            lock.release()
-            try:
+                    filled.set()
+                    lock.release()
                 sender.finish()
+            except BaseException:  # Ctrl-C or a failure anywhere: the lanes stop first
+                sender.abort()
+                raise
             finally:  # counted even when something cut delivery short
                 result.delivered(delivery)
 

@@ -38,13 +38,14 @@ def decide(
     day: date,
     domain: str,
     *,
+    start: date,
     since: date | None = None,
 ) -> list[Digest]:
     """Each subscriber's digest: what is new to them (not in their ledger), ranked, capped,
-    its Message-ID named in `domain`. What falls below the cap is passed over for good once
-    the digest is accepted."""
+    its Message-ID named in `domain`. `start` is the first day of the listing's window: what
+    a digest passed over below its cap since then is not decided again."""
     digests = []
-    sent = store.outbox.claimed(conn, [s.email for s in subscribers])
+    sent = store.outbox.claimed(conn, [s.email for s in subscribers], listing.keys, start)
     for sub in subscribers:
         top, rest = choose(compile_profile(sub), listing, rarity, sent[sub.email], sub.max_papers)
         if top:
@@ -61,6 +62,7 @@ class Decider:
     the week's for weekly ones; and the sender's domain, which names every Message-ID."""
 
     day: date
+    start: date  # the first day of the run's window
     daily: Listing
     rarity: Rarity
     weekly: Listing | None
@@ -70,17 +72,26 @@ class Decider:
     def of(cls, conn: Tx, days: Sequence[date], weekly: bool, domain: str) -> Decider:
         listing, rarity = listing_for(conn, store.papers.listed(conn, days))
         week = Listing(store.papers.listed(conn, week_of(days[-1]))) if weekly else None
-        return cls(days[-1], listing, rarity, week, domain)
+        return cls(days[-1], min(days), listing, rarity, week, domain)
 
     def decide(self, conn: Tx, subs: Sequence[Subscriber]) -> list[Digest]:
         """Daily digests over the run's window, weekly ones over the week ending its last day."""
         daily = [s for s in subs if s.frequency != "weekly" or self.weekly is None]
-        digests = decide(conn, daily, self.daily, self.rarity, self.day, self.domain)
+        digests = decide(
+            conn, daily, self.daily, self.rarity, self.day, self.domain, start=self.start
+        )
         weekly = [s for s in subs if s.frequency == "weekly" and self.weekly is not None]
         if weekly:
             assert self.weekly is not None
             since = week_of(self.day)[0]
             digests += decide(
-                conn, weekly, self.weekly, self.rarity, self.day, self.domain, since=since
+                conn,
+                weekly,
+                self.weekly,
+                self.rarity,
+                self.day,
+                self.domain,
+                start=min(since, self.start),
+                since=since,
             )
         return digests

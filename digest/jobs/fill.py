@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from jinja2 import TemplateError
 
@@ -21,6 +22,9 @@ from .plan import Plan, batches
 from .result import RunResult, timed
 
 QUIET_ABOVE = 100  # with more subscribers, "no new matches" is one count, not a line each
+# How long what a digest passed over is kept: a later run's window (the lookback, at most
+# 60 days, or a weekly digest's week) starts at most this long before its own day.
+KEEP_PASSED_OVER = timedelta(days=61)
 
 
 @dataclass
@@ -47,6 +51,8 @@ class Filler:
             self.result.mailed += len(digests)
             self.passed_over(batch, digests, who, advance)
             yield len(stored)
+        with self.db.writing() as conn:
+            store.outbox.forget_passed_over(conn, decider.start - KEEP_PASSED_OVER)
         if self.composer.fallback:
             self.reporter.warn(
                 "the HTML template is inlined for each message, which is slower: "

@@ -90,7 +90,10 @@ def preview(
         since = week_of(today)[0] if sub.frequency == "weekly" else None
         if since is not None:
             candidates = store.papers.listed(conn, week_of(today))
-        digests = decide(conn, [sub], *listing_for(conn, candidates), today, domain, since=since)
+        start = min(result.days[0], since or result.days[0])
+        digests = decide(
+            conn, [sub], *listing_for(conn, candidates), today, domain, start=start, since=since
+        )
     result.mailed = len(digests)
     return result, (composer_for(settings).compose(digests[0]) if digests else None)
 

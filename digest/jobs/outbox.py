@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -19,6 +20,7 @@ from ..store import Database
 from ..store.lock import gone
 
 OWNERS_CHECKED_EVERY = 2.0  # seconds between looks at which lease owners are still there
+DROP_BYTES_EVERY = 100  # messages sent between drops of the sent messages' bytes
 
 
 def worker_id() -> str:
@@ -41,6 +43,8 @@ class StoreLedger:
         self.suppress_after = suppress_after
         self.lease = timedelta(seconds=lease)
         self._gone: tuple[float, set[str]] = (float("-inf"), set())
+        self._sent = 0
+        self._lock = threading.Lock()
 
     def _absent(self) -> set[str]:
         """The lease owners that are gone (looked up every few seconds, not per claim)."""
@@ -80,6 +84,11 @@ class StoreLedger:
     def sent(self, message_id: str, recipient: str) -> None:
         with self.db.committing() as conn:
             store.outbox.mark_sent(conn, message_id, recipient)
+        with self._lock:
+            self._sent += 1
+            drop = self._sent % DROP_BYTES_EVERY == 0
+        if drop:  # soon after they went, so a long run never holds its whole mailing
+            self.finished()
 
     def deferred(self, message_id: str, answer: str) -> None:
         with self.db.writing() as conn:

@@ -66,6 +66,7 @@ def working(db: Database, settings: Settings) -> Iterator[Worker]:
     with presence(db, worker.id):
         yield worker
     forget(db, worker.id)
+    db.vacuum("bodies", "messages", "claims")  # the space of what was sent, reusable now
 
 
 class Deciding:
@@ -117,6 +118,9 @@ def alongside(
     sender.start()
     try:
         sender.finish()
+    except BaseException:
+        sender.abort()
+        raise
     finally:
         result.delivered(delivery)
     return not deciding.stuck

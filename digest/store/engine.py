@@ -117,6 +117,15 @@ class Database:
         for conn in held:
             conn.close()
 
+    def vacuum(self, *tables: str) -> None:
+        """Let PostgreSQL reuse the space of the rows these tables no longer hold (deleted
+        bodies, old row versions) now, rather than when autovacuum comes round. SQLite reuses
+        freed pages by itself."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM " + ", ".join(tables))
+
     def dispose(self) -> None:
         self.engine.dispose()
 

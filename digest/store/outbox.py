@@ -1,11 +1,11 @@
-"""The outbox (every decided message, its bytes until the relay accepts them, its status), the
-ledger (the papers each pending or sent message claims for its subscriber), and the addresses
-refused for good. What counts as suppressed, and when, is the caller's rule."""
+"""The outbox (every decided message and its status; its bytes until the relay accepts them),
+the ledger (the papers each pending or sent message carries to its subscriber), and the
+addresses refused for good. What counts as suppressed, and when, is the caller's rule."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
@@ -14,14 +14,14 @@ from ..domain.digest import CANCELLED, FAILED, PENDING, SENT, Digest, Outgoing
 from ..domain.records import MessageRecord, Suppression
 from ..domain.subscriber import ACTIVE
 from .rows import chunks, insert_many, now
-from .schema import deliveries, messages, subscribers, suppressions
+from .schema import bodies, claims, messages, subscribers, suppressions
 
 
 def add_pending(
     conn: Connection, composed: Sequence[tuple[Digest, str, bytes]], run_id: int | None
 ) -> None:
-    """Store decided digests (digest, subject, bytes), and claim their papers for their
-    subscribers.
+    """Store decided digests (digest, subject, bytes), and claim the papers they carry for
+    their subscribers.
 
     A digest that failed for good and is decided again unchanged comes back under the same
     Message-ID (it is a hash of subscriber, day and papers): its row is reused.
@@ -38,12 +38,13 @@ def add_pending(
             "subject": subject,
             "status": PENDING,
             "detail": None,
-            "raw": raw,
             "sent_at": None,
             "lease_owner": None,
             "lease_until": None,
+            "papers": d.keys,
+            "passed_over": list(d.passed_over) or None,
         }
-        for d, subject, raw in composed
+        for d, subject, _ in composed
     ]
     ids = [r["message_id"] for r in rows]
     known: set[str] = set()
@@ -64,28 +65,45 @@ def add_pending(
                 .where(messages.c.message_id == r["message_id"], messages.c.status != SENT)
                 .values(**values)
             )
+    for chunk in chunks(sorted(known)):
+        conn.execute(delete(bodies).where(bodies.c.message_id.in_(chunk)))
+    insert_many(
+        conn, bodies, ("message_id", "raw"), [(d.message_id, raw) for d, _, raw in composed]
+    )
     insert_many(
         conn,
-        deliveries,
-        ("subscriber_email", "paper_key", "message_id", "included", "decided_at"),
-        [
-            (d.subscriber.email, key, d.message_id, included, stamp)
-            for d, _, _ in composed
-            for key, included in d.claims
-        ],
+        claims,
+        ("subscriber_email", "paper_key"),
+        [(d.subscriber.email, key) for d, _, _ in composed for key in d.keys],
     )
 
 
-def claimed(conn: Connection, emails: Sequence[str]) -> dict[str, set[str]]:
-    """Keys of every paper claimed for each of `emails` by a pending or sent digest (including
-    those passed over below its cut): what the diff runs against."""
+def claimed(
+    conn: Connection, emails: Sequence[str], keys: Collection[str], since: date
+) -> dict[str, set[str]]:
+    """Of the papers keyed in `keys` (a run's candidates), those each of `emails` was sent,
+    is owed, or had passed over below the cut by a digest of `since` or later (the day the
+    run's window starts: a paper passed over earlier can be a candidate again only if it is
+    listed again). What it reads is what the run's candidates need, however long the
+    service has run."""
     out: dict[str, set[str]] = {e: set() for e in emails}
-    for chunk in chunks(emails):
-        stmt = select(deliveries.c.subscriber_email, deliveries.c.paper_key).where(
-            deliveries.c.subscriber_email.in_(chunk)
+    wanted = sorted(set(keys))
+    for people in chunks(emails):
+        for papers in chunks(wanted):
+            stmt = select(claims.c.subscriber_email, claims.c.paper_key).where(
+                claims.c.subscriber_email.in_(people), claims.c.paper_key.in_(papers)
+            )
+            for email, key in conn.execute(stmt):
+                out[email].add(key)
+        stmt = select(messages.c.subscriber_email, messages.c.passed_over).where(
+            messages.c.subscriber_email.in_(people),
+            messages.c.day >= since,
+            messages.c.status.in_([PENDING, SENT]) | messages.c.sent_at.is_not(None),
+            messages.c.passed_over.is_not(None),
         )
-        for email, key in conn.execute(stmt):
-            out[email].add(key)
+        wanted_set = set(wanted)
+        for email, passed in conn.execute(stmt):
+            out[email].update(k for k in passed if k in wanted_set)
     return out
 
 
@@ -171,15 +189,26 @@ def unlease(conn: Connection, worker: str, ids: Sequence[str]) -> None:
 
 # Built once: constructing a statement costs more than SQLite running it, and these run for
 # every message sent.
-_OUTGOING = select(messages).where(
-    messages.c.message_id == bindparam("mid"),
-    messages.c.status == PENDING,
-    messages.c.lease_owner == bindparam("worker"),
+_OUTGOING = (
+    select(messages, bodies.c.raw)
+    .join(bodies, bodies.c.message_id == messages.c.message_id)
+    .where(
+        messages.c.message_id == bindparam("mid"),
+        messages.c.status == PENDING,
+        messages.c.lease_owner == bindparam("worker"),
+    )
 )
 _MARK_SENT = (
     update(messages)
     .where(messages.c.message_id == bindparam("mid"), messages.c.status == PENDING)
-    .values(status=SENT, sent_at=bindparam("at"), attempts=messages.c.attempts + 1, detail=None)
+    .values(
+        status=SENT,
+        sent_at=bindparam("at"),
+        attempts=messages.c.attempts + 1,
+        detail=None,
+        lease_owner=None,
+        lease_until=None,
+    )
 )
 _FORGET = delete(suppressions).where(suppressions.c.email == bindparam("address"))
 
@@ -206,7 +235,14 @@ def mark_sent(conn: Connection, message_id: str, email: str) -> bool:
         sent = (
             update(messages)
             .where(messages.c.message_id == message_id, messages.c.status == PENDING)
-            .values(status=SENT, sent_at=at, attempts=messages.c.attempts + 1, detail=None)
+            .values(
+                status=SENT,
+                sent_at=at,
+                attempts=messages.c.attempts + 1,
+                detail=None,
+                lease_owner=None,
+                lease_until=None,
+            )
             .returning(messages.c.message_id)
             .cte("sent")
         )
@@ -230,11 +266,23 @@ def forget_refusals(conn: Connection, email: str) -> None:
 
 
 def drop_sent_bytes(conn: Connection) -> None:
-    """Forget the bytes of messages the relay accepted: the outbox keeps only what is owed."""
+    """Forget the bytes of messages no longer pending: the outbox keeps only what is owed.
+    It reads the bodies (the messages in flight), never the history."""
+    done = (
+        select(bodies.c.message_id)
+        .join(messages, messages.c.message_id == bodies.c.message_id)
+        .where(messages.c.status != PENDING)
+    )
+    conn.execute(delete(bodies).where(bodies.c.message_id.in_(done.scalar_subquery())))
+
+
+def forget_passed_over(conn: Connection, before: date) -> None:
+    """What digests of days before `before` passed over can no longer be in a run's window:
+    it need not be kept (an index holds just the messages that still keep some)."""
     conn.execute(
         update(messages)
-        .where(messages.c.status.in_([SENT, CANCELLED]), messages.c.raw.is_not(None))
-        .values(raw=None)
+        .where(messages.c.day < before, messages.c.passed_over.is_not(None))
+        .values(passed_over=None)
     )
 
 
@@ -258,15 +306,27 @@ def _end(conn: Connection, where: Any, status: str, detail: str, **values: Any) 
         conn.execute(
             update(messages)
             .where(messages.c.message_id.in_(chunk))
-            .values(status=status, detail=detail, raw=None, **values)
+            .values(status=status, detail=detail, **values)
         )
+        conn.execute(delete(bodies).where(bodies.c.message_id.in_(chunk)))
     return ids
 
 
 def _free(conn: Connection, ids: Sequence[str]) -> None:
-    """The papers these messages claimed are free for a later digest."""
+    """The papers these messages carried are free for a later digest."""
     for chunk in chunks(list(ids)):
-        conn.execute(delete(deliveries).where(deliveries.c.message_id.in_(chunk)))
+        rows = conn.execute(
+            select(messages.c.subscriber_email, messages.c.papers).where(
+                messages.c.message_id.in_(chunk)
+            )
+        )
+        for email, papers in rows:
+            if papers:
+                conn.execute(
+                    delete(claims).where(
+                        claims.c.subscriber_email == email, claims.c.paper_key.in_(papers)
+                    )
+                )
 
 
 def free_undelivered(conn: Connection, message_id: str) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -103,24 +104,41 @@ messages = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("sent_at", UTCDateTime),
-    Column("raw", LargeBinary),  # the exact bytes to send; dropped once the relay accepted them
     # The worker sending it, and until when no other may take it (jobs.outbox).
     Column("lease_owner", String),
     Column("lease_until", UTCDateTime),
+    # The keys of the papers it carries (what freeing its claims frees), and of those that
+    # matched but ranked below the cut: seen, so not decided again while the window lists
+    # them (cleared once it no longer can).
+    Column("papers", JSON(none_as_null=True)),
+    Column("passed_over", JSON(none_as_null=True)),
+)
+Index("ix_messages_subscriber_day", messages.c.subscriber_email, messages.c.day)
+Index(
+    "ix_messages_passed_over",
+    messages.c.day,
+    sqlite_where=messages.c.passed_over.is_not(None),
+    postgresql_where=messages.c.passed_over.is_not(None),
 )
 
-# The ledger: the papers each pending or sent message claims for its subscriber. A paper here is
-# never decided for that subscriber again; a message that fails or is cancelled frees its rows.
-deliveries = Table(
-    "deliveries",
+# A message's exact bytes, from when it is stored until the relay accepted it (or it ended
+# otherwise): a row of its own, deleted then, so the space is reused rather than kept.
+bodies = Table(
+    "bodies",
+    metadata,
+    Column("message_id", String, ForeignKey("messages.message_id"), primary_key=True),
+    Column("raw", LargeBinary, nullable=False),
+)
+
+# The ledger: each paper a pending or sent message carries to its subscriber. A paper here is
+# never decided for that subscriber again; a message that fails or is cancelled frees its own.
+# One narrow row each (no rowid on SQLite): the ledger is what grows with every digest.
+claims = Table(
+    "claims",
     metadata,
     Column("subscriber_email", String, primary_key=True),
     Column("paper_key", String, ForeignKey("papers.key"), primary_key=True),
-    Column("message_id", String, ForeignKey("messages.message_id"), nullable=False, index=True),
-    # False: the paper matched but ranked below the cut of that digest; it counts as seen, so
-    # a second run of the same day does not mail the leftovers.
-    Column("included", Boolean, nullable=False),
-    Column("decided_at", UTCDateTime, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 # Addresses with permanent refusals since their last accepted message; suppressed once

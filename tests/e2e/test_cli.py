@@ -120,7 +120,7 @@ def test_dry_run_and_preview_change_no_state(cwd: Path) -> None:
     assert pre.returncode == 0, pre.stderr
     assert out.read_text().count('class="card"') >= 1 and out.with_suffix(".eml").exists()
     assert not (cwd / "outbox").exists()
-    for table in (schema.papers, schema.deliveries, schema.runs):
+    for table in (schema.papers, schema.claims, schema.runs):
         assert count(cwd, table) == 0
 
 

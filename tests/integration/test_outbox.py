@@ -68,10 +68,11 @@ def test_still_failing_transient_stays_pending_then_goes_out_unchanged(
     status, attempts, answer = outbox(settings)[ADA]
     assert (status, attempts, answer) == ("pending", 3, "451 4.7.1 greylisted")
     with create_engine(settings.database.url).connect() as conn:
+        m, b = schema.messages, schema.bodies
         (mid, raw) = conn.execute(
-            select(schema.messages.c.message_id, schema.messages.c.raw).where(
-                schema.messages.c.subscriber_email == ADA
-            )
+            select(m.c.message_id, b.c.raw)
+            .join(b, b.c.message_id == m.c.message_id)
+            .where(m.c.subscriber_email == ADA)
         ).one()
 
     second = daily.run(settings, DAY)

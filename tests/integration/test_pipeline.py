@@ -60,17 +60,12 @@ def mail_for(smtp: SMTPServer, email: str):
 
 def ledger(settings, email: str | None = None) -> int:
     """Papers delivered in accepted messages (to `email`)."""
-    engine = create_engine(settings.database.url)
-    d, m = schema.deliveries, schema.messages
-    stmt = (
-        select(func.count())
-        .select_from(d.join(m, d.c.message_id == m.c.message_id))
-        .where(d.c.included, m.c.status == SENT)
-    )
+    m = schema.messages
+    stmt = select(m.c.papers).where(m.c.status == SENT)
     if email:
-        stmt = stmt.where(schema.deliveries.c.subscriber_email == email)
-    with engine.connect() as conn:
-        return conn.execute(stmt).scalar_one()
+        stmt = stmt.where(m.c.subscriber_email == email)
+    with create_engine(settings.database.url).connect() as conn:
+        return sum(len(papers) for papers in conn.execute(stmt).scalars())
 
 
 def test_three_overlapping_days_never_repeat_a_paper(workdir, hf_api, smtp_server) -> None:
@@ -143,7 +138,8 @@ def test_dry_run_sends_nothing_and_changes_nothing(workdir, hf_api, smtp_server)
         for table in (
             schema.papers,
             schema.listings,
-            schema.deliveries,
+            schema.claims,
+            schema.bodies,
             schema.runs,
             schema.subscribers,
         ):
@@ -284,3 +280,28 @@ def test_console_backend_prints_the_message(workdir, capsys, backend) -> None:
         "To: Ada Lovelace <ada@example.org>" in out
         and "Paper page:   https://huggingface.co/papers/" in out
     )
+
+
+def test_leftovers_of_yesterday_do_not_trickle_into_a_run_whose_window_covers_it(
+    workdir, hf_api
+) -> None:
+    """Papers a digest passed over below its cap are not sent by a later run whose window
+    still lists them (the lookback), as they would be if only what was sent counted."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.support.listings import sample_items
+
+    today = datetime.now(UTC).date()
+    yesterday = today - timedelta(days=1)
+    hf_api.days[str(yesterday)] = sample_items("2025-06-26")
+    settings = make_settings(
+        workdir,
+        DIGEST_SOURCES="huggingface",
+        DIGEST_HF_API_URL=hf_api.api_url,
+        DIGEST_EMAIL_BACKEND="file",
+        DIGEST_LOOKBACK_DAYS="3",
+    )
+    first = daily.run(settings, yesterday)
+    assert first.sent == 2 and ledger(settings, "ada@example.org") == 5
+    later = daily.run(settings)  # today's run: its window (today and two days back) lists them
+    assert later.mailed == 0 and later.sent == 0

@@ -21,6 +21,9 @@ from tests.support.settings import SUBSCRIBERS, make_settings, open_engine
 from tests.support.smtp import SMTPServer
 
 OLD_ROWS = """
+INSERT INTO papers ("key", source, source_id, title, title_norm, abstract, authors, ai_keywords,
+    first_seen_at, updated_at) VALUES ('{key}', 'huggingface', '{key}', 't', 't', 'a', '[]',
+    '[]', '2025-11-06 06:00:00', '2025-11-06 06:00:00');
 INSERT INTO messages VALUES ('<old@localhost>', 'ada@example.org', NULL, '2025-11-06', 's',
     'sent', NULL, '2025-11-06 07:00:00');
 INSERT INTO deliveries VALUES ('ada@example.org', '{key}', '<old@localhost>', 1,
@@ -46,14 +49,20 @@ def test_a_database_from_before_the_baseline_is_upgraded_in_place(tmp_path: Path
     assert report.sent == 2
     engine = open_engine(settings.database.url)
     with engine.connect() as conn:
+        m = schema.messages
         ada = conn.execute(
-            select(schema.deliveries.c.paper_key, schema.messages.c.status)
-            .join(schema.messages)
-            .where(schema.deliveries.c.subscriber_email == "ada@example.org")
+            select(m.c.papers, m.c.status).where(m.c.subscriber_email == "ada@example.org")
         ).all()
+        claimed = conn.execute(
+            select(schema.claims.c.paper_key).where(
+                schema.claims.c.subscriber_email == "ada@example.org"
+            )
+        ).scalars()
+        claimed = sorted(claimed)
     engine.dispose()
-    assert (already, "sent") in ada and len(ada) > 1
-    assert [k for k, _ in ada].count(already) == 1
+    assert ([already], "sent") in ada and len(ada) == 2
+    carried = sorted(key for papers, _ in ada for key in papers)
+    assert carried == claimed and carried.count(already) == 1
 
 
 def _baseline(url: str) -> None:
@@ -143,6 +152,12 @@ ROWS = {
 }
 
 
+# Rows a later revision moves: the message's bytes to `bodies`, its ledger rows to `claims`
+# (what it carried) and to the message (what it carried, and passed over).
+MOVED = {"messages": {"raw"}, "deliveries": set(ROWS["deliveries"])}
+PASSED_OVER = {**ROWS["papers"], "key": "arxiv:2511.00002", "source_id": "2511.00002"}
+
+
 @pytest.mark.usefixtures("database")
 def test_a_baseline_database_is_upgraded_and_loses_nothing(tmp_path: Path) -> None:
     """A database as release 0.1.0 left it (the baseline, revision 0001), on SQLite and on
@@ -156,6 +171,9 @@ def test_a_baseline_database_is_upgraded_and_loses_nothing(tmp_path: Path) -> No
     with engine.begin() as conn:
         for table, row in ROWS.items():
             conn.execute(old.tables[table].insert().values(**row))
+        conn.execute(old.tables["papers"].insert().values(**PASSED_OVER))
+        passed = {**ROWS["deliveries"], "paper_key": PASSED_OVER["key"], "included": False}
+        conn.execute(old.tables["deliveries"].insert().values(**passed))
     engine.dispose()
     (tmp_path / "subscribers.toml").write_text("")
 
@@ -168,11 +186,25 @@ def test_a_baseline_database_is_upgraded_and_loses_nothing(tmp_path: Path) -> No
         engine = open_engine(url)
         with engine.connect() as conn:
             for table, row in ROWS.items():
-                (got,) = conn.execute(select(schema.metadata.tables[table])).mappings().all()
-                for column, value in row.items():
+                kept = {c: v for c, v in row.items() if c not in MOVED.get(table, ())}
+                if not kept:
+                    continue
+                (got, *_) = (
+                    conn.execute(select(schema.metadata.tables[table]).order_by(text("1")))
+                    .mappings()
+                    .all()
+                )
+                for column, value in kept.items():
                     want = value.replace(tzinfo=UTC) if isinstance(value, datetime) else value
                     assert got[column] == want, (table, column)
             frequency = conn.execute(select(schema.subscribers.c.frequency)).scalar_one()
+            m = schema.messages
+            carried = conn.execute(select(m.c.papers, m.c.passed_over)).one()
+            claims = conn.execute(select(schema.claims)).all()
+            (raw,) = conn.execute(select(schema.bodies.c.raw)).scalars()
+        assert carried == (["arxiv:2511.00001"], ["arxiv:2511.00002"])
+        assert claims == [("ada@example.org", "arxiv:2511.00001")]
+        assert raw == ROWS["messages"]["raw"]
         engine.dispose()
         assert frequency == "weekly"
         report = daily.run(settings, date(2025, 11, 6))
