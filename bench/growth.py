@@ -42,6 +42,7 @@ from harness import (  # noqa: E402
     fresh_postgres,
     machine,
     postgres_reachable,
+    table_bytes,
 )
 from workload import listing_items, listing_server, subscriber_entries  # noqa: E402
 from workload import topics as vocabulary  # noqa: E402
@@ -88,6 +89,8 @@ def measure(url: str, label: str, api: str, days: int, n: int, data: Path, sink:
                 f"{float(t.get('compose', 0)):8.2f} {float(t.get('store', 0)):6.2f} "
                 f"{sent:6} {size[-1]:8.1f}"
             )
+        tables = sorted(table_bytes(url).items(), key=lambda t: -t[1])
+        print("by table: " + ", ".join(f"{t} {b / MB:.1f} MB" for t, b in tables if b >= MB / 10))
     return verdict(cpu, size, n)
 
 

@@ -162,3 +162,31 @@ def database_bytes(url: str) -> int:
         size = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
     engine.dispose()
     return int(size)
+
+
+def table_bytes(url: str) -> dict[str, int]:
+    """Bytes each table holds with its indexes (SQLite: pages in use, from dbstat; the file
+    also keeps free pages for reuse)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(parsed.database or "") as conn:
+            rows = conn.execute(
+                "SELECT coalesce(m.tbl_name, d.name), sum(d.pgsize - d.unused) FROM dbstat d "
+                "LEFT JOIN sqlite_schema m ON m.name = d.name GROUP BY 1"
+            ).fetchall()
+        return {name: int(size) for name, size in rows}
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT relname, pg_total_relation_size(oid) FROM pg_class "
+                "WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace"
+            )
+        ).all()
+    engine.dispose()
+    return {name: int(size) for name, size in rows}

@@ -18,13 +18,14 @@ from ..domain.subscriber import Subscriber
 from ..progress import Advance, Reporter
 from ..store import Database, Tx
 from .decide import Decider
-from .plan import Plan, batches
+from .plan import Plan, batches, week_of
 from .result import RunResult, timed
 
 QUIET_ABOVE = 100  # with more subscribers, "no new matches" is one count, not a line each
-# How long what a digest passed over is kept: a later run's window (the lookback, at most
-# 60 days, or a weekly digest's week) starts at most this long before its own day.
-KEEP_PASSED_OVER = timedelta(days=61)
+# What a digest passed over is kept while a later run's window may list it again: from the
+# first day this run's windows (the lookback, a weekly digest's week) cover, less this margin
+# for a lookback raised meanwhile or a run done again for an earlier day.
+PASSED_OVER_MARGIN = timedelta(days=7)
 
 
 @dataclass
@@ -52,7 +53,8 @@ class Filler:
             self.passed_over(batch, digests, who, advance)
             yield len(stored)
         with self.db.writing() as conn:
-            store.outbox.forget_passed_over(conn, decider.start - KEEP_PASSED_OVER)
+            first = min(decider.start, week_of(decider.day)[0])
+            store.outbox.forget_passed_over(conn, first - PASSED_OVER_MARGIN)
         if self.composer.fallback:
             self.reporter.warn(
                 "the HTML template is inlined for each message, which is slower: "

@@ -14,7 +14,7 @@ from ..domain.digest import CANCELLED, FAILED, PENDING, SENT, Digest, Outgoing
 from ..domain.records import MessageRecord, Suppression
 from ..domain.subscriber import ACTIVE
 from .rows import chunks, insert_many, now
-from .schema import bodies, claims, messages, subscribers, suppressions
+from .schema import bodies, claims, messages, passed, subscribers, suppressions
 
 
 def add_pending(
@@ -42,7 +42,6 @@ def add_pending(
             "lease_owner": None,
             "lease_until": None,
             "papers": d.keys,
-            "passed_over": list(d.passed_over) or None,
         }
         for d, subject, _ in composed
     ]
@@ -67,15 +66,30 @@ def add_pending(
             )
     for chunk in chunks(sorted(known)):
         conn.execute(delete(bodies).where(bodies.c.message_id.in_(chunk)))
+        conn.execute(delete(passed).where(passed.c.message_id.in_(chunk)))
     insert_many(
         conn, bodies, ("message_id", "raw"), [(d.message_id, raw) for d, _, raw in composed]
     )
     insert_many(
         conn,
         claims,
-        ("subscriber_email", "paper_key"),
-        [(d.subscriber.email, key) for d, _, _ in composed for key in d.keys],
+        ("paper_key", "subscriber_email"),
+        sorted((key, d.subscriber.email) for d, _, _ in composed for key in d.keys),
     )
+    if any(d.passed_over for d, _, _ in composed):
+        conn.execute(
+            insert(passed),
+            [
+                {
+                    "message_id": d.message_id,
+                    "subscriber_email": d.subscriber.email,
+                    "day": d.day,
+                    "papers": list(d.passed_over),
+                }
+                for d, _, _ in composed
+                if d.passed_over
+            ],
+        )
 
 
 def claimed(
@@ -87,23 +101,26 @@ def claimed(
     listed again). What it reads is what the run's candidates need, however long the
     service has run."""
     out: dict[str, set[str]] = {e: set() for e in emails}
-    wanted = sorted(set(keys))
+    candidates = set(keys)
+    wanted = sorted(candidates)
     for people in chunks(emails):
         for papers in chunks(wanted):
             stmt = select(claims.c.subscriber_email, claims.c.paper_key).where(
-                claims.c.subscriber_email.in_(people), claims.c.paper_key.in_(papers)
+                claims.c.paper_key.in_(papers), claims.c.subscriber_email.in_(people)
             )
             for email, key in conn.execute(stmt):
                 out[email].add(key)
-        stmt = select(messages.c.subscriber_email, messages.c.passed_over).where(
-            messages.c.subscriber_email.in_(people),
-            messages.c.day >= since,
-            messages.c.status.in_([PENDING, SENT]) | messages.c.sent_at.is_not(None),
-            messages.c.passed_over.is_not(None),
+        stmt = (
+            select(passed.c.subscriber_email, passed.c.papers)
+            .join(messages, messages.c.message_id == passed.c.message_id)
+            .where(
+                passed.c.subscriber_email.in_(people),
+                passed.c.day >= since,
+                messages.c.status.in_([PENDING, SENT]) | messages.c.sent_at.is_not(None),
+            )
         )
-        wanted_set = set(wanted)
-        for email, passed in conn.execute(stmt):
-            out[email].update(k for k in passed if k in wanted_set)
+        for email, seen in conn.execute(stmt):
+            out[email].update(k for k in seen if k in candidates)
     return out
 
 
@@ -278,12 +295,8 @@ def drop_sent_bytes(conn: Connection) -> None:
 
 def forget_passed_over(conn: Connection, before: date) -> None:
     """What digests of days before `before` passed over can no longer be in a run's window:
-    it need not be kept (an index holds just the messages that still keep some)."""
-    conn.execute(
-        update(messages)
-        .where(messages.c.day < before, messages.c.passed_over.is_not(None))
-        .values(passed_over=None)
-    )
+    it need not be kept."""
+    conn.execute(delete(passed).where(passed.c.day < before))
 
 
 def mark_deferred(conn: Connection, message_id: str, answer: str) -> bool:
@@ -313,8 +326,9 @@ def _end(conn: Connection, where: Any, status: str, detail: str, **values: Any) 
 
 
 def _free(conn: Connection, ids: Sequence[str]) -> None:
-    """The papers these messages carried are free for a later digest."""
+    """The papers these messages carried, or passed over, are free for a later digest."""
     for chunk in chunks(list(ids)):
+        conn.execute(delete(passed).where(passed.c.message_id.in_(chunk)))
         rows = conn.execute(
             select(messages.c.subscriber_email, messages.c.papers).where(
                 messages.c.message_id.in_(chunk)

@@ -107,18 +107,8 @@ messages = Table(
     # The worker sending it, and until when no other may take it (jobs.outbox).
     Column("lease_owner", String),
     Column("lease_until", UTCDateTime),
-    # The keys of the papers it carries (what freeing its claims frees), and of those that
-    # matched but ranked below the cut: seen, so not decided again while the window lists
-    # them (cleared once it no longer can).
+    # The keys of the papers it carries: what freeing its claims frees.
     Column("papers", JSON(none_as_null=True)),
-    Column("passed_over", JSON(none_as_null=True)),
-)
-Index("ix_messages_subscriber_day", messages.c.subscriber_email, messages.c.day)
-Index(
-    "ix_messages_passed_over",
-    messages.c.day,
-    sqlite_where=messages.c.passed_over.is_not(None),
-    postgresql_where=messages.c.passed_over.is_not(None),
 )
 
 # A message's exact bytes, from when it is stored until the relay accepted it (or it ended
@@ -132,14 +122,27 @@ bodies = Table(
 
 # The ledger: each paper a pending or sent message carries to its subscriber. A paper here is
 # never decided for that subscriber again; a message that fails or is cancelled frees its own.
-# One narrow row each (no rowid on SQLite): the ledger is what grows with every digest.
+# One narrow row each (no rowid on SQLite), keyed by paper first: a day's new papers sort
+# after the old ones, so the ledger grows at its end and its pages stay full.
 claims = Table(
     "claims",
     metadata,
-    Column("subscriber_email", String, primary_key=True),
     Column("paper_key", String, ForeignKey("papers.key"), primary_key=True),
+    Column("subscriber_email", String, primary_key=True),
     sqlite_with_rowid=False,
 )
+
+# The papers a digest matched but ranked below its cut: seen, so not decided again while the
+# lookback window can list them; deleted after that, so their space is reused day after day.
+passed = Table(
+    "passed",
+    metadata,
+    Column("message_id", String, ForeignKey("messages.message_id"), primary_key=True),
+    Column("subscriber_email", String, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("papers", JSON, nullable=False),
+)
+Index("ix_passed_subscriber_day", passed.c.subscriber_email, passed.c.day)
 
 # Addresses with permanent refusals since their last accepted message; suppressed once
 # `failures` reaches the threshold, until an operator re-enables them.

@@ -305,3 +305,11 @@ def test_leftovers_of_yesterday_do_not_trickle_into_a_run_whose_window_covers_it
     assert first.sent == 2 and ledger(settings, "ada@example.org") == 5
     later = daily.run(settings)  # today's run: its window (today and two days back) lists them
     assert later.mailed == 0 and later.sent == 0
+
+    # Kept only while a window can list them again: weeks later, only that day's are kept.
+    weeks = today + timedelta(days=21)
+    hf_api.days[str(weeks)] = sample_items("2025-11-06")
+    assert daily.run(settings, weeks).sent == 2
+    with create_engine(settings.database.url).connect() as conn:
+        days = set(conn.execute(select(schema.passed.c.day)).scalars())
+    assert days == {weeks}

@@ -155,7 +155,8 @@ ROWS = {
 # Rows a later revision moves: the message's bytes to `bodies`, its ledger rows to `claims`
 # (what it carried) and to the message (what it carried, and passed over).
 MOVED = {"messages": {"raw"}, "deliveries": set(ROWS["deliveries"])}
-PASSED_OVER = {**ROWS["papers"], "key": "arxiv:2511.00002", "source_id": "2511.00002"}
+PASSED = "arxiv:2511.00002"
+PASSED_OVER = {**ROWS["papers"], "key": PASSED, "source_id": "2511.00002"}
 
 
 @pytest.mark.usefixtures("database")
@@ -199,11 +200,14 @@ def test_a_baseline_database_is_upgraded_and_loses_nothing(tmp_path: Path) -> No
                     assert got[column] == want, (table, column)
             frequency = conn.execute(select(schema.subscribers.c.frequency)).scalar_one()
             m = schema.messages
-            carried = conn.execute(select(m.c.papers, m.c.passed_over)).one()
+            carried = conn.execute(select(m.c.papers)).scalar_one()
+            seen = conn.execute(select(schema.passed)).one()
             claims = conn.execute(select(schema.claims)).all()
             (raw,) = conn.execute(select(schema.bodies.c.raw)).scalars()
-        assert carried == (["arxiv:2511.00001"], ["arxiv:2511.00002"])
-        assert claims == [("ada@example.org", "arxiv:2511.00001")]
+        assert carried == ["arxiv:2511.00001"]
+        message = ROWS["messages"]
+        assert seen == (message["message_id"], "ada@example.org", message["day"], [PASSED])
+        assert claims == [("arxiv:2511.00001", "ada@example.org")]
         assert raw == ROWS["messages"]["raw"]
         engine.dispose()
         assert frequency == "weekly"

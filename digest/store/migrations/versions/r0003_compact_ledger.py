@@ -1,12 +1,11 @@
 """A store whose size and cost do not grow with what it need not keep:
 
-- the ledger (`claims`) is one narrow row per paper a digest carries, keyed by subscriber and
-  paper; which papers a message carries, and which it passed over below its cut, are kept on
-  the message (the passed-over ones only while they can still be listed: the diff reads them
-  from the window's messages, and they are cleared after);
+- the ledger (`claims`) is one narrow row per paper a digest carries, keyed by paper and
+  subscriber; which papers a message carries is kept on the message;
+- the papers a digest passed over below its cut are one row per message (`passed`), kept
+  only while a run's window can list them again;
 - a message's bytes are a row of their own (`bodies`), deleted once it is sent, so the space
-  is reused (on PostgreSQL, by VACUUM) instead of the history holding it;
-- messages are found by subscriber and day.
+  is reused (on PostgreSQL, after VACUUM) instead of the history holding it.
 
 Revision ID: 0003
 Revises: 0002
@@ -28,12 +27,19 @@ depends_on = None
 _messages = sa.table(
     "messages",
     sa.column("message_id"),
+    sa.column("subscriber_email"),
+    sa.column("day", sa.Date),
     sa.column("papers", sa.JSON),
-    sa.column("passed_over", sa.JSON(none_as_null=True)),
+)
+_passed = sa.table(
+    "passed",
+    sa.column("message_id"),
+    sa.column("subscriber_email"),
+    sa.column("day", sa.Date),
+    sa.column("papers", sa.JSON),
 )
 _deliveries = sa.table(
     "deliveries",
-    sa.column("subscriber_email"),
     sa.column("paper_key"),
     sa.column("message_id"),
     sa.column("included", sa.Boolean),
@@ -43,17 +49,24 @@ _deliveries = sa.table(
 def upgrade() -> None:
     conn = op.get_bind()
     op.add_column("messages", sa.Column("papers", sa.JSON))
-    op.add_column("messages", sa.Column("passed_over", sa.JSON))
-    _move_keys_to_messages(conn)
+    op.create_table(
+        "passed",
+        sa.Column("message_id", sa.String, sa.ForeignKey("messages.message_id"), primary_key=True),
+        sa.Column("subscriber_email", sa.String, nullable=False),
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("papers", sa.JSON, nullable=False),
+    )
+    op.create_index("ix_passed_subscriber_day", "passed", ["subscriber_email", "day"])
+    _move_keys(conn)
     op.create_table(
         "claims",
-        sa.Column("subscriber_email", sa.String, primary_key=True),
         sa.Column("paper_key", sa.String, sa.ForeignKey("papers.key"), primary_key=True),
+        sa.Column("subscriber_email", sa.String, primary_key=True),
         sqlite_with_rowid=False,
     )
     op.execute(
-        "INSERT INTO claims (subscriber_email, paper_key) "
-        "SELECT subscriber_email, paper_key FROM deliveries WHERE included"
+        "INSERT INTO claims (paper_key, subscriber_email) "
+        "SELECT paper_key, subscriber_email FROM deliveries WHERE included"
     )
     op.drop_table("deliveries")
     op.create_table(
@@ -69,17 +82,9 @@ def upgrade() -> None:
         op.execute("ALTER TABLE messages DROP COLUMN raw")
     else:
         op.drop_column("messages", "raw")
-    op.create_index("ix_messages_subscriber_day", "messages", ["subscriber_email", "day"])
-    op.create_index(
-        "ix_messages_passed_over",
-        "messages",
-        ["day"],
-        sqlite_where=sa.text("passed_over IS NOT NULL"),
-        postgresql_where=sa.text("passed_over IS NOT NULL"),
-    )
 
 
-def _move_keys_to_messages(conn: sa.Connection) -> None:
+def _move_keys(conn: sa.Connection) -> None:
     """Each message's papers, and the ones it passed over, from the old ledger's rows."""
     carried: dict[str, list[str]] = defaultdict(list)
     passed: dict[str, list[str]] = defaultdict(list)
@@ -88,11 +93,17 @@ def _move_keys_to_messages(conn: sa.Connection) -> None:
     )
     for message_id, key, included in rows:
         (carried if included else passed)[message_id].append(key)
-    for message_id in carried.keys() | passed.keys():
+    for message_id, keys in carried.items():
         conn.execute(
-            sa.update(_messages)
-            .where(_messages.c.message_id == message_id)
-            .values(papers=carried.get(message_id, []), passed_over=passed.get(message_id))
+            sa.update(_messages).where(_messages.c.message_id == message_id).values(papers=keys)
+        )
+    for message_id, keys in passed.items():
+        whose = sa.select(_messages.c.subscriber_email, _messages.c.day)
+        email, day = conn.execute(whose.where(_messages.c.message_id == message_id)).one()
+        conn.execute(
+            sa.insert(_passed).values(
+                message_id=message_id, subscriber_email=email, day=day, papers=keys
+            )
         )
 
 
