@@ -24,15 +24,27 @@ FURTHER = 0.7  # the second-strongest keyword counts 70%, the third 49%, ...
 
 
 class FieldIndex:
-    """A field's tokens and where each occurs, so a phrase is found by lookups."""
+    """A field's tokens and where each occurs, so a phrase is found by lookups. Where they
+    occur is worked out on first use: most reference papers are only ever counted in."""
 
-    __slots__ = ("positions", "tokens")
+    __slots__ = ("_positions", "tokens")
 
     def __init__(self, toks: Sequence[str]) -> None:
         self.tokens = tuple(toks)
-        self.positions: dict[str, list[int]] = {}
-        for i, tok in enumerate(self.tokens):
-            self.positions.setdefault(tok, []).append(i)
+        self._positions: dict[str, list[int]] | None = None
+
+    @property
+    def positions(self) -> dict[str, list[int]]:
+        if self._positions is None:
+            positions: dict[str, list[int]] = {}
+            for i, tok in enumerate(self.tokens):
+                found = positions.get(tok)
+                if found is None:
+                    positions[tok] = [i]
+                else:
+                    found.append(i)
+            self._positions = positions
+        return self._positions
 
     def spans(self, v: Variant) -> Iterable[tuple[int, int]]:
         """Where the variant's tokens occur in order, each right after the last or, where
@@ -118,9 +130,12 @@ class Listing:
         self.indexed = [p if isinstance(p, PaperIndex) else index_paper(p) for p in papers]
         self._postings: dict[str, set[int]] = {}
         for n, idx in enumerate(self.indexed):
-            for f in idx.fields.values():
-                for tok in f.positions:
-                    self._postings.setdefault(tok, set()).add(n)
+            for tok in set().union(*(f.tokens for f in idx.fields.values())):
+                found = self._postings.get(tok)
+                if found is None:
+                    self._postings[tok] = {n}
+                else:
+                    found.add(n)
         self._hits: dict[frozenset[tuple[str, ...]], dict[int, Hit]] = {}
         self._scored: dict[tuple[Any, ...], list[tuple[int, Found]]] = {}
         self._matches: dict[tuple[int, int], tuple[Found, tuple[Match, ...]]] = {}

@@ -65,6 +65,8 @@ _STEMMER = snowballstemmer.stemmer("english")
 
 def fold(text: str) -> str:
     """Casefolded, with accents dropped: "Schrödinger" and "schrodinger" are one word."""
+    if text.isascii():  # most titles and abstracts: nothing to decompose or drop
+        return text.lower()
     text = unicodedata.normalize("NFKD", text).casefold()
     return "".join(c for c in text if not unicodedata.combining(c))
 

@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 from ..domain.subscriber import Subscriber, parse_entry
+from ..domain.text import one_line
 from ..errors import ConfigError
 
 
@@ -43,11 +44,14 @@ def read_subscribers(path: Path) -> tuple[str, list[Subscriber]]:
     subscribers: list[Subscriber] = []
     seen: set[str] = set()
     for index, entry in enumerate(entries, start=1):
-        label = entry.get("email", "?") if isinstance(entry, dict) else "?"
+        email = entry.get("email", "?") if isinstance(entry, dict) else "?"
+        label = one_line(str(email)) or "?"  # the file's text, kept to one line
         try:
             sub = parse_entry(entry)
         except ValueError as exc:
-            raise ConfigError(f"{path}: subscriber #{index} ({label}): {exc}") from None
+            raise ConfigError(
+                f"{path}: subscriber #{index} ({label}): {one_line(str(exc))}"
+            ) from None
         if sub.email in seen:
             raise ConfigError(f"{path}: subscriber #{index} ({label}): duplicate email")
         seen.add(sub.email)
