@@ -74,7 +74,7 @@ def measure(url: str, label: str, api: str, days: int, n: int, data: Path, sink:
         print(
             f"{'day':>4} {'cpu s':>7} {'rank':>6} {'compose':>8} {'store':>6} {'sent':>6} {'MB':>8}"
         )
-        cpu, size = [], []
+        cpu, size, tables = [], [], []
         for d in range(days):
             day = FIRST + timedelta(days=d)
             code, log, _, _, seconds = digest(work, env, "run", "--date", day.isoformat())
@@ -84,14 +84,17 @@ def measure(url: str, label: str, api: str, days: int, n: int, data: Path, sink:
             sent = int(re.search(r"(\d+) sent", log).group(1))  # type: ignore[union-attr]
             cpu.append(seconds)
             size.append(database_bytes(url) / MB)
+            tables.append(table_bytes(url))
             print(
                 f"{d + 1:4} {seconds:7.2f} {float(t.get('rank', 0)):6.2f} "
                 f"{float(t.get('compose', 0)):8.2f} {float(t.get('store', 0)):6.2f} "
                 f"{sent:6} {size[-1]:8.1f}"
             )
-        tables = sorted(table_bytes(url).items(), key=lambda t: -t[1])
-        print("by table: " + ", ".join(f"{t} {b / MB:.1f} MB" for t, b in tables if b >= MB / 10))
-    return verdict(cpu, size, n)
+        last = sorted(tables[-1].items(), key=lambda t: -t[1])
+        print("by table: " + ", ".join(f"{t} {b / MB:.1f} MB" for t, b in last if b >= MB / 10))
+    met = verdict(cpu, size, n)
+    extrapolate(tables, n)
+    return met
 
 
 def verdict(cpu: list[float], size: list[float], n: int) -> bool:
@@ -109,9 +112,34 @@ def verdict(cpu: list[float], size: list[float], n: int) -> bool:
         f"after the first week {daily:.2f} MB a day, {per_thousand:.2f} MB a day per 1,000 "
         "subscribers (target <= 3)"
     )
-    year = size[week] / (n / 1000) * 100 + per_thousand * 100 * 365
-    print(f"at 100,000 subscribers, a year of daily runs: about {year / 1024:.1f} GB")
     return ratio <= 1.15 and per_thousand <= 3
+
+
+# What each table's size scales with: subscribers and days (a message and its ledger rows
+# per subscriber a day), days alone (the papers listed), or subscribers alone (the rest:
+# what was passed over is kept for a bounded number of days, the bytes only until sent).
+PER_SUBSCRIBER_DAY = {"messages", "claims"}
+PER_DAY = {"papers", "listings", "sources", "runs"}
+
+
+def extrapolate(tables: list[dict[str, int]], n: int, subscribers: int = 100_000) -> None:
+    """A year at `subscribers`, from each table's growth after the first week."""
+    week = min(7, len(tables) - 1)
+    span = max(len(tables) - 1 - week, 1)
+
+    def growth(names: set[str]) -> float:
+        return sum(tables[-1].get(t, 0) - tables[week].get(t, 0) for t in names) / span
+
+    scale = subscribers / n
+    per_sub = growth(PER_SUBSCRIBER_DAY) * scale
+    per_day = growth(PER_DAY)
+    bounded = sum(b for t, b in tables[-1].items() if t not in PER_SUBSCRIBER_DAY | PER_DAY)
+    year = (per_sub + per_day) * 365 + bounded * scale
+    print(
+        f"at {subscribers:,} subscribers, a year of daily runs: about {year / MB / 1024:.0f} GB "
+        f"of rows ({per_sub / MB:.0f} MB a day of messages and ledger, {per_day / MB:.1f} MB a "
+        f"day of papers, {bounded * scale / MB / 1024:.1f} GB that does not grow with time)"
+    )
 
 
 def _line(log: str, marker: str) -> str:

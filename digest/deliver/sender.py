@@ -349,6 +349,11 @@ class Sender:
     def start(self) -> None:
         self.thread.start()
 
+    @property
+    def sending(self) -> bool:
+        """Still taking messages from the outbox (not stopped, the relay not down)."""
+        return self.thread.is_alive() and self.first.down is None and not self.first.stopping()
+
     def notify(self) -> None:
         """More messages were stored: wake the lanes waiting for them."""
         with self.first.wake:

@@ -37,7 +37,7 @@ from .fill import QUIET_ABOVE, Filler
 from .plan import Plan, batches, fetch_days, plan, span, window
 from .result import RunResult, timed
 from .roster import check_file
-from .send import Worker, alongside, working
+from .send import Backlog, Worker, alongside, working
 from .wiring import composer_for, opened, transport_for
 
 
@@ -216,10 +216,12 @@ class DailyRun:
                 self.undeliverable(exc, result.earlier + stored)
                 return
             sender.start()
+            backlog = Backlog(self.db, lambda: sender.sending)
             try:
                 try:
                     for _ in filling:
                         sender.notify()
+                        backlog.wait()
                 finally:
                     filled.set()
                     lock.release()

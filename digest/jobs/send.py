@@ -66,7 +66,7 @@ def working(db: Database, settings: Settings) -> Iterator[Worker]:
     with presence(db, worker.id):
         yield worker
     forget(db, worker.id)
-    db.vacuum("bodies", "messages", "claims")  # the space of what was sent, reusable now
+    db.vacuum("bodies", "passed", "messages", "claims")  # what was deleted, reusable now
 
 
 class Deciding:
@@ -97,6 +97,34 @@ class Deciding:
     @property
     def stuck(self) -> bool:
         return self.held and time.monotonic() - self.since >= self.IDLE
+
+
+class Backlog:
+    """How far filling the outbox may run ahead of sending it. While more than LIMIT messages
+    wait and sending moves them, the run waits before composing more, so the outbox holds a
+    few thousand messages' bytes at a time rather than a whole run's. Once sending stalls
+    (the relay deferring everything) or stops, the run waits no more."""
+
+    LIMIT = 2000
+    STALL = 5.0  # seconds without the backlog shrinking
+
+    def __init__(self, db: Database, sending: Callable[[], bool]) -> None:
+        self.db = db
+        self.sending = sending
+        self.stalled = False
+
+    def wait(self) -> None:
+        lowest, since = None, time.monotonic()
+        while not self.stalled and self.sending():
+            with self.db.reading() as conn:
+                waiting = store.outbox.count(conn, PENDING)
+            if waiting <= self.LIMIT:
+                return
+            if lowest is None or waiting < lowest:
+                lowest, since = waiting, time.monotonic()
+            elif time.monotonic() - since >= self.STALL:
+                self.stalled = True
+            time.sleep(0.1)
 
 
 def alongside(

@@ -3,10 +3,14 @@ what fails for good, what waits in the outbox for the next run, and what is supp
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 from datetime import date
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.exc import DBAPIError
 
 from digest import store
 from digest.jobs import daily
@@ -163,3 +167,43 @@ def test_an_unsubscribed_address_gets_no_pending_mail(workdir, smtp_server) -> N
     report = daily.run(settings, DAY)
     assert report.sent == 0 and outbox(settings)[GRACE][0] == "cancelled"
     assert smtp_server.handler.count() == {ADA: 1}
+
+
+def test_filling_waits_for_sending_so_the_outbox_never_holds_a_whole_run(
+    workdir, monkeypatch
+) -> None:
+    """A slow relay: the run stores a few batches ahead of what is sent, not the whole list,
+    so a long list's bytes are never all in the database at once; everyone is still mailed."""
+    from digest.jobs import outbox as ledger
+    from digest.jobs import plan, send
+    from tests.support.cli import write_subscribers
+
+    monkeypatch.setattr(plan, "BATCH", 5)
+    monkeypatch.setattr(send.Backlog, "LIMIT", 10)
+    monkeypatch.setattr(ledger, "DROP_BYTES_EVERY", 5)
+    emails = write_subscribers(workdir, 60)
+    peak, done = [0], threading.Event()
+    with SMTPServer() as smtp:
+        smtp.handler.data_delay = 0.01
+        settings = settings_for(workdir, smtp, SMTP_MAX_CONNECTIONS="2")
+        engine = create_engine(settings.database.url)
+
+        def watch() -> None:
+            while not done.is_set():
+                with contextlib.suppress(DBAPIError), engine.connect() as conn:
+                    held = conn.execute(select(func.count()).select_from(schema.bodies))
+                    peak[0] = max(peak[0], held.scalar_one())
+                time.sleep(0.005)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            report = daily.run(settings, date(2025, 6, 26))
+        finally:
+            done.set()
+            watcher.join()
+            engine.dispose()
+        assert report.sent == len(emails) and report.exit_code == 0
+        assert smtp.handler.count() == dict.fromkeys(emails, 1)
+    # the limit, the batch stored meanwhile, and the sent ones whose bytes are dropped next
+    assert 0 < peak[0] <= 10 + 5 + 5 + 2
