@@ -14,8 +14,6 @@ Create Date: 2026-11-30
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import sqlalchemy as sa
 from alembic import op
 
@@ -23,27 +21,6 @@ revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
-
-_messages = sa.table(
-    "messages",
-    sa.column("message_id"),
-    sa.column("subscriber_email"),
-    sa.column("day", sa.Date),
-    sa.column("papers", sa.JSON),
-)
-_passed = sa.table(
-    "passed",
-    sa.column("message_id"),
-    sa.column("subscriber_email"),
-    sa.column("day", sa.Date),
-    sa.column("papers", sa.JSON),
-)
-_deliveries = sa.table(
-    "deliveries",
-    sa.column("paper_key"),
-    sa.column("message_id"),
-    sa.column("included", sa.Boolean),
-)
 
 
 def upgrade() -> None:
@@ -85,26 +62,21 @@ def upgrade() -> None:
 
 
 def _move_keys(conn: sa.Connection) -> None:
-    """Each message's papers, and the ones it passed over, from the old ledger's rows."""
-    carried: dict[str, list[str]] = defaultdict(list)
-    passed: dict[str, list[str]] = defaultdict(list)
-    rows = conn.execute(
-        sa.select(_deliveries.c.message_id, _deliveries.c.paper_key, _deliveries.c.included)
+    """Each message's papers, and the ones it passed over, from the old ledger's rows: in SQL,
+    so a year of history is neither held in memory nor sent over the wire."""
+    gather = "json_agg" if conn.dialect.name == "postgresql" else "json_group_array"
+    op.execute(
+        f"UPDATE messages SET papers = (SELECT {gather}(d.paper_key) FROM deliveries d "
+        "WHERE d.message_id = messages.message_id AND d.included) "
+        "WHERE EXISTS (SELECT 1 FROM deliveries d "
+        "WHERE d.message_id = messages.message_id AND d.included)"
     )
-    for message_id, key, included in rows:
-        (carried if included else passed)[message_id].append(key)
-    for message_id, keys in carried.items():
-        conn.execute(
-            sa.update(_messages).where(_messages.c.message_id == message_id).values(papers=keys)
-        )
-    for message_id, keys in passed.items():
-        whose = sa.select(_messages.c.subscriber_email, _messages.c.day)
-        email, day = conn.execute(whose.where(_messages.c.message_id == message_id)).one()
-        conn.execute(
-            sa.insert(_passed).values(
-                message_id=message_id, subscriber_email=email, day=day, papers=keys
-            )
-        )
+    op.execute(
+        "INSERT INTO passed (message_id, subscriber_email, day, papers) "
+        f"SELECT m.message_id, m.subscriber_email, m.day, {gather}(d.paper_key) "
+        "FROM deliveries d JOIN messages m ON m.message_id = d.message_id "
+        "WHERE NOT d.included GROUP BY m.message_id, m.subscriber_email, m.day"
+    )
 
 
 def downgrade() -> None:
