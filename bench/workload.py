@@ -34,7 +34,10 @@ forecasting, time series, anomaly detection, recommendation, search, ranking""".
 def day_files(data: Path) -> list[Path]:
     """The recorded Daily Papers days: ../shared/data/hf-daily-papers/, or the sample listing
     the project ships (digest/sample/), which has the same two days."""
-    return sorted((data / "hf-daily-papers").glob("*.json")) or sorted(data.glob("20*.json"))
+    found = sorted((data / "hf-daily-papers").glob("*.json")) or sorted(data.glob("20*.json"))
+    if not found:
+        raise SystemExit(f"no Daily Papers listings in {data}: pass --data")
+    return found
 
 
 def topics(data: Path) -> list[str]:
