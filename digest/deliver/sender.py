@@ -27,6 +27,7 @@ from ..settings import SMTPSettings
 from .transport import Transport
 
 MAX_BACKOFF = 300.0
+MIN_LEASE = 300.0  # seconds
 CHUNK = 8  # messages a lane leases at once
 POLL = 0.2  # seconds between looks at the outbox while more may come
 Item = tuple[str, str]  # (message_id, recipient)
@@ -88,7 +89,55 @@ def lease_seconds(smtp: SMTPSettings) -> float:
     """How long a lease holds: long enough for a chunk of messages to a slow relay, so a
     message is never taken from a worker still sending it."""
     per_message = 4 * smtp.timeout + (1.0 / smtp.rate_limit if smtp.rate_limit else 0.0)
-    return max(300.0, 2 * CHUNK * per_message)
+    return max(MIN_LEASE, 2 * CHUNK * per_message)
+
+
+class _Held:
+    """The messages this worker holds a lease on and has not answered for good: those being
+    sent, those the relay deferred, and any it accepted but could not be recorded. A thread
+    renews their leases while the worker lives, so none is ever taken from it."""
+
+    def __init__(self, ledger: Ledger, lease: float, reporter: Reporter) -> None:
+        self.ledger = ledger
+        self.lease = lease
+        self.reporter = reporter
+        self.ids: dict[str, None] = {}
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._renew, name="leases", daemon=True)
+
+    def take(self, chunk: list[Item]) -> list[Item]:
+        """The messages of a chunk just leased, less any this worker holds already."""
+        with self.lock:
+            fresh = [item for item in chunk if item[0] not in self.ids]
+            self.ids.update((mid, None) for mid, _ in fresh)
+        return fresh
+
+    def answered(self, message_id: str) -> None:
+        with self.lock:
+            self.ids.pop(message_id, None)
+
+    def all(self) -> list[str]:
+        with self.lock:
+            return list(self.ids)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.done.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+    def _renew(self) -> None:
+        while not self.done.wait(self.lease / 3):
+            ids = self.all()
+            if not ids:
+                continue
+            try:
+                self.ledger.renew(ids, self.lease)
+            except Exception as exc:  # the next try comes well before the leases run out
+                self.reporter.warn(f"could not renew {len(ids)} lease(s): {exc}")
 
 
 class _LaneBroken(Exception):
@@ -108,11 +157,10 @@ class _Pass:
     advance: Advance
     pace: Pace
     stop: threading.Event | None
-    lease: float
+    held: _Held
     more: Callable[[], bool] = lambda: False
     wake: threading.Condition = field(default_factory=threading.Condition)
     retry: list[Item] = field(default_factory=list)
-    kept: list[Item] = field(default_factory=list)  # accepted, not recorded: never again here
     down: str | None = None  # why the relay cannot be used any more in this pass
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -149,10 +197,12 @@ class _Pass:
                 continue
             except queue.Empty:
                 pass
+            if self.down is not None:  # leave the rest of the outbox to workers that can send
+                return
             chunk = self.ledger.claim(CHUNK)
             if chunk:
-                yield chunk
-            elif self.more() and self.down is None:
+                yield self.held.take(chunk)
+            elif self.more():
                 with self.wake:
                     self.wake.wait(POLL)
             else:
@@ -161,18 +211,17 @@ class _Pass:
     def _lane(self, transport: Transport, held: queue.SimpleQueue[Item]) -> None:
         try:
             for chunk in self._chunks(held):
-                leased = time.monotonic()
                 for i, item in enumerate(chunk):
                     if self.stopping() or self.down is not None:
                         with self.lock:
                             self.retry.extend(chunk[i:])
                         break
-                    if time.monotonic() - leased > self.lease / 2:
-                        self.ledger.renew([mid for mid, _ in chunk[i:]], self.lease)
-                        leased = time.monotonic()
-                    self._guarded(transport, item)
-        except _LaneBroken:
-            return
+                    try:
+                        self._guarded(transport, item)
+                    except _LaneBroken:  # the rest of its chunk goes to the other lanes' pass
+                        with self.lock:
+                            self.retry.extend(chunk[i + 1 :])
+                        return
         except Exception as exc:  # a bug must not end the run: what it holds stays pending
             with self.lock:
                 self.down = self.down or f"{type(exc).__name__}: {exc}"
@@ -194,6 +243,7 @@ class _Pass:
         out = self.ledger.load(message_id)
         if out is None:  # cancelled meanwhile, or no longer ours
             self.ledger.skipped(message_id)
+            self.held.answered(message_id)
             return
         if not self.pace.wait(self.stop):
             with self.lock:
@@ -220,9 +270,8 @@ class _Pass:
         message_id, email = item
         try:
             self.ledger.sent(message_id, email)
-        except Exception as exc:
+        except Exception as exc:  # still held, so no lane here takes it again
             with self.lock:
-                self.kept.append(item)
                 self.delivery.unrecorded += 1
             self.reporter.error(
                 f"{email}: the relay accepted {message_id}, but recording that failed ({exc}); "
@@ -230,6 +279,7 @@ class _Pass:
                 "Message-ID"
             )
             raise _LaneBroken from None
+        self.held.answered(message_id)
         with self.lock:
             self.delivery.sent += 1
         self.advance()
@@ -244,6 +294,7 @@ class _Pass:
             self.reporter.warn(f"{email}: refused for now: {answer}")
             return
         suppressed = self.ledger.failed(message_id, email, answer, exc.address_fault)
+        self.held.answered(message_id)
         with self.lock:
             self.delivery.failed += 1
             self.delivery.refusals.append(f"{email}: refused for good: {answer}")
@@ -326,7 +377,7 @@ class Sender:
         self.stop = stop
         self.delivery = Delivery() if delivery is None else delivery
         self.pace = Pace.per_second(smtp.rate_limit)
-        self.lease = lease_seconds(smtp)
+        self.held = _Held(ledger, lease_seconds(smtp), reporter)
         self.halt = threading.Event()
         self.first = self._pass(more, advance)
         self.advance = advance
@@ -341,12 +392,13 @@ class Sender:
             advance,
             self.pace,
             self.stop,
-            self.lease,
+            self.held,
             more=more,
             halt=self.halt,
         )
 
     def start(self) -> None:
+        self.held.start()
         self.thread.start()
 
     @property
@@ -382,10 +434,11 @@ class Sender:
                 self.delivery.error = down
                 self.reporter.error(f"{down}; giving up for this run")
         finally:
+            self.held.stop()
             for lane in self.lanes:
                 lane.__exit__(None, None, None)
             self.ledger.finished()
-        self.ledger.release([mid for mid, _ in left])
+        self.ledger.release(self.held.all())
         self._left(left)
         self.finished = True
         return self.delivery
@@ -394,7 +447,6 @@ class Sender:
         """Wait out the backoff before pass `attempt`, holding on to the deferred messages;
         True if asked to stop meanwhile."""
         wait = backoff(self.smtp, attempt)
-        self.ledger.renew([mid for mid, _ in left], self.lease + wait)
         self.reporter.info(
             f"retrying {len(left)} message(s) in {wait:g}s "
             f"(pass {attempt + 1} of {self.smtp.retries + 1})"

@@ -34,6 +34,7 @@ from ..store.lock import gone, holder, try_run_lock
 from .collect import collected
 from .decide import Decider
 from .fill import QUIET_ABOVE, Filler
+from .outbox import free_abandoned
 from .plan import Plan, batches, fetch_days, plan, span, window
 from .result import RunResult, timed
 from .roster import check_file
@@ -165,6 +166,7 @@ class DailyRun:
                 cancelled = store.outbox.cancel_pending_to_absent(conn, who.suppressed_emails)
                 if cancelled:
                     reporter.info(f"cancelled pending mail to {cancelled} former subscriber(s)")
+                free_abandoned(self.db, conn)
             result.earlier = store.outbox.count(conn, PENDING)
             with timed(result.timings, "rank", cpu=True):
                 decider = Decider.of(conn, days, bool(who.weekly), self.settings.mail.domain)

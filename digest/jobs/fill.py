@@ -68,7 +68,7 @@ class Filler:
         suppressed since the batch was read (their digest was decided from an older read)."""
         emails = [c.digest.subscriber.email for c in composed]
         receiving = store.subscribers.receiving_among(conn, emails)
-        receiving -= store.outbox.suppressed(conn)
+        receiving -= store.suppressions.suppressed(conn)
         kept = [c for c in composed if c.digest.subscriber.email in receiving]
         for c in composed:
             if c.digest.subscriber.email not in receiving:

@@ -5,6 +5,7 @@ blame an address are counted until it is suppressed, and one accepted message fo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -16,7 +17,7 @@ from datetime import timedelta
 from .. import store
 from ..deliver.sender import Item
 from ..domain.digest import Outgoing
-from ..store import Database
+from ..store import Database, Tx
 from ..store.lock import gone
 
 OWNERS_CHECKED_EVERY = 2.0  # seconds between looks at which lease owners are still there
@@ -34,6 +35,17 @@ def suppressing(failures: int, threshold: int, already: bool) -> bool:
     return failures >= threshold and not already
 
 
+def free_abandoned(db: Database, conn: Tx, me: str | None = None) -> set[str]:
+    """Messages cancelled while a worker held them, whose worker then went away (or whose
+    lease ran out) before saying whether the relay took them: their papers are free again.
+    The lease owners that are gone."""
+    owners = store.leases.lease_owners(conn, cancelled=True) - {me}
+    absent = gone(db, owners)
+    if store.outbox.abandoned(conn, absent):
+        store.outbox.free_abandoned(conn, absent)
+    return absent
+
+
 class StoreLedger:
     """The ledger of one worker over the store."""
 
@@ -47,31 +59,36 @@ class StoreLedger:
         self._lock = threading.Lock()
 
     def _absent(self) -> set[str]:
-        """The lease owners that are gone (looked up every few seconds, not per claim)."""
+        """The lease owners that are gone (looked up every few seconds, not per claim). The
+        papers of messages cancelled while such a worker held them are freed then."""
         checked, absent = self._gone
         if time.monotonic() - checked > OWNERS_CHECKED_EVERY:
             with self.db.reading() as conn:
-                owners = store.outbox.lease_owners(conn) - {self.worker}
-            absent = gone(self.db, owners)
+                owners = store.leases.lease_owners(conn, cancelled=True) - {self.worker}
+                absent = gone(self.db, owners)
+                abandoned = store.outbox.abandoned(conn, absent)
+            if abandoned:
+                self.db.retried(lambda conn: free_abandoned(self.db, conn, self.worker))
             self._gone = (time.monotonic(), absent)
         return absent
 
     def claim(self, limit: int) -> list[Item]:
         absent = self._absent()
         with self.db.reading() as conn:  # a look first: most looks find nothing while a run fills
-            if not store.outbox.claimable(conn, absent, at_least=1):
+            if not store.leases.claimable(conn, absent, at_least=1):
                 return []
         return self.db.retried(
-            lambda conn: store.outbox.claim(conn, self.worker, limit, self.lease, absent)
+            lambda conn: store.leases.claim(conn, self.worker, limit, self.lease, absent)
         )
 
     def renew(self, ids: Sequence[str], seconds: float) -> None:
         with self.db.writing() as conn:
-            store.outbox.renew(conn, self.worker, ids, timedelta(seconds=seconds))
+            store.leases.renew(conn, self.worker, ids, timedelta(seconds=seconds))
 
     def release(self, ids: Sequence[str]) -> None:
         with self.db.writing() as conn:
-            store.outbox.unlease(conn, self.worker, ids)
+            store.outbox.free_undelivered(conn, ids, self.worker)
+            store.leases.unlease(conn, self.worker, ids)
 
     def load(self, message_id: str) -> Outgoing | None:
         with self.db.reading() as conn:
@@ -79,7 +96,7 @@ class StoreLedger:
 
     def skipped(self, message_id: str) -> None:
         with self.db.writing() as conn:
-            store.outbox.free_undelivered(conn, message_id)
+            store.outbox.free_undelivered(conn, [message_id], self.worker)
 
     def sent(self, message_id: str, recipient: str) -> None:
         with self.db.committing() as conn:
@@ -88,23 +105,25 @@ class StoreLedger:
             self._sent += 1
             drop = self._sent % DROP_BYTES_EVERY == 0
         if drop:  # soon after they went, so a long run never holds its whole mailing
-            self.finished()
+            # The message is recorded: bytes this drop could not take go with the next one.
+            with contextlib.suppress(Exception):
+                self.finished()
 
     def deferred(self, message_id: str, answer: str) -> None:
         with self.db.writing() as conn:
-            store.outbox.mark_deferred(conn, message_id, answer)
+            store.outbox.mark_deferred(conn, message_id, answer, self.worker)
 
     def failed(self, message_id: str, recipient: str, answer: str, address_fault: bool) -> bool:
         with self.db.writing() as conn:
-            store.outbox.mark_failed(conn, message_id, answer)
+            store.outbox.mark_failed(conn, message_id, answer, self.worker)
             if not address_fault:
                 return False
-            record = store.outbox.count_refusal(conn, recipient, answer)
+            record = store.suppressions.count_refusal(conn, recipient, answer)
             now = suppressing(
                 record.failures, self.suppress_after, record.suppressed_at is not None
             )
             if now:
-                store.outbox.suppress(conn, recipient)
+                store.suppressions.suppress(conn, recipient)
                 store.outbox.cancel_pending(conn, recipient, "address suppressed")
             return now
 

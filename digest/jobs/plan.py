@@ -67,7 +67,7 @@ def plan(conn: Tx, settings: Settings, today: date, reporter: Reporter) -> Plan:
     imported = sync_file(conn, settings.subscribers)
     if imported is not None:
         reporter.info(f"imported {settings.subscribers.path}: {imported.summary()}")
-    suppressed = store.outbox.suppressed(conn)
+    suppressed = store.suppressions.suppressed(conn)
     daily, weekly = store.subscribers.receiving_counts(conn)
     held = [0, 0]  # receiving daily and weekly subscribers whose address is suppressed
     for email in suppressed:

@@ -123,8 +123,9 @@ def add_subscriber(conn: Tx, sub: Subscriber) -> str:
 def remove_subscriber(conn: Tx, email: str) -> bool:
     """Delete a subscriber and cancel their pending mail. What they were sent stays in the
     ledger, so if the address comes back it is not sent those papers again."""
+    removed = store.subscribers.remove(conn, email)  # first: it waits for a batch being stored
     store.outbox.cancel_pending(conn, email, "subscriber removed")
-    return store.subscribers.remove(conn, email)
+    return removed
 
 
 def require(conn: Tx, email: str) -> Subscription:
@@ -197,4 +198,4 @@ def still_listed(file: SubscriberFile, email: str) -> bool:
 def enable(settings: Settings, email: str) -> bool:
     """Re-enable a suppressed address; False if it was not suppressed."""
     with opened(settings) as db, db.writing() as conn:
-        return store.outbox.unsuppress(conn, email.strip().lower())
+        return store.suppressions.unsuppress(conn, email.strip().lower())

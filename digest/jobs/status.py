@@ -74,7 +74,7 @@ def status(settings: Settings, *, runs: int = 10) -> Status:
                 store.outbox.count(conn, PENDING), store.outbox.latest(conn, PENDING)
             )
             failed = Messages(store.outbox.count(conn, FAILED), store.outbox.latest(conn, FAILED))
-            suppressed = store.outbox.suppressions_now(conn)
+            suppressed = store.suppressions.suppressions_now(conn)
         running = holder(db)
         dead = gone(db, {r.worker for r in records if r.status == "running" and r.worker})
     return Status(

@@ -1,9 +1,9 @@
 """Storage: the only package that speaks SQL (SQLAlchemy Core). One module per group of
-tables (papers and listings, subscribers, outbox and ledger, runs and source state), the
-schema and its upgrades, the engine, and the run lock. It keeps what it is told and holds no
-rules: the jobs decide, then call it inside the transactions they open."""
+tables (papers and listings, subscribers, outbox and ledger, leases, suppressions, runs and
+source state), the schema and its migrations, the engine, and the locks. It keeps what it is
+told and holds no rules: the jobs decide, then call it inside the transactions they open."""
 
-from . import outbox, papers, runs, subscribers
+from . import leases, outbox, papers, runs, subscribers, suppressions
 from .engine import Database, Tx, open_database, upgrade_database
 from .migrations import Version
 from .rows import now
@@ -12,11 +12,13 @@ __all__ = [
     "Database",
     "Tx",
     "Version",
+    "leases",
     "now",
     "open_database",
     "outbox",
     "papers",
     "runs",
     "subscribers",
+    "suppressions",
     "upgrade_database",
 ]

@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import os
 import socket
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
@@ -85,9 +86,7 @@ def _flock(path: Path, stamp: str) -> AbstractContextManager[None] | None:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise ConfigError(f"cannot open the run lock {path}: {exc.strerror}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if not _take(fd):
         os.close(fd)
         return None
     os.ftruncate(fd, 0)
@@ -103,6 +102,20 @@ def _flock(path: Path, stamp: str) -> AbstractContextManager[None] | None:
             os.close(fd)
 
     return held()
+
+
+def _take(fd: int, tries: int = 5) -> bool:
+    """Lock exclusively, unless another process holds the lock. `holder()` and `gone()` look
+    with a shared lock for an instant: a few tries a few milliseconds apart tell that look
+    from a holder."""
+    for attempt in range(tries):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if attempt < tries - 1:
+                time.sleep(0.005)
+    return False
 
 
 def _advisory(
@@ -143,9 +156,10 @@ def holder(db: Database) -> str | None:
 
 
 def _flock_holder(path: Path) -> str | None:
-    if not path.exists():
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:  # never taken, or its worker is done and removed it
         return None
-    fd = os.open(path, os.O_RDONLY)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -162,7 +176,8 @@ def _advisory_held(conn: Connection, keys: Iterable[int]) -> set[int]:
     rows = conn.execute(
         text(
             "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks "
-            "WHERE locktype = 'advisory' AND objsubid = 1 AND granted"
+            "WHERE locktype = 'advisory' AND objsubid = 1 AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         )
     ).scalars()
     return set(rows) & set(keys)

@@ -1,20 +1,23 @@
 """The outbox (every decided message and its status; its bytes until the relay accepts them),
-the ledger (the papers each pending or sent message carries to its subscriber), and the
-addresses refused for good. What counts as suppressed, and when, is the caller's rule."""
+the ledger (the papers each pending or sent message carries to its subscriber) and what each
+digest passed over. Who sends which message is in `leases`; refused addresses in
+`suppressions`."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from ..domain.digest import CANCELLED, FAILED, PENDING, SENT, Digest, Outgoing
-from ..domain.records import MessageRecord, Suppression
+from ..domain.records import MessageRecord
 from ..domain.subscriber import ACTIVE
-from .rows import chunks, insert_many, now
+from .rows import chunks, clock, insert_many, now
 from .schema import bodies, claims, messages, passed, subscribers, suppressions
+
+_RELEASED = {"lease_owner": None, "lease_until": None}
 
 
 def add_pending(
@@ -28,31 +31,58 @@ def add_pending(
     """
     if not composed:
         return
-    stamp = now()
-    rows = [
+    digests = [d for d, _, _ in composed]
+    _upsert_messages(conn, [_message_row(d, subject, run_id) for d, subject, _ in composed])
+    insert_many(
+        conn, bodies, ("message_id", "raw"), [(d.message_id, raw) for d, _, raw in composed]
+    )
+    insert_many(
+        conn,
+        claims,
+        ("paper_key", "subscriber_email"),
+        sorted((key, d.subscriber.email) for d in digests for key in d.keys),
+    )
+    over = [
         {
             "message_id": d.message_id,
             "subscriber_email": d.subscriber.email,
-            "run_id": run_id,
             "day": d.day,
-            "subject": subject,
-            "status": PENDING,
-            "detail": None,
-            "sent_at": None,
-            "lease_owner": None,
-            "lease_until": None,
-            "papers": d.keys,
+            "papers": list(d.passed_over),
         }
-        for d, subject, _ in composed
+        for d in digests
+        if d.passed_over
     ]
-    ids = [r["message_id"] for r in rows]
+    if over:
+        conn.execute(insert(passed), over)
+
+
+def _message_row(d: Digest, subject: str, run_id: int | None) -> dict[str, Any]:
+    return {
+        "message_id": d.message_id,
+        "subscriber_email": d.subscriber.email,
+        "run_id": run_id,
+        "day": d.day,
+        "subject": subject,
+        "status": PENDING,
+        "detail": None,
+        "sent_at": None,
+        "lease_owner": None,
+        "lease_until": None,
+        "papers": d.keys,
+    }
+
+
+def _upsert_messages(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert new messages; one already known (failed before, decided again unchanged) is
+    reset to pending unless it was sent, its old bytes and passed-over papers dropped."""
     known: set[str] = set()
-    for chunk in chunks(ids):
+    for chunk in chunks([r["message_id"] for r in rows]):
         known.update(
             conn.execute(
                 select(messages.c.message_id).where(messages.c.message_id.in_(chunk))
             ).scalars()
         )
+    stamp = now()
     fresh = [{**r, "created_at": stamp} for r in rows if r["message_id"] not in known]
     if fresh:
         conn.execute(insert(messages), fresh)
@@ -67,29 +97,6 @@ def add_pending(
     for chunk in chunks(sorted(known)):
         conn.execute(delete(bodies).where(bodies.c.message_id.in_(chunk)))
         conn.execute(delete(passed).where(passed.c.message_id.in_(chunk)))
-    insert_many(
-        conn, bodies, ("message_id", "raw"), [(d.message_id, raw) for d, _, raw in composed]
-    )
-    insert_many(
-        conn,
-        claims,
-        ("paper_key", "subscriber_email"),
-        sorted((key, d.subscriber.email) for d, _, _ in composed for key in d.keys),
-    )
-    if any(d.passed_over for d, _, _ in composed):
-        conn.execute(
-            insert(passed),
-            [
-                {
-                    "message_id": d.message_id,
-                    "subscriber_email": d.subscriber.email,
-                    "day": d.day,
-                    "papers": list(d.passed_over),
-                }
-                for d, _, _ in composed
-                if d.passed_over
-            ],
-        )
 
 
 def claimed(
@@ -122,86 +129,6 @@ def claimed(
         for email, seen in conn.execute(stmt):
             out[email].update(k for k in seen if k in candidates)
     return out
-
-
-# --- claims: which worker sends what -------------------------------------------------------
-#
-# A pending message is sent by the worker that leased it: lease_owner names the worker, and
-# lease_until says until when no other may take it. A lease is taken atomically (SKIP LOCKED
-# on PostgreSQL, the write lock on SQLite), so no message is ever in two workers' hands; a
-# lease whose owner is gone is void at once, one that ran out is void too.
-
-
-def _takeable(at: datetime, gone: Collection[str]) -> Any:
-    free = messages.c.lease_owner.is_(None) | (messages.c.lease_until < at)
-    if gone:
-        free = free | messages.c.lease_owner.in_(list(gone))
-    return (messages.c.status == PENDING) & free
-
-
-def lease_owners(conn: Connection) -> set[str]:
-    """The workers holding leases on pending messages now."""
-    stmt = (
-        select(messages.c.lease_owner)
-        .where(
-            messages.c.status == PENDING,
-            messages.c.lease_owner.is_not(None),
-            messages.c.lease_until >= now(),
-        )
-        .distinct()
-    )
-    return set(conn.execute(stmt).scalars())
-
-
-def claimable(conn: Connection, gone: Collection[str] = (), at_least: int | None = None) -> int:
-    """How many pending messages a worker could lease now (counting only up to `at_least`,
-    when that is all the caller wants to know)."""
-    takeable = select(messages.c.message_id).where(_takeable(now(), gone)).limit(at_least)
-    stmt = select(func.count()).select_from(takeable.subquery())
-    return int(conn.execute(stmt).scalar_one())
-
-
-def claim(
-    conn: Connection, worker: str, limit: int, lease: timedelta, gone: Collection[str] = ()
-) -> list[tuple[str, str]]:
-    """Lease up to `limit` pending messages to `worker`, oldest first: (Message-ID,
-    recipient) of each. Call it in a transaction that writes (`Database.writing`)."""
-    at = now()
-    pick = (
-        select(messages.c.message_id, messages.c.subscriber_email)
-        .where(_takeable(at, gone))
-        .order_by(messages.c.created_at, messages.c.message_id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    rows = [(r.message_id, r.subscriber_email) for r in conn.execute(pick)]
-    if rows:
-        conn.execute(
-            update(messages)
-            .where(messages.c.message_id.in_([mid for mid, _ in rows]))
-            .values(lease_owner=worker, lease_until=at + lease)
-        )
-    return rows
-
-
-def renew(conn: Connection, worker: str, ids: Sequence[str], lease: timedelta) -> None:
-    """Extend `worker`'s leases on these messages."""
-    if ids:
-        conn.execute(
-            update(messages)
-            .where(messages.c.message_id.in_(list(ids)), messages.c.lease_owner == worker)
-            .values(lease_until=now() + lease)
-        )
-
-
-def unlease(conn: Connection, worker: str, ids: Sequence[str]) -> None:
-    """Give back `worker`'s leases on these messages, for another worker or the next run."""
-    for chunk in chunks(list(ids)):
-        conn.execute(
-            update(messages)
-            .where(messages.c.message_id.in_(chunk), messages.c.lease_owner == worker)
-            .values(lease_owner=None, lease_until=None)
-        )
 
 
 # Built once: constructing a statement costs more than SQLite running it, and these run for
@@ -272,14 +199,13 @@ def mark_sent(conn: Connection, message_id: str, email: str) -> bool:
         conn.execute(
             update(messages)
             .where(messages.c.message_id == message_id, messages.c.status == CANCELLED)
-            .values(sent_at=at, detail="cancelled while it was being sent; the relay took it")
+            .values(
+                sent_at=at,
+                detail="cancelled while it was being sent; the relay took it",
+                **_RELEASED,
+            )
         )
     return bool(done)
-
-
-def forget_refusals(conn: Connection, email: str) -> None:
-    """Forget the refusals counted against an address."""
-    conn.execute(_FORGET, {"address": email})
 
 
 def drop_sent_bytes(conn: Connection) -> None:
@@ -299,7 +225,7 @@ def forget_passed_over(conn: Connection, before: date) -> None:
     conn.execute(delete(passed).where(passed.c.day < before))
 
 
-def mark_deferred(conn: Connection, message_id: str, answer: str) -> bool:
+def mark_deferred(conn: Connection, message_id: str, answer: str, worker: str) -> bool:
     """A transient refusal: stays pending for the next attempt, the relay's answer kept.
     False when it was not pending any more (then its papers are freed: not delivered)."""
     done = conn.execute(
@@ -308,25 +234,29 @@ def mark_deferred(conn: Connection, message_id: str, answer: str) -> bool:
         .values(attempts=messages.c.attempts + 1, detail=answer)
     ).rowcount
     if not done:
-        free_undelivered(conn, message_id)
+        free_undelivered(conn, [message_id], worker)
     return bool(done)
 
 
 def _end(conn: Connection, where: Any, status: str, detail: str, **values: Any) -> list[str]:
-    """End messages without delivery: their new status, and no more bytes; their ids."""
-    ids = list(conn.execute(select(messages.c.message_id).where(where)).scalars())
+    """End the pending messages `where` selects without delivery: their new status, and no
+    more bytes; their ids. One statement, so a message another worker marks sent meanwhile
+    stays sent."""
+    ended = (
+        update(messages)
+        .where(where & (messages.c.status == PENDING))
+        .values(status=status, detail=detail, **values)
+        .returning(messages.c.message_id)
+    )
+    ids = list(conn.execute(ended).scalars())
     for chunk in chunks(ids):
-        conn.execute(
-            update(messages)
-            .where(messages.c.message_id.in_(chunk))
-            .values(status=status, detail=detail, **values)
-        )
         conn.execute(delete(bodies).where(bodies.c.message_id.in_(chunk)))
     return ids
 
 
 def _free(conn: Connection, ids: Sequence[str]) -> None:
-    """The papers these messages carried, or passed over, are free for a later digest."""
+    """The papers these messages carried, or passed over, are free for a later digest. Only
+    ever once per message (a later digest may have claimed them again since)."""
     for chunk in chunks(list(ids)):
         conn.execute(delete(passed).where(passed.c.message_id.in_(chunk)))
         rows = conn.execute(
@@ -343,68 +273,75 @@ def _free(conn: Connection, ids: Sequence[str]) -> None:
                 )
 
 
-def free_undelivered(conn: Connection, message_id: str) -> None:
-    """A cancelled message its worker did not deliver: its papers are free again."""
-    status = conn.execute(
-        select(messages.c.status).where(messages.c.message_id == message_id)
-    ).scalar_one_or_none()
-    if status == CANCELLED:
-        _free(conn, [message_id])
+def _held(where: Any) -> Any:
+    """Cancelled messages a worker held and did not deliver, among those `where` selects."""
+    return (
+        (messages.c.status == CANCELLED)
+        & messages.c.lease_owner.is_not(None)
+        & messages.c.sent_at.is_(None)
+        & where
+    )
+
+
+def _free_held(conn: Connection, where: Any) -> int:
+    """Free the papers of the held cancelled messages `where` selects, and let go of their
+    leases, so they are never freed twice."""
+    stmt = update(messages).where(_held(where)).values(**_RELEASED)
+    ids = list(conn.execute(stmt.returning(messages.c.message_id)).scalars())
+    _free(conn, ids)
+    return len(ids)
+
+
+def free_undelivered(conn: Connection, ids: Sequence[str], worker: str) -> None:
+    """Of these messages `worker` held, those cancelled and not delivered: their papers are
+    free again."""
+    for chunk in chunks(list(ids)):
+        _free_held(conn, messages.c.message_id.in_(chunk) & (messages.c.lease_owner == worker))
+
+
+def _lapsed(conn: Connection, gone: Collection[str]) -> Any:
+    lapsed = messages.c.lease_until < clock(conn)
+    return lapsed | messages.c.lease_owner.in_(list(gone)) if gone else lapsed
+
+
+def abandoned(conn: Connection, gone: Collection[str]) -> bool:
+    """Whether messages were cancelled while a worker now gone (or whose lease ran out) held
+    them, before it said whether the relay took them."""
+    stmt = select(messages.c.message_id).where(_held(_lapsed(conn, gone))).limit(1)
+    return conn.execute(stmt).first() is not None
+
+
+def free_abandoned(conn: Connection, gone: Collection[str]) -> int:
+    """The papers of those `abandoned` messages are free again. How many messages."""
+    return _free_held(conn, _lapsed(conn, gone))
 
 
 def _pending_to(email: str) -> Any:
     return (messages.c.subscriber_email == email) & (messages.c.status == PENDING)
 
 
-def mark_failed(conn: Connection, message_id: str, answer: str) -> None:
+def mark_failed(conn: Connection, message_id: str, answer: str, worker: str) -> None:
     """A permanent refusal of a pending message. The papers are freed (a later digest may
     carry them if the address recovers)."""
     ids = _end(
         conn,
-        (messages.c.message_id == message_id) & (messages.c.status == PENDING),
+        messages.c.message_id == message_id,
         FAILED,
         answer,
         attempts=messages.c.attempts + 1,
+        **_RELEASED,
     )
     _free(conn, ids)
     if not ids:
-        free_undelivered(conn, message_id)
-
-
-def count_refusal(conn: Connection, email: str, answer: str) -> Suppression:
-    """One more refusal that blames the address: its record after counting it."""
-    row = conn.execute(select(suppressions).where(suppressions.c.email == email)).first()
-    if row is None:
-        stamp = now()
-        conn.execute(
-            insert(suppressions).values(
-                email=email, failures=1, last_answer=answer, first_failed_at=stamp
-            )
-        )
-        return Suppression(email, 1, answer, stamp, None)
-    failures = row.failures + 1
-    conn.execute(
-        update(suppressions)
-        .where(suppressions.c.email == email)
-        .values(failures=failures, last_answer=answer)
-    )
-    return Suppression(email, failures, answer, row.first_failed_at, row.suppressed_at)
-
-
-def suppress(conn: Connection, email: str) -> None:
-    """Mark the address suppressed (its refusals counted by `count_refusal`)."""
-    conn.execute(
-        update(suppressions).where(suppressions.c.email == email).values(suppressed_at=now())
-    )
+        free_undelivered(conn, [message_id], worker)
 
 
 def cancel(conn: Connection, where: Any, why: str) -> None:
     """Cancel pending messages. Those no worker holds free their papers at once; one a
     worker is sending keeps them until the worker says whether the relay took it
-    (`mark_sent`, or `free_undelivered`)."""
-    at = now()
-    idle = messages.c.lease_owner.is_(None) | (messages.c.lease_until < at)
-    _free(conn, _end(conn, where & idle, CANCELLED, why))
+    (`mark_sent`, or `free_undelivered`; `free_abandoned` if the worker is gone)."""
+    idle = messages.c.lease_owner.is_(None) | (messages.c.lease_until < clock(conn))
+    _free(conn, _end(conn, where & idle, CANCELLED, why, **_RELEASED))
     _end(conn, where & ~idle, CANCELLED, why)
 
 
@@ -425,16 +362,6 @@ def cancel_pending_to_absent(conn: Connection, suppressed: Collection[str]) -> i
     for email in stale:
         cancel_pending(conn, email, "no longer an active subscriber")
     return len(stale)
-
-
-def suppressed(conn: Connection) -> set[str]:
-    stmt = select(suppressions.c.email).where(suppressions.c.suppressed_at.is_not(None))
-    return set(conn.execute(stmt).scalars())
-
-
-def unsuppress(conn: Connection, email: str) -> bool:
-    """Forget an address's refusals; False if none were counted."""
-    return bool(conn.execute(delete(suppressions).where(suppressions.c.email == email)).rowcount)
 
 
 def count(conn: Connection, status: str) -> int:
@@ -458,19 +385,3 @@ def latest(conn: Connection, status: str, limit: int = 20) -> list[MessageRecord
         .limit(limit)
     )
     return [MessageRecord(*row) for row in rows]
-
-
-def suppressions_now(conn: Connection) -> list[Suppression]:
-    """The addresses suppressed now, the longest suppressed first."""
-    rows = conn.execute(
-        select(
-            suppressions.c.email,
-            suppressions.c.failures,
-            suppressions.c.last_answer,
-            suppressions.c.first_failed_at,
-            suppressions.c.suppressed_at,
-        )
-        .where(suppressions.c.suppressed_at.is_not(None))
-        .order_by(suppressions.c.suppressed_at)
-    )
-    return [Suppression(*row) for row in rows]

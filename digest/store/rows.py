@@ -1,5 +1,5 @@
-"""What the table modules share: the clock as stored, IN lists in slices, fast bulk inserts,
-and new random ids."""
+"""What the table modules share: the clock as stored and as leases read it, IN lists in
+slices, fast bulk inserts, and new random ids."""
 
 from __future__ import annotations
 
@@ -8,12 +8,22 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert
+from sqlalchemy import Connection, Table, bindparam, func, insert, select
 
 
 def now() -> datetime:
     """The time as the store keeps it: aware, in UTC (`types.UTCDateTime`)."""
     return datetime.now(UTC)
+
+
+def clock(conn: Connection) -> datetime:
+    """The time by which leases are taken and judged. On a server database, the server's:
+    workers on several hosts then agree on when a lease runs out, whatever their own clocks
+    say. A SQLite file has one host."""
+    if conn.dialect.name == "postgresql":
+        at: datetime = conn.execute(select(func.now())).scalar_one()
+        return at.astimezone(UTC)
+    return now()
 
 
 def chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:

@@ -83,13 +83,20 @@ def receiving_counts(conn: Connection) -> tuple[int, int]:
 
 
 def receiving_among(conn: Connection, emails: Sequence[str]) -> set[str]:
-    """Of `emails`, those active and not paused now."""
+    """Of `emails`, those active and not paused now. Their rows stay locked against change
+    until the transaction ends (FOR SHARE on PostgreSQL; SQLite's write lock is already
+    held), so one who leaves meanwhile either is left out here, or leaves after this
+    transaction and cancels what it stored."""
     out: set[str] = set()
     for chunk in chunks(list(emails)):
-        stmt = select(subscribers.c.email).where(
-            subscribers.c.email.in_(chunk),
-            subscribers.c.status == ACTIVE,
-            subscribers.c.paused.is_(False),
+        stmt = (
+            select(subscribers.c.email)
+            .where(
+                subscribers.c.email.in_(chunk),
+                subscribers.c.status == ACTIVE,
+                subscribers.c.paused.is_(False),
+            )
+            .with_for_update(read=True)
         )
         out.update(conn.execute(stmt).scalars())
     return out

@@ -105,7 +105,7 @@ def test_permanent_refusal_fails_one_message_and_repeated_ones_suppress(
 
     smtp_server.handler.refuse_rcpt.clear()
     with create_engine(settings.database.url).begin() as conn:
-        assert store.outbox.unsuppress(conn, GRACE)
+        assert store.suppressions.unsuppress(conn, GRACE)
     assert daily.run(settings, DAY).sent == 1
     assert smtp_server.handler.count() == {ADA: 1, GRACE: 1}
 

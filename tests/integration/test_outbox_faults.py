@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from digest.jobs import daily
 from digest.jobs.visitors import Visitors
 from digest.store import schema
 from tests.support.databases import is_postgres
+from tests.support.net import free_port
 from tests.support.settings import database_of, imported, make_settings
 from tests.support.smtp import SMTPServer
 
@@ -196,3 +197,67 @@ def test_runs_while_another_writer_keeps_the_database_busy(workdir: Path) -> Non
         db.dispose()
     assert not errors, errors
     assert changes[0] > 20
+
+
+def test_a_deferred_message_stays_with_its_worker_while_it_sends_others(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relay defers ada's digest, then takes its time over grace's, longer than a lease
+    lasts. The run's worker keeps renewing its lease on ada's digest meanwhile, so a `digest
+    send` started then does not take it: ada gets it once, from the run's next pass."""
+    from digest.deliver import sender
+    from digest.jobs import send
+
+    monkeypatch.setattr(sender, "lease_seconds", lambda smtp: 1.0)
+    monkeypatch.setattr(send, "lease_seconds", lambda smtp: 1.0)
+    with SMTPServer() as smtp:
+        smtp.handler.faults[ADA] = ["451 4.3.0 try again later"]
+        smtp.handler.data_delay = 3.0
+        settings = make_settings(
+            workdir,
+            **smtp.env(
+                SMTP_RETRIES="1",
+                SMTP_RETRY_DELAY="4",
+                SMTP_MAX_CONNECTIONS="1",
+                SMTP_TIMEOUT="10",
+            ),
+        )
+        reports: list = []
+        run = threading.Thread(target=lambda: reports.append(daily.run(settings, DAY)))
+        run.start()
+        deadline = time.monotonic() + 30
+        while smtp.handler.attempts[ADA] < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.5)  # grace's digest still in the relay's hands, ada's lease due
+        other = send.drain(settings)
+        run.join()
+        assert other.sent == 0
+        assert reports[0].sent == 2 and smtp.handler.count() == {ADA: 1, GRACE: 1}
+
+
+def test_papers_of_a_message_cancelled_in_a_dead_workers_hands_are_freed(workdir: Path) -> None:
+    """A worker held ada's digest when she unsubscribed, then died before it could say
+    whether the relay took it. Once she undoes the unsubscribe, the next run mails her
+    those papers: they are not held for a worker that is gone."""
+    db, _ = imported(workdir)
+    closed = {
+        "DIGEST_EMAIL_BACKEND": "smtp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(free_port()),
+        "SMTP_SECURITY": "none",
+    }
+    assert daily.run(make_settings(workdir, **closed), DAY).exit_code == 1  # all stays pending
+    with db.writing() as conn:
+        leased = store.leases.claim(conn, "dead-host:1:abc", 10, timedelta(minutes=5))
+    assert {email for _, email in leased} == {ADA, GRACE}
+    visitors = Visitors(db)
+    with db.reading() as conn:
+        ada = store.subscribers.get(conn, ADA)
+    undo = visitors.unsubscribe(ada)
+    with db.reading() as conn:
+        ada = store.subscribers.get(conn, ADA)
+    assert visitors.undo_unsubscribe(ada, undo)
+    with SMTPServer() as smtp:
+        report = daily.run(make_settings(workdir, **smtp.env()), DAY)
+        assert report.ok and smtp.handler.count() == {ADA: 1, GRACE: 1}
+    db.dispose()

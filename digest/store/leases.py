@@ -1,0 +1,92 @@
+"""Which worker sends what. A pending message is sent by the worker that leased it:
+lease_owner names the worker, and lease_until says until when no other may take it. A lease is
+taken atomically (SKIP LOCKED on PostgreSQL, the write lock on SQLite), so no message is ever
+in two workers' hands; a lease whose owner is gone is void at once, one that ran out is void
+too."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from ..domain.digest import CANCELLED, PENDING
+from .rows import chunks, clock
+from .schema import messages
+
+
+def _takeable(at: datetime, gone: Collection[str]) -> Any:
+    free = messages.c.lease_owner.is_(None) | (messages.c.lease_until < at)
+    if gone:
+        free = free | messages.c.lease_owner.in_(list(gone))
+    return (messages.c.status == PENDING) & free
+
+
+def lease_owners(conn: Connection, cancelled: bool = False) -> set[str]:
+    """The workers holding leases on pending messages now (and, with `cancelled`, on messages
+    cancelled while they held them)."""
+    statuses = [PENDING, CANCELLED] if cancelled else [PENDING]
+    stmt = (
+        select(messages.c.lease_owner)
+        .where(
+            messages.c.status.in_(statuses),
+            messages.c.lease_owner.is_not(None),
+            messages.c.lease_until >= clock(conn),
+        )
+        .distinct()
+    )
+    return set(conn.execute(stmt).scalars())
+
+
+def claimable(conn: Connection, gone: Collection[str] = (), at_least: int | None = None) -> int:
+    """How many pending messages a worker could lease now (counting only up to `at_least`,
+    when that is all the caller wants to know)."""
+    takeable = select(messages.c.message_id).where(_takeable(clock(conn), gone)).limit(at_least)
+    stmt = select(func.count()).select_from(takeable.subquery())
+    return int(conn.execute(stmt).scalar_one())
+
+
+def claim(
+    conn: Connection, worker: str, limit: int, lease: timedelta, gone: Collection[str] = ()
+) -> list[tuple[str, str]]:
+    """Lease up to `limit` pending messages to `worker`, oldest first: (Message-ID,
+    recipient) of each. Call it in a transaction that writes (`Database.writing`)."""
+    at = clock(conn)
+    pick = (
+        select(messages.c.message_id, messages.c.subscriber_email)
+        .where(_takeable(at, gone))
+        .order_by(messages.c.created_at, messages.c.message_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = [(r.message_id, r.subscriber_email) for r in conn.execute(pick)]
+    if rows:
+        conn.execute(
+            update(messages)
+            .where(messages.c.message_id.in_([mid for mid, _ in rows]))
+            .values(lease_owner=worker, lease_until=at + lease)
+        )
+    return rows
+
+
+def renew(conn: Connection, worker: str, ids: Sequence[str], lease: timedelta) -> None:
+    """Extend `worker`'s leases on these messages."""
+    until = clock(conn) + lease
+    for chunk in chunks(list(ids)):
+        conn.execute(
+            update(messages)
+            .where(messages.c.message_id.in_(chunk), messages.c.lease_owner == worker)
+            .values(lease_until=until)
+        )
+
+
+def unlease(conn: Connection, worker: str, ids: Sequence[str]) -> None:
+    """Give back `worker`'s leases on these messages, for another worker or the next run."""
+    for chunk in chunks(list(ids)):
+        conn.execute(
+            update(messages)
+            .where(messages.c.message_id.in_(chunk), messages.c.lease_owner == worker)
+            .values(lease_owner=None, lease_until=None)
+        )
