@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from jinja2 import TemplateError
 
@@ -45,10 +45,10 @@ class Filler:
                 digests = decider.decide(conn, batch)
             with timed(clock, "compose", cpu=True):
                 composed = list(self.composed(digests))
-            with timed(clock, "store", cpu=True), self.db.writing() as conn:
-                stored = self.store(conn, composed, run_id, advance)
-                weekly = [s.email for s in batch if s.email in who.weekly]
-                store.subscribers.mark_weekly(conn, weekly, decider.day)
+            weekly = [s.email for s in batch if s.email in who.weekly]
+            with timed(clock, "store", cpu=True):
+                stored = self.stored(composed, run_id, weekly, decider.day)
+            self.left(composed, stored, advance)
             self.result.mailed += len(digests)
             self.passed_over(batch, digests, who, advance)
             yield len(stored)
@@ -61,23 +61,40 @@ class Filler:
                 f"{self.composer.fallback}"
             )
 
-    def store(
-        self, conn: Tx, composed: Sequence[Composed], run_id: int, advance: Advance
+    def stored(
+        self, composed: Sequence[Composed], run_id: int, weekly: Sequence[str], day: date
     ) -> list[Composed]:
+        """A batch stored in one transaction, run again when the database was busy; the
+        weekly subscribers' week marked done with it."""
+
+        def work(conn: Tx) -> list[Composed]:
+            kept = self.store(conn, composed, run_id)
+            store.subscribers.mark_weekly(conn, weekly, day)
+            return kept
+
+        return self.db.retried(work)
+
+    def store(self, conn: Tx, composed: Sequence[Composed], run_id: int) -> list[Composed]:
         """Store the batch's messages, but for subscribers who left, paused or were
         suppressed since the batch was read (their digest was decided from an older read)."""
         emails = [c.digest.subscriber.email for c in composed]
         receiving = store.subscribers.receiving_among(conn, emails)
         receiving -= store.suppressions.suppressed(conn)
         kept = [c for c in composed if c.digest.subscriber.email in receiving]
+        store.outbox.add_pending(conn, [(c.digest, c.subject, c.raw) for c in kept], run_id)
+        return kept
+
+    def left(
+        self, composed: Sequence[Composed], stored: Sequence[Composed], advance: Advance
+    ) -> None:
+        """Say who was not mailed because they left while their batch was decided."""
+        kept = {c.digest.message_id for c in stored}
         for c in composed:
-            if c.digest.subscriber.email not in receiving:
+            if c.digest.message_id not in kept:
                 self.reporter.info(
                     f"{c.digest.subscriber.email}: no longer receiving digests; not mailed"
                 )
                 advance()
-        store.outbox.add_pending(conn, [(c.digest, c.subject, c.raw) for c in kept], run_id)
-        return kept
 
     def composed(self, digests: Sequence[Digest]) -> Iterator[Composed]:
         """Each digest composed; one that cannot be is reported and skipped, its papers left

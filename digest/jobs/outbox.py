@@ -82,21 +82,22 @@ class StoreLedger:
         )
 
     def renew(self, ids: Sequence[str], seconds: float) -> None:
-        with self.db.writing() as conn:
-            store.leases.renew(conn, self.worker, ids, timedelta(seconds=seconds))
+        lease = timedelta(seconds=seconds)
+        self.db.retried(lambda conn: store.leases.renew(conn, self.worker, ids, lease))
 
     def release(self, ids: Sequence[str]) -> None:
-        with self.db.writing() as conn:
+        def work(conn: Tx) -> None:
             store.outbox.free_undelivered(conn, ids, self.worker)
             store.leases.unlease(conn, self.worker, ids)
+
+        self.db.retried(work)
 
     def load(self, message_id: str) -> Outgoing | None:
         with self.db.reading() as conn:
             return store.outbox.outgoing(conn, message_id, self.worker)
 
     def skipped(self, message_id: str) -> None:
-        with self.db.writing() as conn:
-            store.outbox.free_undelivered(conn, [message_id], self.worker)
+        self.db.retried(lambda conn: store.outbox.free_undelivered(conn, [message_id], self.worker))
 
     def sent(self, message_id: str, recipient: str) -> None:
         with self.db.committing() as conn:
@@ -110,11 +111,12 @@ class StoreLedger:
                 self.finished()
 
     def deferred(self, message_id: str, answer: str) -> None:
-        with self.db.writing() as conn:
-            store.outbox.mark_deferred(conn, message_id, answer, self.worker)
+        self.db.retried(
+            lambda conn: store.outbox.mark_deferred(conn, message_id, answer, self.worker)
+        )
 
     def failed(self, message_id: str, recipient: str, answer: str, address_fault: bool) -> bool:
-        with self.db.writing() as conn:
+        def work(conn: Tx) -> bool:
             store.outbox.mark_failed(conn, message_id, answer, self.worker)
             if not address_fault:
                 return False
@@ -127,6 +129,7 @@ class StoreLedger:
                 store.outbox.cancel_pending(conn, recipient, "address suppressed")
             return now
 
+        return self.db.retried(work)
+
     def finished(self) -> None:
-        with self.db.writing() as conn:
-            store.outbox.drop_sent_bytes(conn)
+        self.db.retried(store.outbox.drop_sent_bytes)

@@ -154,7 +154,7 @@ def test_a_subscriber_who_leaves_while_their_batch_is_decided_is_not_mailed(
     filler = Filler(db, composer_for(settings), RunResult(days=[DAY]), Silent())
     composed = list(filler.composed(digests))
     with db.writing() as conn:
-        stored = filler.store(conn, composed, 1, lambda: None)
+        stored = filler.store(conn, composed, 1)
     assert [c.digest.subscriber.email for c in stored] == [ADA]
     with db.reading() as conn:
         owed = conn.execute(

@@ -3,6 +3,9 @@ seen (those that decide what others mean come first)."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from digest.errors import ConfigError
@@ -27,3 +30,17 @@ def test_the_first_bad_setting_is_named(env: dict[str, str], named: str) -> None
     with pytest.raises(ConfigError) as raised:
         load_settings(env, dotenv_path=None)
     assert str(raised.value).startswith(named)
+
+
+def test_every_setting_is_documented() -> None:
+    """An operator finds each variable the program reads in .env.example and the README."""
+    root = Path(__file__).resolve().parents[2]
+    read = set(
+        re.findall(r'"((?:DIGEST|SMTP)_[A-Z_]+)"', (root / "digest/settings.py").read_text())
+    )
+    assert {"DIGEST_DATABASE_URL", "DIGEST_AUTO_MIGRATE", "SMTP_HOST"} <= read
+    example = (root / ".env.example").read_text()
+    readme = (root / "README.md").read_text()
+    assert sorted(n for n in read if f"{n}=" not in example) == []
+    table = "\n".join(line.split(" | ")[0] for line in readme.splitlines() if line[:3] == "| `")
+    assert sorted(n for n in read if f"`{n}`" not in table) == []
