@@ -36,13 +36,7 @@ _subscribers = sa.table(
 
 def upgrade() -> None:
     conn = op.get_bind()
-    if conn.dialect.name == "postgresql":
-        for table, columns in TIMESTAMPS.items():
-            for column in columns:
-                op.execute(
-                    f"ALTER TABLE {table} ALTER COLUMN {column} "
-                    f"TYPE TIMESTAMP WITH TIME ZONE USING {column} AT TIME ZONE 'UTC'"
-                )
+    _zones("WITH")
     op.add_column(
         "subscribers", sa.Column("frequency", sa.String, nullable=False, server_default="daily")
     )
@@ -65,11 +59,16 @@ def downgrade() -> None:
     op.drop_column("messages", "lease_until")
     op.drop_column("messages", "lease_owner")
     op.drop_column("subscribers", "frequency")
-    conn = op.get_bind()
-    if conn.dialect.name == "postgresql":
-        for table, columns in TIMESTAMPS.items():
-            for column in columns:
-                op.execute(
-                    f"ALTER TABLE {table} ALTER COLUMN {column} "
-                    f"TYPE TIMESTAMP WITHOUT TIME ZONE USING {column} AT TIME ZONE 'UTC'"
-                )
+    _zones("WITHOUT")
+
+
+def _zones(kind: str) -> None:
+    """PostgreSQL's timestamps WITH or WITHOUT their time zone, read as UTC either way."""
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for table, columns in TIMESTAMPS.items():
+        for column in columns:
+            op.execute(
+                f"ALTER TABLE {table} ALTER COLUMN {column} "
+                f"TYPE TIMESTAMP {kind} TIME ZONE USING {column} AT TIME ZONE 'UTC'"
+            )
