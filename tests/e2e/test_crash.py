@@ -4,6 +4,7 @@ SMTP server: every subscriber ends with exactly one copy of their digest."""
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import signal
 import subprocess
@@ -18,6 +19,8 @@ from sqlalchemy.exc import DBAPIError
 from digest.store import schema
 from tests.support.cli import DAY, environment, write_subscribers
 from tests.support.databases import database_url, is_postgres
+from tests.support.http import FakeHF, Scripted
+from tests.support.listings import sample_items
 from tests.support.smtp import SMTPServer
 
 # Every test here runs on SQLite and on PostgreSQL (`database` in conftest.py).
@@ -175,9 +178,14 @@ def test_two_runs_started_at_once_share_the_sending_and_send_one_copy_each(
 ) -> None:
     """One decides; the other sends alongside it, then decides in turn and finds nothing new."""
     emails = write_subscribers(tmp_path, 40)
-    with SMTPServer() as smtp:
-        smtp.handler.data_delay = 0.05  # keeps the first run busy while the second starts
-        procs = [start(tmp_path, smtp, SMTP_MAX_CONNECTIONS="2") for _ in range(2)]
+    with SMTPServer() as smtp, FakeHF() as hf:
+        # The first fetch is slow, so the run that holds the run lock holds it while the
+        # other starts, however the two processes' start-up times fall.
+        hf.days[DAY] = sample_items(DAY)
+        hf.script.append(Scripted(200, json.dumps(hf.days[DAY]).encode(), delay=2.0))
+        smtp.handler.data_delay = 0.05
+        env = {"DIGEST_SOURCES": "huggingface", "DIGEST_HF_API_URL": hf.api_url}
+        procs = [start(tmp_path, smtp, SMTP_MAX_CONNECTIONS="2", **env) for _ in range(2)]
         results = [finish(p) for p in procs]
         assert [code for code, _, _ in results] == [0, 0], results
         assert any("another run is deciding" in err for _, _, err in results)
