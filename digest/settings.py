@@ -236,11 +236,19 @@ def _schedule(env: Mapping[str, str], timezone: str) -> ScheduleSettings:
     )
 
 
+DATABASES = "sqlite:///FILE or postgresql+psycopg://USER:PASSWORD@HOST/DATABASE"
+
+
 def _database(env: Mapping[str, str]) -> str:
+    """The database URL; `postgres://` and `postgresql://` (as hosting services write them)
+    mean PostgreSQL through psycopg 3, the driver this project is tested with."""
     url = _get(env, "DIGEST_DATABASE_URL") or "sqlite:///digest.db"
-    if "://" not in url:
-        raise ConfigError(f"DIGEST_DATABASE_URL={url!r} is not a database URL")
-    return url
+    scheme, sep, rest = url.partition("://")
+    if scheme in ("postgres", "postgresql"):
+        scheme = "postgresql+psycopg"
+    if not sep or scheme not in ("sqlite", "postgresql+psycopg"):
+        raise ConfigError(f"DIGEST_DATABASE_URL is not a database URL this supports: {DATABASES}")
+    return f"{scheme}://{rest}"
 
 
 def _templates(env: Mapping[str, str]) -> Path | None:

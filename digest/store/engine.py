@@ -159,7 +159,7 @@ def _engine(url: str, connections: int = 5) -> Engine:
         pool = {} if memory else {"pool_size": connections, "max_overflow": connections}
         engine = create_engine(url, **pool)
     except (SQLAlchemyError, ValueError, ImportError, OSError) as exc:
-        raise ConfigError(f"DIGEST_DATABASE_URL={safe_url(url)}: {exc}") from None
+        raise ConfigError(f"DIGEST_DATABASE_URL={safe_url(url)}: {_first_line(exc)}") from None
     if engine.dialect.name == "sqlite":
         _sqlite(engine)
     return engine
@@ -177,7 +177,8 @@ def _checked(db: Database, url: str, migrate: bool) -> migrations.Version:
     except SQLAlchemyError as exc:
         db.dispose()
         raise ConfigError(
-            f"DIGEST_DATABASE_URL={safe_url(url)}: cannot open database: {exc.orig or exc}"
+            f"DIGEST_DATABASE_URL={safe_url(url)}: cannot open database: "
+            f"{_first_line(exc.orig or exc)}"
         ) from None
     except ConfigError:
         db.dispose()
@@ -252,8 +253,16 @@ def _lost_a_race(exc: DBAPIError) -> bool:
 
 
 def safe_url(url: str) -> str:
-    """The database URL as it may appear in a message: password masked."""
-    try:
-        return repr(make_url(url).render_as_string(hide_password=True))
-    except (ValueError, SQLAlchemyError):
-        return "(unparsable URL)"
+    """The database URL as it may appear in a message: password masked, up to the last
+    '@' (a password holding an unescaped '@' is still all masked)."""
+    scheme, _, rest = url.partition("://")
+    credentials, at, place = rest.rpartition("@")
+    if at and ":" in credentials:
+        rest = f"{credentials.split(':', 1)[0]}:***@{place}"
+    return repr(f"{scheme}://{rest}")
+
+
+def _first_line(exc: BaseException) -> str:
+    """A driver's message without its hints and context lines: one line for the operator."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

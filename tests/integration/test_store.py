@@ -79,3 +79,18 @@ def test_rollback_leaves_nothing(tmp_path: Path) -> None:
         store_papers(conn, [make("2511.00001", "T")], "huggingface")
         tx.rollback()
     assert count(engine, schema.papers) == 0
+
+
+def test_a_database_server_that_does_not_answer_is_one_line_naming_it() -> None:
+    """Nothing listens on the port: the operator reads one line, with the password masked,
+    not the driver's hints on several lines."""
+    from digest.errors import ConfigError
+    from tests.support.net import free_port
+
+    url = f"postgresql+psycopg://digest:hunter2@127.0.0.1:{free_port()}/paper_digest"
+    with pytest.raises(ConfigError) as raised:
+        store.open_database(url)
+    message = str(raised.value)
+    assert message.startswith("DIGEST_DATABASE_URL='postgresql+psycopg://digest:***@127.0.0.1")
+    assert "\n" not in message and "hunter2" not in message
+    assert "refused" in message.lower()

@@ -44,3 +44,34 @@ def test_every_setting_is_documented() -> None:
     assert sorted(n for n in read if f"{n}=" not in example) == []
     table = "\n".join(line.split(" | ")[0] for line in readme.splitlines() if line[:3] == "| `")
     assert sorted(n for n in read if f"`{n}`" not in table) == []
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql://u:p@h:5433/db", "postgresql+psycopg://u:p@h:5433/db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("sqlite:///state/digest.db", "sqlite:///state/digest.db"),
+    ],
+)
+def test_database_urls_as_hosting_services_write_them(given: str, used: str) -> None:
+    assert load_settings({"DIGEST_DATABASE_URL": given}, dotenv_path=None).database.url == used
+
+
+@pytest.mark.parametrize(
+    "given", ["mysql://root:hunter2@h/db", "postgresql+psycopg2://u@h/db", "u:hunter2@h/db"]
+)
+def test_an_unsupported_database_url_is_one_line_without_its_password(given: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"DIGEST_DATABASE_URL": given}, dotenv_path=None)
+    message = str(raised.value)
+    assert "postgresql+psycopg://" in message and "\n" not in message
+    assert "hunter2" not in message
+
+
+def test_a_password_holding_an_at_sign_is_masked_whole() -> None:
+    from digest.store.engine import safe_url
+
+    shown = safe_url("postgresql+psycopg://digest:top@secret@db.example.org/pd")
+    assert shown == "'postgresql+psycopg://digest:***@db.example.org/pd'"
