@@ -22,5 +22,4 @@ def upgrade_cmd() -> None:
     elif before.empty:
         click.echo(f"created the database at revision {now}")
     else:
-        was = f"revision {before.current}" if before.current else "a schema from before versioning"
-        click.echo(f"upgraded the database from {was} to revision {now}")
+        click.echo(before.upgraded())

@@ -64,7 +64,10 @@ def run(
     composer = composer_for(settings)
     result.destination = transport_for(settings).describe()
     with opened(settings) as db:
-        job = DailyRun(settings, db, composer, result, reporter or Silent(), sources, stop)
+        reporter = reporter or Silent()
+        if db.upgraded:
+            reporter.info(f"{db.upgraded} (DIGEST_AUTO_MIGRATE)")
+        job = DailyRun(settings, db, composer, result, reporter, sources, stop)
         if dry_run:
             job.rehearse()
         else:

@@ -30,6 +30,7 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.upgraded: str | None = None  # what opening it did to its schema, if it upgraded it
         # SQLite has one writer at a time. This process's threads take turns on a mutex, which
         # hands over in microseconds, rather than on SQLite's busy handler, which sleeps in
         # steps of milliseconds; other processes still wait on SQLite's lock.
@@ -136,7 +137,9 @@ def open_database(url: str, *, migrate: bool = False, connections: int = 5) -> D
     once. ConfigError when it cannot be opened, or its schema is not this code's (the URL's
     password never appears in the message)."""
     db = Database(_engine(url, connections))
-    _checked(db, url, migrate)
+    before = _checked(db, url, migrate)
+    if migrate and not (before.up_to_date or before.empty):
+        db.upgraded = before.upgraded()
     return db
 
 

@@ -318,3 +318,8 @@ def test_auto_migrate_upgrades_without_asking(cwd: Path) -> None:
         db.executescript(BEFORE_BASELINE)
     run = digest(cwd, "run", "--date", "2025-11-06", DIGEST_AUTO_MIGRATE="true")
     assert run.returncode == 0, run.stderr
+    assert re.search(
+        r"info: upgraded the database from a schema from before versioning to revision \d+ "
+        r"\(DIGEST_AUTO_MIGRATE\)",
+        run.stderr,
+    )

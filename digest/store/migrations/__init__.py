@@ -50,6 +50,11 @@ class Version:
     def up_to_date(self) -> bool:
         return self.current == self.head
 
+    def upgraded(self) -> str:
+        """What upgrading from here to head did, in the operator's words."""
+        was = f"revision {self.current}" if self.current else "a schema from before versioning"
+        return f"upgraded the database from {was} to revision {self.head}"
+
     @property
     def newer(self) -> bool:
         """Written by a newer version of paper-digest."""
