@@ -106,11 +106,12 @@ class DailyRun:
     def rehearse(self) -> None:
         """The dry run: every digest decided and composed as the run would, then all undone."""
         with self.prepared(keep=False) as (conn, who, decider):
+            filler = self.filler()
             for batch in batches(lambda: contextlib.nullcontext(conn), who):
                 digests = decider.decide(conn, batch)
                 self.result.mailed += len(digests)
-                self.filler().passed_over(batch, digests, who, lambda: None)
-                for c in self.filler().composed(digests):
+                filler.passed_over(batch, digests, who, lambda: None)
+                for c in filler.composed(digests):
                     self.reporter.info(f"would send to {c.digest.subscriber.email}: {c.subject}")
         self.summarize(who)
         if self.result.earlier:

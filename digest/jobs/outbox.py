@@ -35,15 +35,16 @@ def suppressing(failures: int, threshold: int, already: bool) -> bool:
     return failures >= threshold and not already
 
 
-def free_abandoned(db: Database, conn: Tx, me: str | None = None) -> set[str]:
+def gone_owners(db: Database, conn: Tx, me: str | None = None) -> set[str]:
+    """The workers holding leases (on pending messages, or on ones cancelled in their hands)
+    that are gone."""
+    return gone(db, store.leases.lease_owners(conn, cancelled=True) - {me})
+
+
+def free_abandoned(db: Database, conn: Tx) -> None:
     """Messages cancelled while a worker held them, whose worker then went away (or whose
-    lease ran out) before saying whether the relay took them: their papers are free again.
-    The lease owners that are gone."""
-    owners = store.leases.lease_owners(conn, cancelled=True) - {me}
-    absent = gone(db, owners)
-    if store.outbox.abandoned(conn, absent):
-        store.outbox.free_abandoned(conn, absent)
-    return absent
+    lease ran out) before saying whether the relay took them: their papers are free again."""
+    store.outbox.free_abandoned(conn, gone_owners(db, conn))
 
 
 class StoreLedger:
@@ -63,12 +64,11 @@ class StoreLedger:
         papers of messages cancelled while such a worker held them are freed then."""
         checked, absent = self._gone
         if time.monotonic() - checked > OWNERS_CHECKED_EVERY:
-            with self.db.reading() as conn:
-                owners = store.leases.lease_owners(conn, cancelled=True) - {self.worker}
-                absent = gone(self.db, owners)
+            with self.db.reading() as conn:  # a look first, so most checks do not write
+                absent = gone_owners(self.db, conn, self.worker)
                 abandoned = store.outbox.abandoned(conn, absent)
             if abandoned:
-                self.db.retried(lambda conn: free_abandoned(self.db, conn, self.worker))
+                self.db.retried(lambda conn: store.outbox.free_abandoned(conn, absent))
             self._gone = (time.monotonic(), absent)
         return absent
 

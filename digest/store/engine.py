@@ -156,9 +156,10 @@ def upgrade_database(url: str) -> tuple[migrations.Version, str]:
 def _engine(url: str, connections: int = 5) -> Engine:
     try:
         parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        sqlite = parsed.get_backend_name() == "sqlite"
+        memory = sqlite and parsed.database in (None, "", ":memory:")
+        if sqlite and not memory:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
         pool = {} if memory else {"pool_size": connections, "max_overflow": connections}
         engine = create_engine(url, **pool)
     except (SQLAlchemyError, ValueError, ImportError, OSError) as exc:

@@ -145,16 +145,16 @@ _OUTGOING = (
 _MARK_SENT = (
     update(messages)
     .where(messages.c.message_id == bindparam("mid"), messages.c.status == PENDING)
-    .values(
-        status=SENT,
-        sent_at=bindparam("at"),
-        attempts=messages.c.attempts + 1,
-        detail=None,
-        lease_owner=None,
-        lease_until=None,
-    )
+    .values(status=SENT, sent_at=bindparam("at"), attempts=messages.c.attempts + 1, detail=None)
+    .values(**_RELEASED)
 )
 _FORGET = delete(suppressions).where(suppressions.c.email == bindparam("address"))
+# PostgreSQL: both in one statement, one round trip.
+_MARK_SENT_AND_FORGET = (
+    select(func.count())
+    .select_from(_MARK_SENT.returning(messages.c.message_id).cte("sent"))
+    .add_cte(_FORGET.cte("forgiven"))
+)
 
 
 def outgoing(conn: Connection, message_id: str, worker: str) -> Outgoing | None:
@@ -175,26 +175,12 @@ def mark_sent(conn: Connection, message_id: str, email: str) -> bool:
     when it was not pending any more (cancelled while it was being sent: it stays cancelled,
     and keeps its papers, which were delivered). Its bytes are dropped later, in bulk."""
     at = now()
+    params = {"mid": message_id, "at": at, "address": email}
     if conn.dialect.name == "postgresql":
-        sent = (
-            update(messages)
-            .where(messages.c.message_id == message_id, messages.c.status == PENDING)
-            .values(
-                status=SENT,
-                sent_at=at,
-                attempts=messages.c.attempts + 1,
-                detail=None,
-                lease_owner=None,
-                lease_until=None,
-            )
-            .returning(messages.c.message_id)
-            .cte("sent")
-        )
-        forgiven = delete(suppressions).where(suppressions.c.email == email).cte("forgiven")
-        done = conn.execute(select(func.count()).select_from(sent).add_cte(forgiven)).scalar_one()
+        done = conn.execute(_MARK_SENT_AND_FORGET, params).scalar_one()
     else:
-        done = conn.execute(_MARK_SENT, {"mid": message_id, "at": at}).rowcount
-        conn.execute(_FORGET, {"address": email})
+        done = conn.execute(_MARK_SENT, params).rowcount
+        conn.execute(_FORGET, params)
     if not done:
         conn.execute(
             update(messages)
