@@ -233,8 +233,8 @@ def _sqlite(engine: Engine) -> None:
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout=15000")
-        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_MS}")
+        _wal(cur)
         # WAL's NORMAL: a commit survives the process being killed (what the outbox's exact
         # record relies on) without an fsync per sent message; only a power cut may lose the
         # last commits, which resends those messages (same Message-ID).
@@ -245,6 +245,26 @@ def _sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+
+# How long a SQLite connection waits for another's write lock before giving up.
+BUSY_MS = 15_000
+
+
+def _wal(cur: Any) -> None:
+    """WAL mode is stored in the file, so only a new database is switched. The switch does
+    not wait on SQLite's busy handler: a process that meets another one switching, or
+    closing its last connection, is refused at once, so it looks again until the wait a
+    write lock would get is used up."""
+    deadline = time.monotonic() + BUSY_MS / 1000
+    while cur.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as exc:  # the driver's OperationalError, whichever driver it is
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01 + random.random() * 0.02)
 
 
 def _lost_a_race(exc: DBAPIError) -> bool:
