@@ -71,6 +71,33 @@ def header_block(msg: EmailMessage) -> bytes:
     return head
 
 
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PHRASE = re.compile(rf"{_ATOM}(?: {_ATOM})*")
+_ADDR_SPEC = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+_WORDS = re.compile(r"[!-~]+(?: [!-~]+)*")
+
+
+def plain_line(name: str, value: str) -> bytes | None:
+    """`name: value` on one line, when that is exactly what the email package writes: short
+    printable ASCII words, nothing it would fold, encode or quote. None otherwise (the email
+    package makes that header). A shortcut for the headers each message has of its own;
+    checked against the email package by `Composer` and the tests."""
+    line = f"{name}: {value}"
+    if len(line) > WIRE.max_line_length or "=?" in value or not _WORDS.fullmatch(value):
+        return None
+    return line.encode("ascii") + b"\r\n"
+
+
+def plain_address(display_name: str, addr_spec: str) -> str | None:
+    """`Name <addr>` (or the bare address) when the email package would write just that: a
+    display name of atoms, a dot-atom address. None when it would quote or encode."""
+    if not _ADDR_SPEC.fullmatch(addr_spec):
+        return None
+    if not display_name:
+        return addr_spec
+    return f"{display_name} <{addr_spec}>" if _PHRASE.fullmatch(display_name) else None
+
+
 def _verify(head: bytes, msg: EmailMessage) -> None:
     lines = head.split(b"\r\n")
     names = [line.split(b":", 1)[0].lower() for line in lines if not line[:1].isspace()]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
@@ -36,6 +36,8 @@ from .mime import (
     header_block,
     header_text,
     html_body,
+    plain_address,
+    plain_line,
     text_body,
 )
 from .templates import make_environment
@@ -134,6 +136,8 @@ class Composer:
         cssutils.ser.prefs.useMinified()  # the <style> premailer leaves (media queries), compact
         self.fixed_headers = self._fixed_headers()
         self._repeated: dict[tuple[str, str], bytes] = {}
+        self.plain_headers = True  # false once a plain header differed from the email package's
+        self.checked_headers = False
         self.fallback: str | None = None
         self.inlined = None
         self.checked = False
@@ -227,22 +231,54 @@ class Composer:
 
     def headers(self, digest: Digest, subject: str) -> list[bytes]:
         """The headers of this message that not every message shares, serialized and
-        verified."""
-        head = EmailMessage(policy=HEADERS)
-        head["Subject"] = subject
-        head["To"] = Address(
-            display_name=header_text(digest.subscriber.name or "", 100),
-            addr_spec=digest.subscriber.email,
-        )
-        head["Message-ID"] = digest.message_id
-        unsubscribe = ", ".join(f"<{url}>" for url in self.unsubscribe_links(digest.subscriber))
+        verified. Plain ones (short ASCII, as nearly all are) are written directly; the
+        first message's are also made by the email package, and if the two differ, the
+        email package makes every header from then on."""
+        fields = self.header_fields(digest, subject)
         shared = [self.repeated("Date", format_datetime(datetime.now(UTC)))]
-        if self.web(digest.subscriber):
-            head["List-Unsubscribe"] = unsubscribe
-            head["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
-        else:
-            shared.append(self.repeated("List-Unsubscribe", unsubscribe))
-        return [header_block(head), *shared]
+        if not self.web(digest.subscriber):
+            name, value = fields.pop()
+            shared.append(self.repeated(name, str(value)))
+        slow = self.packaged(fields)
+        if self.plain_headers:
+            fast = [plain_line(k, v) if isinstance(v, str) else None for k, v in fields]
+            if not self.checked_headers:
+                self.checked_headers = True
+                if all(fast) and b"".join(f for f in fast if f) != slow():
+                    self.plain_headers = False
+                    return [slow(), *shared]
+            if all(fast):
+                return [*(f for f in fast if f), *shared]
+        return [slow(), *shared]
+
+    def header_fields(self, digest: Digest, subject: str) -> list[tuple[str, object]]:
+        """This message's own headers, in order; the List-Unsubscribe without the web app
+        (the same for everyone) last."""
+        sub = digest.subscriber
+        name = header_text(sub.name or "", 100)
+        to = plain_address(name, sub.email) or Address(display_name=name, addr_spec=sub.email)
+        fields: list[tuple[str, object]] = [
+            ("Subject", subject),
+            ("To", to),
+            ("Message-ID", digest.message_id),
+        ]
+        unsubscribe = ", ".join(f"<{url}>" for url in self.unsubscribe_links(sub))
+        fields.append(("List-Unsubscribe", unsubscribe))
+        if self.web(sub):
+            fields.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))  # RFC 8058
+        return fields
+
+    @staticmethod
+    def packaged(fields: list[tuple[str, object]]) -> Callable[[], bytes]:
+        """The header block of `fields` as the email package builds and verifies it."""
+
+        def build() -> bytes:
+            head = EmailMessage(policy=HEADERS)
+            for name, value in fields:
+                head[name] = value
+            return header_block(head)
+
+        return build
 
     def repeated(self, name: str, value: str) -> bytes:
         """A header many messages of a run share (the Date of this second, the mailto:
