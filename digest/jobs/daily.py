@@ -204,7 +204,7 @@ class DailyRun:
             reporter.info(f"{result.earlier} message(s) pending from earlier runs go out too")
         total = result.earlier + who.receiving
         with reporter.steps("mailing", total) as advance, timed(result.timings, "deliver"):
-            filling = self.filler().fill(who, decider, run_id, advance)
+            filling = self.filler().fill(who, decider, run_id, advance, worker.kept)
             delivery = Delivery()
             filled = threading.Event()
             try:

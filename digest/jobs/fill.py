@@ -18,6 +18,7 @@ from ..domain.subscriber import Subscriber
 from ..progress import Advance, Reporter
 from ..store import Database, Tx
 from .decide import Decider
+from .outbox import Kept
 from .plan import Plan, batches, week_of
 from .result import RunResult, timed
 
@@ -36,9 +37,17 @@ class Filler:
     reporter: Reporter
     stop: threading.Event | None = None
 
-    def fill(self, who: Plan, decider: Decider, run_id: int, advance: Advance) -> Iterator[int]:
+    def fill(
+        self,
+        who: Plan,
+        decider: Decider,
+        run_id: int,
+        advance: Advance,
+        kept: Kept | None = None,
+    ) -> Iterator[int]:
         """Decide, compose and store the digests a batch at a time, yielding how many
-        messages each batch stored, as soon as it is stored."""
+        messages each batch stored, as soon as it is stored (their bytes also handed to
+        `kept`, for this process's lanes)."""
         clock = self.result.timings
         for batch in batches(self.db.reading, who, self.stop):
             with self.db.reading() as conn, timed(clock, "rank", cpu=True):
@@ -48,6 +57,8 @@ class Filler:
             weekly = [s.email for s in batch if s.email in who.weekly]
             with timed(clock, "store", cpu=True):
                 stored = self.stored(composed, run_id, weekly, decider.day)
+            if kept is not None:
+                kept.add((c.digest.message_id, c.raw) for c in stored)
             self.left(composed, stored, advance)
             self.result.mailed += len(digests)
             self.passed_over(batch, digests, who, advance)

@@ -11,7 +11,8 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from .. import store
@@ -22,6 +23,8 @@ from ..store.lock import gone
 
 OWNERS_CHECKED_EVERY = 2.0  # seconds between looks at which lease owners are still there
 DROP_BYTES_EVERY = 100  # messages sent between drops of the sent messages' bytes
+FRESH_FOR = 0.5  # seconds a message read with its lease is taken to be still pending
+KEPT = 1000  # messages whose bytes a process keeps, after storing them, for its own lanes
 
 
 def worker_id() -> str:
@@ -47,17 +50,105 @@ def free_abandoned(db: Database, conn: Tx) -> None:
     store.outbox.free_abandoned(conn, gone_owners(db, conn))
 
 
-class StoreLedger:
-    """The ledger of one worker over the store."""
+class Kept:
+    """The bytes of the messages this process stored lately, so its lanes send them without
+    reading them back; at most `limit`, the oldest let go first (those are read back)."""
 
-    def __init__(self, db: Database, worker: str, suppress_after: int, lease: float) -> None:
+    def __init__(self, limit: int = KEPT) -> None:
+        self.limit = limit
+        self.raw: dict[str, bytes] = {}
+        self.lock = threading.Lock()
+
+    def add(self, messages: Iterable[tuple[str, bytes]]) -> None:
+        with self.lock:
+            self.raw.update(messages)
+            while len(self.raw) > self.limit:
+                del self.raw[next(iter(self.raw))]
+
+    def having(self, ids: Iterable[str]) -> set[str]:
+        with self.lock:
+            return {mid for mid in ids if mid in self.raw}
+
+    def take(self, message_id: str) -> bytes | None:
+        with self.lock:
+            return self.raw.pop(message_id, None)
+
+
+class Marks:
+    """The "sent" marks of all the lanes of a process, committed together: a lane's mark
+    joins the next commit and the lane waits for it, so no lane sends another message before
+    its last one is recorded (the crash window stays one message per connection), while
+    the lanes share the cost of committing."""
+
+    def __init__(self, write: Callable[[list[Item]], None]) -> None:
+        self.write = write
+        self.cond = threading.Condition()
+        self.waiting: list[_Mark] = []
+        self.busy = False
+
+    def record(self, item: Item) -> None:
+        mark = _Mark(item)
+        with self.cond:
+            self.waiting.append(mark)
+            while not mark.done and self.busy:
+                self.cond.wait()
+            if mark.done:
+                return mark.check()
+            self.busy = True
+            group, self.waiting = self.waiting, []
+        error = None
+        try:
+            self.write([m.item for m in group])
+        except Exception as exc:  # each lane of the group says it could not be recorded
+            error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        with self.cond:
+            for m in group:
+                m.done, m.error = True, error
+            self.busy = False
+            self.cond.notify_all()
+        mark.check()
+
+
+@dataclass
+class _Mark:
+    item: Item
+    done: bool = False
+    error: str | None = None
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise NotRecorded(self.error)
+
+
+class NotRecorded(Exception):
+    """A commit that held this lane's "sent" mark failed."""
+
+
+class StoreLedger:
+    """The ledger of one worker over the store. A chunk of messages is leased and read in
+    one transaction (the bytes of those this process just stored are taken from memory);
+    a message read more than FRESH_FOR seconds before its turn is read again, so one
+    cancelled meanwhile is not sent."""
+
+    def __init__(
+        self,
+        db: Database,
+        worker: str,
+        suppress_after: int,
+        lease: float,
+        kept: Kept | None = None,
+    ) -> None:
         self.db = db
         self.worker = worker
         self.suppress_after = suppress_after
         self.lease = timedelta(seconds=lease)
+        self.kept = kept or Kept(0)
         self._gone: tuple[float, set[str]] = (float("-inf"), set())
         self._sent = 0
         self._lock = threading.Lock()
+        self._ready: dict[str, tuple[float, Outgoing]] = {}
+        self._forgive: set[str] = set()  # recipients with refusals counted, as last read
+        self._marks = Marks(self._write_marks)
 
     def _absent(self) -> set[str]:
         """The lease owners that are gone (looked up every few seconds, not per claim). The
@@ -77,9 +168,22 @@ class StoreLedger:
         with self.db.reading() as conn:  # a look first: most looks find nothing while a run fills
             if not store.leases.claimable(conn, absent, at_least=1):
                 return []
-        return self.db.retried(
-            lambda conn: store.leases.claim(conn, self.worker, limit, self.lease, absent)
-        )
+
+        def work(conn: Tx) -> tuple[list[Item], dict[str, Outgoing], set[str]]:
+            items = store.leases.claim(conn, self.worker, limit, self.lease, absent)
+            ids = [mid for mid, _ in items]
+            ready = store.outbox.ready(conn, ids, self.worker, self.kept.having(ids))
+            return items, ready, store.suppressions.counted(conn, {e for _, e in items})
+
+        items, ready, counted = self.db.retried(work)
+        self._remember(ready, counted)
+        return items
+
+    def _remember(self, ready: dict[str, Outgoing], counted: set[str]) -> None:
+        at = time.monotonic()
+        with self._lock:
+            self._ready.update((mid, (at, out)) for mid, out in ready.items())
+            self._forgive |= counted
 
     def renew(self, ids: Sequence[str], seconds: float) -> None:
         lease = timedelta(seconds=seconds)
@@ -91,17 +195,34 @@ class StoreLedger:
             store.leases.unlease(conn, self.worker, ids)
 
         self.db.retried(work)
+        with self._lock:
+            for mid in ids:
+                self._ready.pop(mid, None)
 
     def load(self, message_id: str) -> Outgoing | None:
-        with self.db.reading() as conn:
-            return store.outbox.outgoing(conn, message_id, self.worker)
+        with self._lock:
+            at, out = self._ready.pop(message_id, (float("-inf"), None))
+        if out is None or time.monotonic() - at > FRESH_FOR:
+            with self.db.reading() as conn:
+                known = self.kept.having([message_id])
+                out = store.outbox.ready(conn, [message_id], self.worker, known).get(message_id)
+                counted = store.suppressions.counted(conn, [out.recipient]) if out else set()
+            if out is None:
+                return None
+            self._remember({}, counted)
+        if out.raw:
+            return out
+        raw = self.kept.take(message_id)
+        if raw is None:  # let go from memory meanwhile: read it
+            with self.db.reading() as conn:
+                return store.outbox.ready(conn, [message_id], self.worker).get(message_id)
+        return replace(out, raw=raw)
 
     def skipped(self, message_id: str) -> None:
         self.db.retried(lambda conn: store.outbox.free_undelivered(conn, [message_id], self.worker))
 
     def sent(self, message_id: str, recipient: str) -> None:
-        with self.db.committing() as conn:
-            store.outbox.mark_sent(conn, message_id, recipient)
+        self._marks.record((message_id, recipient))
         with self._lock:
             self._sent += 1
             drop = self._sent % DROP_BYTES_EVERY == 0
@@ -109,6 +230,14 @@ class StoreLedger:
             # The message is recorded: bytes this drop could not take go with the next one.
             with contextlib.suppress(Exception):
                 self.finished()
+
+    def _write_marks(self, sent: list[Item]) -> None:
+        with self._lock:
+            forgive = {email for _, email in sent if email in self._forgive}
+        with self.db.writing() as conn:
+            store.outbox.mark_sent(conn, sent, forgive)
+        with self._lock:
+            self._forgive -= forgive
 
     def deferred(self, message_id: str, answer: str) -> None:
         self.db.retried(
@@ -129,7 +258,11 @@ class StoreLedger:
                 store.outbox.cancel_pending(conn, recipient, "address suppressed")
             return now
 
-        return self.db.retried(work)
+        suppressed = self.db.retried(work)
+        if address_fault:  # the next accepted message to it forgives this refusal
+            with self._lock:
+                self._forgive.add(recipient)
+        return suppressed
 
     def finished(self) -> None:
         self.db.retried(store.outbox.drop_sent_bytes)

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import store
 from ..deliver.sender import Delivery, Sender, lease_seconds, open_lanes
@@ -18,7 +18,7 @@ from ..progress import Advance, Reporter, Silent
 from ..settings import Settings
 from ..store import Database
 from ..store.lock import forget, holder, presence
-from .outbox import StoreLedger, worker_id
+from .outbox import Kept, StoreLedger, worker_id
 from .result import RunResult
 from .wiring import opened, transport_for
 
@@ -31,10 +31,13 @@ class Worker:
     db: Database
     settings: Settings
     id: str
+    kept: Kept = field(default_factory=Kept)  # what this process stored, for its lanes
 
     def ledger(self) -> StoreLedger:
         smtp = self.settings.mail.smtp
-        return StoreLedger(self.db, self.id, self.settings.mail.suppress_after, lease_seconds(smtp))
+        return StoreLedger(
+            self.db, self.id, self.settings.mail.suppress_after, lease_seconds(smtp), self.kept
+        )
 
     def sender(
         self,

@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from ..domain.digest import CANCELLED, PENDING
 from .rows import chunks, clock
@@ -40,12 +40,37 @@ def lease_owners(conn: Connection, cancelled: bool = False) -> set[str]:
     return set(conn.execute(stmt).scalars())
 
 
+# Built once (they run for every few messages sent); `gone` may be empty.
+_TAKEABLE = (messages.c.status == PENDING) & (
+    messages.c.lease_owner.is_(None)
+    | (messages.c.lease_until < bindparam("at"))
+    | messages.c.lease_owner.in_(bindparam("gone", expanding=True))
+)
+_PICK = (
+    select(messages.c.message_id, messages.c.subscriber_email)
+    .where(_TAKEABLE)
+    .order_by(messages.c.created_at, messages.c.message_id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_ANY = select(func.count()).select_from(
+    select(messages.c.message_id).where(_TAKEABLE).limit(bindparam("limit")).subquery()
+)
+_LEASE = (
+    update(messages)
+    .where(messages.c.message_id.in_(bindparam("ids", expanding=True)))
+    .values(lease_owner=bindparam("worker"), lease_until=bindparam("until"))
+)
+
+
 def claimable(conn: Connection, gone: Collection[str] = (), at_least: int | None = None) -> int:
     """How many pending messages a worker could lease now (counting only up to `at_least`,
     when that is all the caller wants to know)."""
-    takeable = select(messages.c.message_id).where(_takeable(clock(conn), gone)).limit(at_least)
-    stmt = select(func.count()).select_from(takeable.subquery())
-    return int(conn.execute(stmt).scalar_one())
+    if at_least is None:
+        takeable = select(messages.c.message_id).where(_takeable(clock(conn), gone))
+        return int(conn.execute(select(func.count()).select_from(takeable.subquery())).scalar_one())
+    params = {"at": clock(conn), "gone": sorted(gone), "limit": at_least}
+    return int(conn.execute(_ANY, params).scalar_one())
 
 
 def claim(
@@ -54,20 +79,11 @@ def claim(
     """Lease up to `limit` pending messages to `worker`, oldest first: (Message-ID,
     recipient) of each. Call it in a transaction that writes (`Database.writing`)."""
     at = clock(conn)
-    pick = (
-        select(messages.c.message_id, messages.c.subscriber_email)
-        .where(_takeable(at, gone))
-        .order_by(messages.c.created_at, messages.c.message_id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    rows = [(r.message_id, r.subscriber_email) for r in conn.execute(pick)]
+    picked = conn.execute(_PICK, {"at": at, "gone": sorted(gone), "limit": limit})
+    rows = [(r.message_id, r.subscriber_email) for r in picked]
     if rows:
-        conn.execute(
-            update(messages)
-            .where(messages.c.message_id.in_([mid for mid, _ in rows]))
-            .values(lease_owner=worker, lease_until=at + lease)
-        )
+        ids = [mid for mid, _ in rows]
+        conn.execute(_LEASE, {"ids": ids, "worker": worker, "until": at + lease})
     return rows
 
 

@@ -6,6 +6,7 @@ digest passed over. Who sends which message is in `leases`; refused addresses in
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -132,66 +133,74 @@ def claimed(
 
 
 # Built once: constructing a statement costs more than SQLite running it, and these run for
-# every message sent.
-_OUTGOING = (
-    select(messages, bodies.c.raw)
-    .join(bodies, bodies.c.message_id == messages.c.message_id)
-    .where(
-        messages.c.message_id == bindparam("mid"),
-        messages.c.status == PENDING,
-        messages.c.lease_owner == bindparam("worker"),
-    )
+# every few messages sent.
+_IDS = bindparam("ids", expanding=True)
+_READY = select(
+    messages.c.message_id,
+    messages.c.subscriber_email,
+    messages.c.day,
+    messages.c.subject,
+    messages.c.attempts,
+).where(
+    messages.c.message_id.in_(_IDS),
+    messages.c.status == PENDING,
+    messages.c.lease_owner == bindparam("worker"),
 )
+_BYTES = select(bodies.c.message_id, bodies.c.raw).where(bodies.c.message_id.in_(_IDS))
 _MARK_SENT = (
     update(messages)
-    .where(messages.c.message_id == bindparam("mid"), messages.c.status == PENDING)
+    .where(messages.c.message_id.in_(_IDS), messages.c.status == PENDING)
     .values(status=SENT, sent_at=bindparam("at"), attempts=messages.c.attempts + 1, detail=None)
     .values(**_RELEASED)
+    .returning(messages.c.message_id)
 )
-_FORGET = delete(suppressions).where(suppressions.c.email == bindparam("address"))
-# PostgreSQL: both in one statement, one round trip.
-_MARK_SENT_AND_FORGET = (
-    select(func.count())
-    .select_from(_MARK_SENT.returning(messages.c.message_id).cte("sent"))
-    .add_cte(_FORGET.cte("forgiven"))
-)
-
-
-def outgoing(conn: Connection, message_id: str, worker: str) -> Outgoing | None:
-    """The message, if it is still pending and leased to `worker` (a message is read just
-    before it is sent, so the outbox streams and never holds a run's worth in memory)."""
-    row = conn.execute(_OUTGOING, {"mid": message_id, "worker": worker}).first()
-    if row is None or row.raw is None:
-        return None
-    return Outgoing(
-        row.message_id, row.subscriber_email, row.day, row.subject, row.raw, row.attempts
+_FORGIVE = delete(suppressions).where(suppressions.c.email.in_(bindparam("emails", expanding=True)))
+_SENT_LATE = (
+    update(messages)
+    .where(messages.c.message_id.in_(_IDS), messages.c.status == CANCELLED)
+    .values(
+        sent_at=bindparam("at"),
+        detail="cancelled while it was being sent; the relay took it",
+        **_RELEASED,
     )
+)
 
 
-def mark_sent(conn: Connection, message_id: str, email: str) -> bool:
-    """The relay accepted the message: pending becomes sent, and the refusals counted
-    against the address are forgotten. On PostgreSQL that is one statement, one round trip,
-    so the window between the relay's answer and its record is as short as it can be. False
-    when it was not pending any more (cancelled while it was being sent: it stays cancelled,
-    and keeps its papers, which were delivered). Its bytes are dropped later, in bulk."""
-    at = now()
-    params = {"mid": message_id, "at": at, "address": email}
-    if conn.dialect.name == "postgresql":
-        done = conn.execute(_MARK_SENT_AND_FORGET, params).scalar_one()
-    else:
-        done = conn.execute(_MARK_SENT, params).rowcount
-        conn.execute(_FORGET, params)
-    if not done:
-        conn.execute(
-            update(messages)
-            .where(messages.c.message_id == message_id, messages.c.status == CANCELLED)
-            .values(
-                sent_at=at,
-                detail="cancelled while it was being sent; the relay took it",
-                **_RELEASED,
+def ready(
+    conn: Connection, ids: Sequence[str], worker: str, known: Collection[str] = ()
+) -> dict[str, Outgoing]:
+    """Of these messages, those still pending and leased to `worker`, read in one go; the
+    bytes of those in `known` (the caller holds them already) are not read again, and come
+    back empty."""
+    out: dict[str, Outgoing] = {}
+    for chunk in chunks(list(ids)):
+        for r in conn.execute(_READY, {"ids": chunk, "worker": worker}):
+            out[r.message_id] = Outgoing(
+                r.message_id, r.subscriber_email, r.day, r.subject, b"", r.attempts
             )
-        )
-    return bool(done)
+    for chunk in chunks([mid for mid in out if mid not in known]):
+        for mid, raw in conn.execute(_BYTES, {"ids": chunk}):
+            out[mid] = replace(out[mid], raw=raw)
+    return {mid: o for mid, o in out.items() if o.raw or mid in known}
+
+
+def mark_sent(conn: Connection, sent: Sequence[tuple[str, str]], forgive: Collection[str]) -> None:
+    """The relay accepted these messages (Message-ID, recipient): pending becomes sent; the
+    refusals counted against the addresses in `forgive` (those with any) are forgotten. One
+    statement for all of them, so the marks of several connections can share a commit. A
+    message not pending any more (cancelled while it was being sent) stays cancelled and
+    keeps its papers, which were delivered. Their bytes are dropped later, in bulk."""
+    at = now()
+    ids = [mid for mid, _ in sent]
+    done: set[str] = set()
+    for chunk in chunks(ids):
+        done.update(conn.execute(_MARK_SENT, {"ids": chunk, "at": at}).scalars())
+    addresses = sorted({email for _, email in sent if email in forgive})
+    for chunk in chunks(addresses):
+        conn.execute(_FORGIVE, {"emails": chunk})
+    late = [mid for mid in ids if mid not in done]
+    for chunk in chunks(late):
+        conn.execute(_SENT_LATE, {"ids": chunk, "at": at})
 
 
 def drop_sent_bytes(conn: Connection) -> None:
