@@ -24,9 +24,9 @@ POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 class Sink:
     """bench/sink.py in its own process."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency_ms: float = 0.0) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "sink.py")],
+            [sys.executable, str(ROOT / "bench" / "sink.py"), str(latency_ms)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

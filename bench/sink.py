@@ -1,11 +1,15 @@
 """An SMTP sink that accepts and discards, and counts: messages per recipient, connections open
 at once. Run as its own process so it does not share the measured process's interpreter:
 
-    python bench/sink.py        prints "port N", then answers "stats" and "reset" on stdin
+    python bench/sink.py [LATENCY_MS]   prints "port N", then answers "stats" and "reset"
+
+With LATENCY_MS, it waits that long before answering each DATA, as a real relay does while it
+writes the message to its queue.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import sys
@@ -47,7 +51,11 @@ TALLY = Tally()
 
 
 class Discard:
+    latency = 0.0  # seconds before answering DATA
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.latency:
+            await asyncio.sleep(self.latency)
         now = time.monotonic()
         with TALLY.lock:
             TALLY.recipients.update(envelope.rcpt_tos)
@@ -84,7 +92,9 @@ def free_port() -> int:
 
 def main() -> None:
     port = free_port()
-    sink = Sink(Discard(), hostname="127.0.0.1", port=port, data_size_limit=None)
+    handler = Discard()
+    handler.latency = float(sys.argv[1]) / 1000 if len(sys.argv) > 1 else 0.0
+    sink = Sink(handler, hostname="127.0.0.1", port=port, data_size_limit=None)
     sink.start()
     print(f"port {port}", flush=True)
     for line in sys.stdin:

@@ -1,6 +1,6 @@
 """How fast `digest run` mails a list, against the naive way and against the relay's limit.
 
-    python bench/throughput.py [--sizes 1000,10000] [--huge] [--check]
+    python bench/throughput.py [--sizes 1000,10000] [--huge] [--check] [--relay-latency MS]
                                [--database postgresql+psycopg://user@host/db] [--workers 1,2]
 
 The workload comes from ../shared/data: one day of 500 corpus papers served by a loopback
@@ -12,9 +12,15 @@ and discarding). Three ways to mail the same list, side by side:
   EmailMessage, and a new SMTP connection (timed on a sample of --naive recipients);
 - limit: the project's final message bytes, prebuilt, streamed over as many reused
   connections as the project uses (SMTP_MAX_CONNECTIONS), with no ranking or rendering;
-- project: `digest run` end to end, in its own process (peak memory is that process's); and
-  with --workers 2, two `digest run` started at once on the same database (one decides while
-  both send; their processor times are summed, their peak memory is the larger).
+- project: `digest run --workers W` end to end, in its own process, for each W of --workers,
+  and with no --workers (the default count, which the targets are about). Its processor time
+  is that of every process of the run (the kernel's count for the run and the helpers it
+  waited for), shown per message by stage: rank, compose and store (summed over the workers'
+  filling threads), and the rest (sending, the lanes' database work, start-up). Peak memory
+  is the largest process's.
+
+--relay-latency MS makes the sink wait that long before answering DATA, as a relay writing
+the message to its queue does; the limit then pays it too.
 
 With --database, the project's runs are measured on a fresh PostgreSQL database on that
 server too (copied from one prepared like the SQLite file), beside the SQLite figures.
@@ -90,7 +96,8 @@ class Result:
     peak_mb: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     sink: dict[str, Any] = field(default_factory=dict)
-    cpu: float = 0.0  # processor seconds of the whole process
+    cpu: float = 0.0  # processor seconds of the whole run, every process of it
+    workers: int = 1
 
     @property
     def rate(self) -> float:
@@ -127,35 +134,33 @@ def copy_of(prepared: str, work: Path) -> Iterator[str]:
         yield url
 
 
-def project(work: Path, api: str, sink: Sink, url: str, workers: int = 1) -> Result:
-    """`workers` `digest run` started at once against `url`: wall time until the last ends,
-    their processor time summed, the larger peak memory; the stages of the one that sent
-    the most."""
+def project(work: Path, api: str, sink: Sink, url: str, workers: int | None = None) -> Result:
+    """`digest run` against `url` (with `--workers` when given): wall time, the processor
+    time of all its processes, its peak memory and the stages it reports."""
     sink.ask("reset")
     env = environment(work, api, sink.port, url)
-    with contextlib.ExitStack() as stack:
-        logs = [stack.enter_context(tempfile.TemporaryFile("w+")) for _ in range(workers)]
+    extra = ["--workers", str(workers)] if workers else []
+    with tempfile.TemporaryFile("w+") as log:
         started = time.perf_counter()
-        procs = [start(work, env, "run", "--date", DAY.isoformat(), log=log) for log in logs]
-        ended = [finish(p) for p in procs]
+        proc = start(work, env, "run", "--date", DAY.isoformat(), *extra, log=log)
+        code, peak, cpu = finish(proc)
         seconds = time.perf_counter() - started
-        texts = []
-        for log, (code, _, _) in zip(logs, ended, strict=True):
-            log.seek(0)
-            texts.append(log.read())
-            if code:
-                raise SystemExit(f"digest run failed ({code}):\n{texts[-1][-3000:]}")
-    sent = [int(re.search(r"(\d+) sent", t).group(1)) for t in texts]  # type: ignore[union-attr]
-    main = texts[sent.index(max(sent))]
-    timings = {k: float(v) for k, v in re.findall(r"(\w+) ([\d.]+)s", _line(main, "timings:"))}
+        log.seek(0)
+        text = log.read()
+    if code:
+        raise SystemExit(f"digest run failed ({code}):\n{text[-3000:]}")
+    sent = int(re.search(r"(\d+) sent", text).group(1))  # type: ignore[union-attr]
+    timings = {k: float(v) for k, v in re.findall(r"(\w+) ([\d.]+)s", _line(text, "timings:"))}
+    used = re.search(r"(\d+) worker processes", text)
     return Result(
         seconds,
-        sum(sent),
-        timings.get("compose", 0.0) / max(sum(sent), 1),
-        max(peak for _, peak, _ in ended),
+        sent,
+        timings.get("compose", 0.0) / max(sent, 1),
+        peak,
         timings,
         sink.ask("stats"),
-        sum(cpu for _, _, cpu in ended),
+        cpu,
+        int(used.group(1)) if used else 1,
     )
 
 
@@ -290,29 +295,38 @@ def report(
     lim: Result,
     projects: dict[str, Result],
 ) -> bool:
-    """The table for one N; `projects` first holds the SQLite run with one worker, which the
-    targets are about."""
+    """The table for one N; `projects` first holds the SQLite run with the default worker
+    count, which the targets are about."""
     print(f"\nN = {n:,} subscribers, {papers} papers, max_papers 10, {lanes} SMTP connections")
-    print(f"{'':22} {'messages':>9} {'seconds':>8} {'msgs/s':>8} {'compose/msg':>12} {'cpu s':>7}")
-    rows = [("naive", naive_r), ("limit", lim), *projects.items()]
+    print(
+        f"{'':26} {'messages':>9} {'seconds':>8} {'msgs/s':>8} {'x limit':>8} {'cpu s':>7} "
+        f"{'cpu/msg':>9} {'peak MB':>8}"
+    )
+    rows = [("naive", naive_r), (f"limit ({lanes} connections)", lim), *projects.items()]
     for name, r in rows:
         if r is None:
             continue
-        compose = f"{r.compose_per_msg * 1000:.2f} ms" if r.compose_per_msg else "-"
         cpu = f"{r.cpu:.1f}" if r.cpu else "-"
-        print(f"{name:22} {r.messages:9,} {r.seconds:8.2f} {r.rate:8.1f} {compose:>12} {cpu:>7}")
-    label, proj = next(iter(projects.items()))
-    t = proj.timings
-    print(
-        f"{label} stages: "
-        + ", ".join(f"{k} {t[k]:.2f}s" for k in ("prepare", "rank", "compose", "store", "deliver"))
-        + " (rank, compose, store: processor time; deliver: wall time, overlapping them)"
-    )
+        per = f"{r.cpu / r.messages * 1000:.2f} ms" if r.cpu else "-"
+        peak = f"{r.peak_mb:.0f}" if r.peak_mb else "-"
+        print(
+            f"{name:26} {r.messages:9,} {r.seconds:8.2f} {r.rate:8.1f} "
+            f"{r.seconds / lim.seconds:8.2f} {cpu:>7} {per:>9} {peak:>8}"
+        )
+    print("processor time per message by stage, all processes of the run together:")
     for name, r in projects.items():
-        print(f"{name} / limit time: {r.seconds / lim.seconds:.2f}; peak memory {r.peak_mb:.0f} MB")
+        t, per = r.timings, 1000 / max(r.messages, 1)
+        staged = sum(t.get(k, 0.0) for k in ("rank", "compose", "store"))
+        parts = [f"{k} {t.get(k, 0.0) * per:.2f}" for k in ("rank", "compose", "store")]
+        parts.append(f"sending and the rest {(r.cpu - staged) * per:.2f}")
+        print(f"  {name}: " + ", ".join(parts) + f" ms ({r.workers} worker(s))")
+    label, proj = next(iter(projects.items()))
     ratio = proj.seconds / lim.seconds
-    print(f"target: {label} / limit <= 1.3 at N = 10,000: {ratio:.2f}")
-    met = ratio <= 1.3
+    per_message = proj.cpu / proj.messages * 1000
+    print(f"target: {label} / limit <= 1.3: {ratio:.2f}")
+    print(f"target: processor time per message <= 1.2 ms: {per_message:.2f} ms")
+    print(f"target: peak memory per process < 300 MB: {proj.peak_mb:.0f} MB")
+    met = ratio <= 1.3 and per_message <= 1.2 and proj.peak_mb < 300
     if naive_r is not None:
         speedup = naive_r.compose_per_msg / proj.compose_per_msg
         overall = (naive_r.seconds / naive_r.messages) / (proj.seconds / proj.messages)
@@ -321,11 +335,7 @@ def report(
             f"composing: {speedup:.1f}x faster (target >= 20x)"
         )
         met &= speedup >= 20
-    print(
-        f"project processor time: {proj.cpu:.1f}s ({proj.cpu / proj.messages * 1000:.2f} ms a "
-        f"message); peak memory {proj.peak_mb:.0f} MB (target < 300 MB)"
-    )
-    return met and proj.peak_mb < 300
+    return met
 
 
 def correct(name: str, r: Result, expected: int) -> list[str]:
@@ -347,24 +357,30 @@ def main() -> int:
     parser.add_argument("--naive", type=int, default=300, help="recipients naive is timed on")
     parser.add_argument("--check", action="store_true", help="small N, correctness only")
     parser.add_argument("--database", help="a PostgreSQL server's URL to measure on too")
-    parser.add_argument("--workers", default="1,2", help="workers on one outbox, e.g. 1,2")
+    parser.add_argument(
+        "--workers", default="1,2", help="also with these --workers counts, e.g. 1,2"
+    )
+    parser.add_argument(
+        "--relay-latency", type=float, default=0.0, metavar="MS", help="the sink's DATA delay"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    workers = [int(w) for w in args.workers.split(",")]
+    workers: list[int | None] = [None, *(int(w) for w in args.workers.split(",") if w)]
     if args.huge:
         sizes.append(100_000)
     if args.check:  # on the listing the project ships, so it runs on any clean checkout
-        sizes, args.naive, args.data = [60], 5, ROOT / "digest" / "sample"
+        sizes, args.naive, args.data, workers = [60], 5, ROOT / "digest" / "sample", [2]
     if args.database and not postgres_reachable(args.database):
         raise SystemExit(f"{args.database} does not answer")
     lanes = load_settings({}, dotenv_path=None).mail.smtp.max_connections
     per_connection = load_settings({}, dotenv_path=None).mail.smtp.messages_per_connection
     print(f"machine: {machine()}")
-    print("sink: aiosmtpd in its own process, accepting and discarding")
+    latency = f", answering DATA after {args.relay_latency:g} ms" if args.relay_latency else ""
+    print(f"sink: aiosmtpd in its own process, accepting and discarding{latency}")
     items = listing_items(args.data)
     problems: list[str] = []
     met = True
-    sink = Sink()
+    sink = Sink(args.relay_latency)
     try:
         with listing_server({DAY.isoformat(): items}) as api, tempfile.TemporaryDirectory() as tmp:
             for n in sizes:
@@ -380,8 +396,10 @@ def main() -> int:
                     for name, url in prepared.items():
                         for w in workers:
                             with copy_of(url, work) as fresh:
-                                label = f"{name}, {w} worker{'s' if w > 1 else ''}"
-                                projects[label] = project(work, api, sink, fresh, w)
+                                r = project(work, api, sink, fresh, w)
+                                many = "s" if r.workers > 1 else ""
+                                how = "default" if w is None else "--workers"
+                                projects[f"{name}, {how}: {r.workers} worker{many}"] = r
                     sqlite = prepared["SQLite"]
                     with copy_of(sqlite, work) as fresh:
                         prebuilt(work, api, fresh)
@@ -397,9 +415,9 @@ def main() -> int:
                 met &= report(n, len(items), lanes, naive_r, lim, projects)
                 print(
                     f"ranking {profiles:,} profiles against {len(items)} papers, alone: "
-                    f"{rank_seconds:.2f}s (target < 2 s at 10,000)"
+                    f"{rank_seconds:.2f}s (target <= 1 s at 10,000)"
                 )
-                met &= rank_seconds < 2.0 * max(1, n / 10_000)
+                met &= rank_seconds <= 1.0 * max(1, n / 10_000)
     finally:
         sink.close()
     for p in problems:

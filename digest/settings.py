@@ -119,6 +119,9 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     templates_dir: Path | None = None
+    # processes a run decides, composes and sends with; None: as many as the list needs,
+    # up to the machine's cores and at most MAX_AUTO_WORKERS
+    workers: int | None = None
 
 
 def load_settings(
@@ -153,7 +156,14 @@ def load_settings(
         ),
         schedule=_schedule(env, timezone),
         templates_dir=templates_dir,
+        workers=_workers(env),
     )
+
+
+def _workers(env: Mapping[str, str]) -> int | None:
+    if _get(env, "DIGEST_WORKERS").lower() in ("", "auto"):
+        return None
+    return _number(env, "DIGEST_WORKERS", 1, 1, 64, int)
 
 
 def _get(env: Mapping[str, str], name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,17 @@ from .common import date_option, guarded, settings
 @click.option(
     "--dry-run", is_flag=True, help="Render and report, but send nothing and change no state."
 )
-def run_cmd(day: date | None, dry_run: bool) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Processes to decide, compose and send with (default: DIGEST_WORKERS, else one per "
+    "500 subscribers up to the machine's cores, at most 8).",
+)
+def run_cmd(day: date | None, dry_run: bool, workers: int | None) -> None:
     """Fetch, diff, rank, compose and deliver: the daily job."""
     config = settings()
+    if workers is not None:
+        config = replace(config, workers=workers)
     result = guarded(daily.run, config, day, dry_run=dry_run, reporter=for_terminal())
     if result.mailed == 0 and not result.source_failures:
         stale = "".join(f"; {name} looks stale: {why}" for name, why in result.stale)

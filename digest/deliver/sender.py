@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from ..domain.digest import Outgoing
 from ..errors import DeliveryError, Refused
-from ..pace import Pace
+from ..pace import Pace, Window
 from ..progress import Advance, Reporter
 from ..settings import SMTPSettings
 from .transport import Transport
@@ -156,6 +156,7 @@ class _Pass:
     reporter: Reporter
     advance: Advance
     pace: Pace
+    window: Window
     stop: threading.Event | None
     held: _Held
     more: Callable[[], bool] = lambda: False
@@ -245,12 +246,20 @@ class _Pass:
             self.ledger.skipped(message_id)
             self.held.answered(message_id)
             return
-        if not self.pace.wait(self.stop):
+        if not self.window.enter(self.stop):
             with self.lock:
                 self.retry.append(item)
             return
         try:
-            transport.send(out)
+            if not self.pace.wait(self.stop):
+                self.window.leave()
+                with self.lock:
+                    self.retry.append(item)
+                return
+            try:
+                transport.send(out)
+            finally:
+                self.window.leave()
         except DeliveryError as exc:
             with self.lock:
                 self.retry.append(item)
@@ -377,6 +386,7 @@ class Sender:
         self.stop = stop
         self.delivery = Delivery() if delivery is None else delivery
         self.pace = Pace.per_second(smtp.rate_limit)
+        self.window = Window.per_second(smtp.rate_limit)
         self.held = _Held(ledger, lease_seconds(smtp), reporter)
         self.halt = threading.Event()
         self.first = self._pass(more, advance)
@@ -391,6 +401,7 @@ class Sender:
             self.reporter,
             advance,
             self.pace,
+            self.window,
             self.stop,
             self.held,
             more=more,

@@ -18,14 +18,13 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from .. import store
 from ..compose.render import Composer
-from ..deliver.sender import Delivery
 from ..domain.digest import PENDING
-from ..errors import Busy, DeliveryError
+from ..errors import Busy
 from ..progress import Reporter, Silent
 from ..settings import Settings
 from ..sources.base import Source
@@ -34,12 +33,14 @@ from ..store.lock import gone, holder, try_run_lock
 from .collect import collected
 from .decide import Decider
 from .fill import QUIET_ABOVE, Filler
+from .mailing import mail
 from .outbox import free_abandoned
-from .plan import Plan, batches, fetch_days, plan, span, window
+from .plan import WHOLE, Plan, batches, fetch_days, parts, plan, span, window
 from .result import RunResult, timed
 from .roster import check_file
-from .send import Backlog, Worker, alongside, working
+from .send import Worker, alongside, working
 from .wiring import composer_for, opened, transport_for
+from .workers import Helpers, shared, watching, worker_count
 
 
 def run(
@@ -197,52 +198,50 @@ class DailyRun:
 
     def send(self, worker: Worker, who: Plan, decider: Decider, run_id: int, lock: Lock) -> None:
         """Send what the outbox holds while it fills: messages earlier runs left first, then
-        each batch as soon as it is stored. The run lock is let go once the outbox is
-        filled; sending goes on, shared with any other worker."""
+        each batch as soon as it is stored. With several workers, each process fills its
+        part. The run lock is let go once the outbox is filled; sending goes on, shared with
+        any other worker."""
         result, reporter = self.result, self.reporter
         if result.earlier:
             reporter.info(f"{result.earlier} message(s) pending from earlier runs go out too")
+        count = worker_count(self.settings, who.receiving)
+        with self.db.reading() as conn:
+            cut = parts(conn, count) if count > 1 else [WHOLE]
+        if len(cut) > 1:
+            reporter.info(f"{len(cut)} worker processes decide, compose and send")
+            worker = replace(worker, settings=shared(self.settings, len(cut), 0))
+        everything = threading.Event()  # every part is stored: nothing more will come
         total = result.earlier + who.receiving
         with reporter.steps("mailing", total) as advance, timed(result.timings, "deliver"):
-            filling = self.filler().fill(who, decider, run_id, advance, worker.kept)
-            delivery = Delivery()
-            filled = threading.Event()
-            try:
-                sender = worker.sender(
-                    reporter,
-                    advance=advance,
-                    more=lambda: not filled.is_set(),
-                    delivery=delivery,
-                    stop=self.stop,
-                )
-            except DeliveryError as exc:
-                # Nothing can go now: every digest is still decided and stored, for the next run.
-                stored = sum(filling)
-                lock.release()
-                self.undeliverable(exc, result.earlier + stored)
-                return
-            sender.start()
-            backlog = Backlog(self.db, lambda: sender.sending)
-            try:
-                try:
-                    for _ in filling:
-                        sender.notify()
-                        backlog.wait()
-                finally:
-                    filled.set()
-                    lock.release()
-                sender.finish()
-            except BaseException:  # Ctrl-C or a failure anywhere: the lanes stop first
-                sender.abort()
-                raise
-            finally:  # counted even when something cut delivery short
-                result.delivered(delivery)
+            helpers = Helpers.start(self.settings, result.days, who, cut, run_id, reporter, advance)
 
-    def undeliverable(self, exc: DeliveryError, left: int) -> None:
-        if left:
-            self.result.delivery_error = str(exc)
-            self.result.deferred += left
-            self.reporter.error(f"{exc}; {left} message(s) left pending")
+            def filled() -> None:
+                helpers.wait_filled(self.stop)
+                everything.set()
+                helpers.tell("filled")
+                lock.release()
+
+            failed = True
+            try:
+                with watching(helpers, self.stop):
+                    mail(
+                        worker,
+                        self.filler(),
+                        who,
+                        decider,
+                        run_id,
+                        cut[0],
+                        advance,
+                        more=lambda: not everything.is_set(),
+                        filled=filled,
+                        earlier=result.earlier,
+                    )
+                failed = False
+            finally:
+                everything.set()
+                lock.release()
+                helpers.tell("stop" if failed else "filled")
+                helpers.end(result, timeout=60.0 if failed else None)
 
     # --- the end ----------------------------------------------------------------------------
 

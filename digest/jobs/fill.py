@@ -19,7 +19,7 @@ from ..progress import Advance, Reporter
 from ..store import Database, Tx
 from .decide import Decider
 from .outbox import Kept
-from .plan import Plan, batches, week_of
+from .plan import WHOLE, Part, Plan, batches, week_of
 from .result import RunResult, timed
 
 QUIET_ABOVE = 100  # with more subscribers, "no new matches" is one count, not a line each
@@ -44,12 +44,13 @@ class Filler:
         run_id: int,
         advance: Advance,
         kept: Kept | None = None,
+        part: Part = WHOLE,
     ) -> Iterator[int]:
-        """Decide, compose and store the digests a batch at a time, yielding how many
-        messages each batch stored, as soon as it is stored (their bytes also handed to
+        """Decide, compose and store the digests of `part` a batch at a time, yielding how
+        many messages each batch stored, as soon as it is stored (their bytes also handed to
         `kept`, for this process's lanes)."""
         clock = self.result.timings
-        for batch in batches(self.db.reading, who, self.stop):
+        for batch in batches(self.db.reading, who, self.stop, part):
             with self.db.reading() as conn, timed(clock, "rank", cpu=True):
                 digests = decider.decide(conn, batch)
             with timed(clock, "compose", cpu=True):

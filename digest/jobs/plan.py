@@ -3,6 +3,7 @@ of who receives mail today, and the subscribers to mail read a batch at a time."
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -85,18 +86,37 @@ def plan(conn: Tx, settings: Settings, today: date, reporter: Reporter) -> Plan:
     )
 
 
+@dataclass(frozen=True)
+class Part:
+    """The subscribers one worker process decides: addresses after `after` (from the
+    start when None), up to `until` included (to the end when None)."""
+
+    after: str | None = None
+    until: str | None = None
+
+
+WHOLE = Part()
+
+
+def parts(conn: Tx, count: int) -> list[Part]:
+    """The list cut, by address, into at most `count` parts of about equal length."""
+    cuts = [None, *store.subscribers.boundaries(conn, count), None]
+    return [Part(a, b) for a, b in itertools.pairwise(cuts)]
+
+
 def batches(
     reading: Callable[[], AbstractContextManager[Tx]],
     who: Plan,
     stop: threading.Event | None = None,
+    part: Part = WHOLE,
 ) -> Iterator[list[Subscriber]]:
-    """The subscribers to mail, BATCH at a time, read from the database a page at a time
-    (each through a connection from `reading`), until `stop` is set."""
-    after: str | None = None
+    """The subscribers of `part` to mail, BATCH at a time, read from the database a page at
+    a time (each through a connection from `reading`), until `stop` is set."""
+    after = part.after
     batch: list[Subscriber] = []
     while not (stop is not None and stop.is_set()):
         with reading() as conn:
-            page = store.subscribers.page(conn, after=after, limit=BATCH)
+            page = store.subscribers.page(conn, after=after, limit=BATCH, until=part.until)
         if not page:
             break
         after = page[-1].email

@@ -30,6 +30,7 @@ class RunResult:
     stale: list[tuple[str, str]] = field(default_factory=list)  # (source, why): a warning
     refusals: list[str] = field(default_factory=list)
     compose_errors: list[str] = field(default_factory=list)
+    worker_errors: list[str] = field(default_factory=list)  # helper processes that failed
     delivery_error: str | None = None
     stopped: bool = False  # asked to stop (SIGTERM to the daemon) before the outbox was empty
     destination: str = ""
@@ -49,6 +50,7 @@ class RunResult:
             self.source_failures
             or self.delivery_error
             or self.compose_errors
+            or self.worker_errors
             or self.unrecorded
             or relay_refused_all
         )
@@ -62,6 +64,7 @@ class RunResult:
         return [
             *self.source_failures,
             *self.compose_errors,
+            *self.worker_errors,
             *self.refusals,
             *([self.delivery_error] if self.delivery_error else []),
             *self._some(
@@ -114,6 +117,7 @@ class RunResult:
             *self._some(len(self.source_failures), "{} source(s) failed"),
             *([f"stale: {', '.join(name for name, _ in self.stale)}"] if self.stale else []),
             *self._some(len(self.compose_errors), "{} digest(s) could not be composed"),
+            *self._some(len(self.worker_errors), "{} worker(s) failed"),
             *self._some(self.unrecorded, "{} sent but not recorded"),
             *(["delivery stopped"] if self.delivery_error else []),
             *(["stopped on request"] if self.stopped else []),

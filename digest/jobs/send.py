@@ -64,12 +64,13 @@ class Worker:
 
 
 @contextmanager
-def working(db: Database, settings: Settings) -> Iterator[Worker]:
+def working(db: Database, settings: Settings, *, vacuum: bool = True) -> Iterator[Worker]:
     worker = Worker(db, settings, worker_id())
     with presence(db, worker.id):
         yield worker
     forget(db, worker.id)
-    db.vacuum("bodies", "passed", "messages", "claims")  # what was deleted, reusable now
+    if vacuum:  # what was deleted, reusable now
+        db.vacuum("bodies", "passed", "messages", "claims")
 
 
 class Deciding:

@@ -58,16 +58,40 @@ def by_uid(conn: Connection, uid: str) -> Subscription | None:
 
 
 def page(
-    conn: Connection, *, weekly: bool = False, after: str | None = None, limit: int | None = None
+    conn: Connection,
+    *,
+    weekly: bool = False,
+    after: str | None = None,
+    limit: int | None = None,
+    until: str | None = None,
 ) -> list[Subscription]:
     """Everyone, or (`weekly`) only those who asked for a weekly digest; by address, from
-    the one `after` on, at most `limit` (a long list is read a page at a time)."""
+    the one `after` on (up to `until`, included), at most `limit` (a long list is read a
+    page at a time)."""
     stmt = select(subscribers).order_by(subscribers.c.email).limit(limit)
     if weekly:
         stmt = stmt.where(subscribers.c.frequency == "weekly")
     if after is not None:
         stmt = stmt.where(subscribers.c.email > after)
+    if until is not None:
+        stmt = stmt.where(subscribers.c.email <= until)
     return [_subscription(r) for r in conn.execute(stmt)]
+
+
+def boundaries(conn: Connection, parts: int) -> list[str]:
+    """The addresses that cut the list, by address, into `parts` runs of about equal length
+    (fewer when the list is shorter than that)."""
+    total = int(conn.execute(select(func.count()).select_from(subscribers)).scalar_one())
+    cuts = []
+    for k in range(1, parts):
+        offset = k * total // parts - 1
+        if offset < 0:
+            continue
+        stmt = select(subscribers.c.email).order_by(subscribers.c.email).offset(offset).limit(1)
+        email = conn.execute(stmt).scalar_one_or_none()
+        if email is not None and email not in cuts:
+            cuts.append(email)
+    return cuts
 
 
 def receiving_counts(conn: Connection) -> tuple[int, int]:

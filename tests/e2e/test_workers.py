@@ -5,6 +5,8 @@ and a second copy only inside the documented window."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -71,3 +73,64 @@ def test_a_killed_worker_among_others_loses_nothing_and_doubles_nothing(tmp_path
     assert all(len(set(got)) == 1 for got in ids.values())  # one Message-ID each
     twice = [e for e, got in ids.items() if len(got) > 1]
     assert len(twice) <= LANES and all(len(ids[e]) == 2 for e in twice), twice
+
+
+def helpers_of(pid: int) -> list[int]:
+    """The helper processes a run started (`digest.jobs.helper`)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == pid and b"digest.jobs.helper" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_run_over_three_workers_mails_everyone_once_and_counts_them_all(
+    tmp_path: Path,
+) -> None:
+    emails = write_subscribers(tmp_path, 150)
+    with SMTPServer() as smtp:
+        smtp.handler.data_delay = 0.005
+        proc = start(tmp_path, smtp, "run", "--date", DAY, "--workers", "3")
+        out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    assert "3 worker processes decide, compose and send" in err
+    assert "150 of 150 subscribers had new papers; 150 sent, 0 failed" in out
+    assert "mailing: 150/150" in err  # the one progress count holds every worker's messages
+    assert smtp.handler.count() == dict.fromkeys(emails, 1)
+    assert smtp.handler.most_open <= LANES
+
+
+def test_a_killed_helper_fails_the_run_and_the_next_run_sends_its_part(tmp_path: Path) -> None:
+    emails = write_subscribers(tmp_path, 200)
+    with SMTPServer() as smtp:
+        smtp.handler.data_delay = 0.02
+        run = start(tmp_path, smtp, "run", "--date", DAY, "--workers", "2")
+        deadline = time.monotonic() + 60
+        while not (helpers := helpers_of(run.pid)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        wait_for(smtp, 10)
+        for pid in helpers:
+            os.kill(pid, signal.SIGKILL)
+        out, err = run.communicate(timeout=180)
+        assert run.returncode == 1, (out, err)
+        assert "worker 2 ended without finishing its part" in err
+        assert "1 worker(s) failed" in out and "Traceback" not in err
+        again = start(tmp_path, smtp, "run", "--date", DAY)
+        out, err = again.communicate(timeout=180)
+        assert again.returncode == 0, err
+        ids: dict[str, list[str]] = defaultdict(list)
+        for r in smtp.received:
+            (to,) = r.rcpt_tos
+            ids[to].append(r.message["Message-ID"])
+    assert set(ids) == set(emails)
+    assert all(len(set(got)) == 1 for got in ids.values())
+    twice = [e for e, got in ids.items() if len(got) > 1]
+    assert len(twice) <= LANES, twice  # only what the killed helper had in flight

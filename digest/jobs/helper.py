@@ -1,0 +1,139 @@
+"""A helper process of a run (`jobs.workers`): `python -m digest.jobs.helper`, started by the
+run, never by hand. It does its part as the run does its own (`jobs.mailing`) and reports
+over stdout; it ends early when told to stop, when the run goes away, or on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+from ..errors import ConfigError
+from ..progress import Advance
+from .decide import Decider
+from .fill import Filler
+from .mailing import mail
+from .result import RunResult, timed
+from .send import working
+from .wiring import composer_for, opened
+from .workers import Assignment, counts_of
+
+FLUSH_EVERY = 0.2  # seconds between progress reports
+
+
+class Out:
+    """JSON lines to the run, one writer at a time."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.lock = threading.Lock()
+
+    def send(self, event: dict[str, Any]) -> None:
+        with self.lock:
+            self.stream.write(json.dumps(event) + "\n")
+            self.stream.flush()
+
+
+class Relayed:
+    """A Reporter whose lines and progress go to the run, which shows them as its own."""
+
+    def __init__(self, out: Out) -> None:
+        self.out = out
+        self.answered = 0
+        self.lock = threading.Lock()
+
+    def info(self, message: str) -> None:
+        self.out.send({"say": "info", "text": message})
+
+    def warn(self, message: str) -> None:
+        self.out.send({"say": "warn", "text": message})
+
+    def error(self, message: str) -> None:
+        self.out.send({"say": "error", "text": message})
+
+    def advance(self) -> None:
+        with self.lock:
+            self.answered += 1
+
+    def flush(self) -> None:
+        with self.lock:
+            count, self.answered = self.answered, 0
+        if count:
+            self.out.send({"advance": count})
+
+    @contextmanager
+    def steps(self, description: str, total: int) -> Iterator[Advance]:
+        """The run shows the one progress bar; this adds to it."""
+        yield self.advance
+
+
+def listen(stream: IO[bytes], everything: threading.Event, stop: threading.Event) -> None:
+    """The run's words; its end (the pipe closed) is a stop."""
+    for line in stream:
+        word = line.strip()
+        if word == b"filled":
+            everything.set()
+        elif word == b"stop":
+            stop.set()
+    stop.set()
+    everything.set()
+
+
+def work(
+    job: Assignment, result: RunResult, say: Relayed, everything: threading.Event, stop: Any
+) -> None:
+    settings = job.settings
+    with opened(settings) as db, working(db, settings, vacuum=False) as worker:
+        with db.reading() as conn, timed(result.timings, "rank", cpu=True):
+            decider = Decider.of(conn, job.days, bool(job.who.weekly), settings.mail.domain)
+        filler = Filler(db, composer_for(settings), result, say, stop)
+        mail(
+            worker,
+            filler,
+            job.who,
+            decider,
+            job.run_id,
+            job.part,
+            say.advance,
+            more=lambda: not everything.is_set(),
+            filled=lambda: say.out.send({"filled": True}),
+        )
+
+
+def main() -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run passes Ctrl-C on as "stop"
+    job: Assignment = pickle.load(sys.stdin.buffer)
+    out = Out(sys.stdout)
+    say = Relayed(out)
+    everything, stop = threading.Event(), threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    threading.Thread(target=listen, args=(sys.stdin.buffer, everything, stop), daemon=True).start()
+    flushing = threading.Event()
+
+    def flusher() -> None:
+        while not flushing.wait(FLUSH_EVERY):
+            say.flush()
+
+    threading.Thread(target=flusher, daemon=True).start()
+    result = RunResult(days=job.days)
+    code = 0
+    try:
+        work(job, result, say, everything, stop)
+    except (ConfigError, Exception) as exc:  # said once, by the run; the rest of its part waits
+        say.error(f"worker {job.index + 1} stopped: {type(exc).__name__}: {exc}")
+        result.worker_errors.append(f"worker {job.index + 1} stopped: {exc}")
+        code = 1
+    finally:
+        flushing.set()
+        say.flush()
+        out.send({"counts": counts_of(result)})
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
