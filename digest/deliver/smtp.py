@@ -22,6 +22,40 @@ def _reason(raw: bytes | str) -> str:
     return " ".join(text.split())
 
 
+def dot_stuffed(data: bytes) -> bytes:
+    """A message body as DATA carries it: a period that begins a line doubled (RFC 5321
+    4.5.2). What smtplib does with a multi-line regular expression, a sixth of the processor
+    time of sending a 30 kB message, done with two byte scans."""
+    stuffed = data.replace(b"\n.", b"\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
+
+
+class _FastData:
+    """smtplib's DATA, with the body dot-stuffed by `dot_stuffed`; the rest unchanged."""
+
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+        if not isinstance(msg, bytes):
+            return super().data(msg)  # type: ignore[misc]
+        conn: smtplib.SMTP = self  # type: ignore[assignment]
+        conn.putcmd("data")
+        code, repl = conn.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, repl)
+        q = dot_stuffed(msg)
+        if q[-2:] != b"\r\n":
+            q += b"\r\n"
+        conn.send(q + b".\r\n")
+        return conn.getreply()
+
+
+class _SMTP(_FastData, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_FastData, smtplib.SMTP_SSL):
+    pass
+
+
 class SMTPTransport:
     """One connection reused for every message; a lost connection is reopened on the next
     send. Answers are sorted into delivered, refused for now, refused for good, or stop."""
@@ -61,9 +95,9 @@ class SMTPTransport:
         conn: smtplib.SMTP | None = None
         try:
             if self.security == "ssl":
-                conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+                conn = _SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
             else:
-                conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                conn = _SMTP(self.host, self.port, timeout=self.timeout)
             conn.ehlo()
             if self.security == "starttls":
                 if not conn.has_extn("starttls"):

@@ -99,7 +99,7 @@ messages = Table(
     Column("run_id", Integer, ForeignKey("runs.id")),
     Column("day", Date, nullable=False),
     Column("subject", Text, nullable=False),
-    Column("status", String, nullable=False, index=True),
+    Column("status", String, nullable=False),
     Column("detail", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
@@ -143,6 +143,8 @@ passed = Table(
     Column("papers", JSON, nullable=False),
 )
 Index("ix_passed_subscriber_day", passed.c.subscriber_email, passed.c.day)
+# The outbox in the order it is sent (leasing reads the next few, not every pending message).
+Index("ix_messages_outbox", messages.c.status, messages.c.created_at, messages.c.message_id)
 
 # Addresses with permanent refusals since their last accepted message; suppressed once
 # `failures` reaches the threshold, until an operator re-enables them.
