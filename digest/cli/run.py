@@ -27,7 +27,7 @@ from .common import date_option, guarded, settings
     "--workers",
     type=click.IntRange(1, 64),
     help="Processes to decide, compose and send with (default: DIGEST_WORKERS, else one per "
-    "500 subscribers up to the machine's cores, at most 8).",
+    "2,000 subscribers up to the machine's cores, at most 8).",
 )
 def run_cmd(day: date | None, dry_run: bool, workers: int | None) -> None:
     """Fetch, diff, rank, compose and deliver: the daily job."""

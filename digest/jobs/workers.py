@@ -28,7 +28,7 @@ from .plan import Part, Plan
 from .result import RunResult
 
 MAX_AUTO = 8  # processes at most when DIGEST_WORKERS is not set
-PER_WORKER = 500  # subscribers a process is worth starting for, when the count is automatic
+PER_WORKER = 2000  # subscribers a process is worth starting for (one costs ~1 s to start)
 
 
 def worker_count(settings: Settings, receiving: int) -> int:
