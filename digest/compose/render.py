@@ -242,9 +242,9 @@ class Composer:
         slow = self.packaged(fields)
         if self.plain_headers:
             fast = [plain_line(k, v) if isinstance(v, str) else None for k, v in fields]
-            if not self.checked_headers:
+            if not self.checked_headers and all(fast):
                 self.checked_headers = True
-                if all(fast) and b"".join(f for f in fast if f) != slow():
+                if b"".join(f for f in fast if f) != slow():
                     self.plain_headers = False
                     return [slow(), *shared]
             if all(fast):

@@ -241,11 +241,6 @@ class _Pass:
 
     def _send(self, transport: Transport, item: Item) -> None:
         message_id = item[0]
-        out = self.ledger.load(message_id)
-        if out is None:  # cancelled meanwhile, or no longer ours
-            self.ledger.skipped(message_id)
-            self.held.answered(message_id)
-            return
         if not self.window.enter(self.stop):
             with self.lock:
                 self.retry.append(item)
@@ -255,6 +250,12 @@ class _Pass:
                 self.window.leave()
                 with self.lock:
                     self.retry.append(item)
+                return
+            out = self.ledger.load(message_id)  # after the waits: a cancellation is seen
+            if out is None:  # cancelled meanwhile, or no longer ours
+                self.window.leave()
+                self.ledger.skipped(message_id)
+                self.held.answered(message_id)
                 return
             try:
                 transport.send(out)

@@ -221,9 +221,8 @@ class DailyRun:
                 helpers.tell("filled")
                 lock.release()
 
-            failed = True
-            try:
-                with watching(helpers, self.stop):
+            with watching(helpers, self.stop):
+                try:
                     mail(
                         worker,
                         self.filler(),
@@ -236,12 +235,12 @@ class DailyRun:
                         filled=filled,
                         earlier=result.earlier,
                     )
-                failed = False
-            finally:
-                everything.set()
-                lock.release()
-                helpers.tell("stop" if failed else "filled")
-                helpers.end(result, timeout=60.0 if failed else None)
+                    helpers.end(result)
+                except BaseException:  # the helpers stop too, before the run lock goes
+                    everything.set()
+                    helpers.tell("stop")
+                    helpers.end(result, timeout=60.0)
+                    raise
 
     # --- the end ----------------------------------------------------------------------------
 

@@ -56,6 +56,8 @@ class Filler:
             with timed(clock, "compose", cpu=True):
                 composed = list(self.composed(digests))
             weekly = [s.email for s in batch if s.email in who.weekly]
+            if self.stop is not None and self.stop.is_set():
+                break  # asked to stop (or a helper's run is gone): this batch waits
             with timed(clock, "store", cpu=True):
                 stored = self.stored(composed, run_id, weekly, decider.day)
             if kept is not None:

@@ -27,16 +27,23 @@ FLUSH_EVERY = 0.2  # seconds between progress reports
 
 
 class Out:
-    """JSON lines to the run, one writer at a time."""
+    """JSON lines to the run, one writer at a time. When the run is gone (the pipe broke),
+    nothing more is written and `gone` is set: the helper stops."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], gone: threading.Event) -> None:
         self.stream = stream
+        self.gone = gone
         self.lock = threading.Lock()
 
     def send(self, event: dict[str, Any]) -> None:
         with self.lock:
-            self.stream.write(json.dumps(event) + "\n")
-            self.stream.flush()
+            if self.gone.is_set() and "counts" not in event:
+                return
+            try:
+                self.stream.write(json.dumps(event) + "\n")
+                self.stream.flush()
+            except (OSError, ValueError):
+                self.gone.set()
 
 
 class Relayed:
@@ -108,9 +115,9 @@ def work(
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run passes Ctrl-C on as "stop"
     job: Assignment = pickle.load(sys.stdin.buffer)
-    out = Out(sys.stdout)
-    say = Relayed(out)
     everything, stop = threading.Event(), threading.Event()
+    out = Out(sys.stdout, stop)
+    say = Relayed(out)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     threading.Thread(target=listen, args=(sys.stdin.buffer, everything, stop), daemon=True).start()
     flushing = threading.Event()

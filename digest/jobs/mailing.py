@@ -33,12 +33,13 @@ def mail(
     composes. When the relay cannot be used at all, everything is still stored, for the next
     run (`earlier`: the messages that were already waiting, left pending too)."""
     result, reporter = filler.result, filler.reporter
-    filling = filler.fill(who, decider, run_id, advance, worker.kept, part)
-    if worker.settings.mail.smtp.max_connections == 0:
-        for _ in filling:
-            pass
+    if worker.settings.mail.smtp.max_connections == 0:  # the other processes send
+        backlog = Backlog(worker.db, lambda: True)
+        for _ in filler.fill(who, decider, run_id, advance, None, part):
+            backlog.wait()
         filled()
         return
+    filling = filler.fill(who, decider, run_id, advance, worker.kept, part)
     delivery = Delivery()
     try:
         sender = worker.sender(

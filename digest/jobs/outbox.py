@@ -96,16 +96,18 @@ class Marks:
                 return mark.check()
             self.busy = True
             group, self.waiting = self.waiting, []
-        error = None
+        error: str | None = "interrupted"
         try:
             self.write([m.item for m in group])
+            error = None
         except Exception as exc:  # each lane of the group says it could not be recorded
             error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        with self.cond:
-            for m in group:
-                m.done, m.error = True, error
-            self.busy = False
-            self.cond.notify_all()
+        finally:
+            with self.cond:
+                for m in group:
+                    m.done, m.error = True, error
+                self.busy = False
+                self.cond.notify_all()
         mark.check()
 
 
@@ -147,7 +149,6 @@ class StoreLedger:
         self._sent = 0
         self._lock = threading.Lock()
         self._ready: dict[str, tuple[float, Outgoing]] = {}
-        self._forgive: set[str] = set()  # recipients with refusals counted, as last read
         self._marks = Marks(self._write_marks)
 
     def _absent(self) -> set[str]:
@@ -169,21 +170,16 @@ class StoreLedger:
             if not store.leases.claimable(conn, absent, at_least=1):
                 return []
 
-        def work(conn: Tx) -> tuple[list[Item], dict[str, Outgoing], set[str]]:
+        def work(conn: Tx) -> tuple[list[Item], dict[str, Outgoing]]:
             items = store.leases.claim(conn, self.worker, limit, self.lease, absent)
             ids = [mid for mid, _ in items]
-            ready = store.outbox.ready(conn, ids, self.worker, self.kept.having(ids))
-            return items, ready, store.suppressions.counted(conn, {e for _, e in items})
+            return items, store.outbox.ready(conn, ids, self.worker, self.kept.having(ids))
 
-        items, ready, counted = self.db.retried(work)
-        self._remember(ready, counted)
-        return items
-
-    def _remember(self, ready: dict[str, Outgoing], counted: set[str]) -> None:
+        items, ready = self.db.retried(work)
         at = time.monotonic()
         with self._lock:
             self._ready.update((mid, (at, out)) for mid, out in ready.items())
-            self._forgive |= counted
+        return items
 
     def renew(self, ids: Sequence[str], seconds: float) -> None:
         lease = timedelta(seconds=seconds)
@@ -206,10 +202,8 @@ class StoreLedger:
             with self.db.reading() as conn:
                 known = self.kept.having([message_id])
                 out = store.outbox.ready(conn, [message_id], self.worker, known).get(message_id)
-                counted = store.suppressions.counted(conn, [out.recipient]) if out else set()
             if out is None:
                 return None
-            self._remember({}, counted)
         if out.raw:
             return out
         raw = self.kept.take(message_id)
@@ -232,12 +226,8 @@ class StoreLedger:
                 self.finished()
 
     def _write_marks(self, sent: list[Item]) -> None:
-        with self._lock:
-            forgive = {email for _, email in sent if email in self._forgive}
         with self.db.writing() as conn:
-            store.outbox.mark_sent(conn, sent, forgive)
-        with self._lock:
-            self._forgive -= forgive
+            store.outbox.mark_sent(conn, sent)
 
     def deferred(self, message_id: str, answer: str) -> None:
         self.db.retried(
@@ -258,11 +248,7 @@ class StoreLedger:
                 store.outbox.cancel_pending(conn, recipient, "address suppressed")
             return now
 
-        suppressed = self.db.retried(work)
-        if address_fault:  # the next accepted message to it forgives this refusal
-            with self._lock:
-                self._forgive.add(recipient)
-        return suppressed
+        return self.db.retried(work)
 
     def finished(self) -> None:
         self.db.retried(store.outbox.drop_sent_bytes)

@@ -22,6 +22,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import IO, Any
 
+from sqlalchemy.engine import make_url
+
 from ..progress import Advance, Reporter
 from ..settings import Settings
 from .plan import Part, Plan
@@ -35,6 +37,11 @@ def worker_count(settings: Settings, receiving: int) -> int:
     """How many processes a run of `receiving` subscribers uses: DIGEST_WORKERS (or
     --workers), else one per PER_WORKER subscribers up to the cores this process may use
     and MAX_AUTO; never more than there are subscribers."""
+    url = make_url(settings.database.url)
+    if url.get_backend_name() == "sqlite" and (
+        url.database in (None, "", ":memory:") or "mode=memory" in str(url)
+    ):
+        return 1  # a database in memory is this process's alone
     if settings.workers is not None:
         return max(1, min(settings.workers, receiving))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -110,6 +117,7 @@ class Helper:
         self.advance = advance
         self.filled = threading.Event()
         self.counts: dict[str, Any] | None = None
+        self.ended = False  # its counts are in the run's
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "digest.jobs.helper"],
             stdin=subprocess.PIPE,
@@ -125,24 +133,33 @@ class Helper:
         self.reader.start()
 
     def _read(self, stream: IO[bytes]) -> None:
+        """Every line the helper writes, read to its end whatever a line holds, so the
+        helper never blocks on a full pipe."""
         for line in stream:
             try:
                 event = json.loads(line)
-            except ValueError:
+                if isinstance(event, dict):
+                    self._event(event)
+            except Exception:  # a line it cannot use is skipped, never fatal
                 continue
-            if "advance" in event:
-                for _ in range(int(event["advance"])):
-                    self.advance()
-            elif "say" in event:
-                level, text = event["say"], str(event.get("text", ""))
-                {"info": self.reporter.info, "warn": self.reporter.warn}.get(
-                    level, self.reporter.error
-                )(text)
-            elif "filled" in event:
-                self.filled.set()
-            elif "counts" in event:
-                self.counts = event["counts"]
         self.filled.set()  # it ended: nothing more will come from it
+
+    def _event(self, event: dict[str, Any]) -> None:
+        if "advance" in event:
+            for _ in range(int(event["advance"])):
+                self.advance()
+        elif "say" in event:
+            level, text = event["say"], str(event.get("text", ""))
+            {"info": self.reporter.info, "warn": self.reporter.warn}.get(
+                level, self.reporter.error
+            )(text)
+        elif "filled" in event:
+            self.filled.set()
+        elif "counts" in event and isinstance(event["counts"], dict):
+            self.counts = event["counts"]
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
 
     def tell(self, word: str) -> None:
         with self.lock, contextlib.suppress(OSError, ValueError):
@@ -206,7 +223,7 @@ class Helpers:
     def wait_filled(self, stop: threading.Event | None) -> None:
         """Until every helper stored its part (or ended); told to stop, they are told too."""
         for h in self.helpers:
-            while not h.filled.wait(0.2):
+            while not h.filled.wait(0.2) and h.alive():
                 if stop is not None and stop.is_set():
                     self.tell("stop")
 
@@ -215,8 +232,12 @@ class Helpers:
             h.tell(word)
 
     def end(self, result: RunResult, timeout: float | None = None) -> None:
+        """Wait for the helpers to exit and add their counts into `result` (once)."""
         for h in self.helpers:
+            if h.ended:
+                continue
             problem = h.end(timeout)
+            h.ended = True
             if h.counts is not None:
                 add_counts(result, h.counts)
             if problem is not None:

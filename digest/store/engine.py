@@ -257,9 +257,10 @@ def _wal(cur: Any) -> None:
     closing its last connection, is refused at once, so it looks again until the wait a
     write lock would get is used up."""
     deadline = time.monotonic() + BUSY_MS / 1000
-    while cur.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+    while True:
         try:
-            cur.execute("PRAGMA journal_mode=WAL")
+            if cur.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
             return
         except Exception as exc:  # the driver's OperationalError, whichever driver it is
             if "locked" not in str(exc) or time.monotonic() > deadline:

@@ -184,18 +184,18 @@ def ready(
     return {mid: o for mid, o in out.items() if o.raw or mid in known}
 
 
-def mark_sent(conn: Connection, sent: Sequence[tuple[str, str]], forgive: Collection[str]) -> None:
-    """The relay accepted these messages (Message-ID, recipient): pending becomes sent; the
-    refusals counted against the addresses in `forgive` (those with any) are forgotten. One
-    statement for all of them, so the marks of several connections can share a commit. A
-    message not pending any more (cancelled while it was being sent) stays cancelled and
-    keeps its papers, which were delivered. Their bytes are dropped later, in bulk."""
+def mark_sent(conn: Connection, sent: Sequence[tuple[str, str]]) -> None:
+    """The relay accepted these messages (Message-ID, recipient): pending becomes sent, and
+    the refusals counted against their addresses are forgotten. One statement each for all
+    of them, so the marks of several connections can share a commit. A message not pending
+    any more (cancelled while it was being sent) stays cancelled and keeps its papers, which
+    were delivered. Their bytes are dropped later, in bulk."""
     at = now()
     ids = [mid for mid, _ in sent]
     done: set[str] = set()
     for chunk in chunks(ids):
         done.update(conn.execute(_MARK_SENT, {"ids": chunk, "at": at}).scalars())
-    addresses = sorted({email for _, email in sent if email in forgive})
+    addresses = sorted({email for _, email in sent})
     for chunk in chunks(addresses):
         conn.execute(_FORGIVE, {"emails": chunk})
     late = [mid for mid in ids if mid not in done]

@@ -3,13 +3,11 @@ address counts as suppressed, and when it is forgiven, is the caller's rule."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.records import Suppression
-from .rows import chunks, now
+from .rows import now
 from .schema import suppressions
 
 
@@ -34,15 +32,6 @@ def suppress(conn: Connection, email: str) -> None:
     conn.execute(
         update(suppressions).where(suppressions.c.email == email).values(suppressed_at=now())
     )
-
-
-def counted(conn: Connection, emails: Collection[str]) -> set[str]:
-    """Of these addresses, those with refusals counted against them (most have none)."""
-    out: set[str] = set()
-    for chunk in chunks(sorted(emails)):
-        stmt = select(suppressions.c.email).where(suppressions.c.email.in_(chunk))
-        out.update(conn.execute(stmt).scalars())
-    return out
 
 
 def suppressed(conn: Connection) -> set[str]:
