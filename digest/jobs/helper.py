@@ -5,6 +5,7 @@ over stdout; it ends early when told to stop, when the run goes away, or on SIGT
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import signal
 import sys
@@ -143,4 +144,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    sys.stdout.flush()
+    # Not sys.exit: the thread listening to the run is blocked reading stdin, and an
+    # interpreter shutting down around it aborts ("could not acquire lock for <stdin>").
+    os._exit(status)

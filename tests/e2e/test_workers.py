@@ -101,6 +101,7 @@ def test_a_run_over_three_workers_mails_everyone_once_and_counts_them_all(
         proc = start(tmp_path, smtp, "run", "--date", DAY, "--workers", "3")
         out, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, err
+    assert "Fatal" not in err and "Traceback" not in err, err
     assert "3 worker processes decide, compose and send" in err
     assert "150 of 150 subscribers had new papers; 150 sent, 0 failed" in out
     assert "mailing: 150/150" in err  # the one progress count holds every worker's messages
