@@ -4,6 +4,7 @@ it, exclusions, followed authors, the threshold."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..domain.subscriber import Subscriber
 from .synonyms import THESAURUS, Thesaurus, Variant
@@ -41,18 +42,17 @@ def compile_profile(sub: Subscriber, thesaurus: Thesaurus = THESAURUS) -> Profil
     their weights added: the subscriber said it twice, so it is the heart of the profile."""
     concepts: list[Concept] = []
     for kw in sub.keywords:
-        variants = thesaurus.variants(kw.term, kw.synonyms)
-        if not variants:
+        one = _concept(thesaurus, kw.term, kw.synonyms, kw.weight)
+        if one is None:
             continue
-        written = {v.tokens for v in variants}
-        same = next((i for i, c in enumerate(concepts) if c.key & written), None)
+        same = next((i for i, c in enumerate(concepts) if c.key & one.key), None)
         if same is None:
-            concepts.append(Concept(kw.term, variants, kw.weight))
+            concepts.append(one)
         else:
             c = concepts[same]
-            merged = c.variants + tuple(v for v in variants if v.tokens not in c.key)
+            merged = c.variants + tuple(v for v in one.variants if v.tokens not in c.key)
             concepts[same] = Concept(c.label, merged, c.weight + kw.weight)
-    exclude = tuple(Concept(t, v) for t in sub.exclude if (v := thesaurus.variants(t)))
+    exclude = tuple(c for t in sub.exclude if (c := _concept(thesaurus, t, (), 1.0)))
     return Profile(
         concepts=tuple(concepts),
         exclude=exclude,
@@ -61,3 +61,12 @@ def compile_profile(sub: Subscriber, thesaurus: Thesaurus = THESAURUS) -> Profil
         min_score=MIN_SCORE if sub.min_score is None else sub.min_score,
         categories=frozenset(c.lower() for c in sub.categories),
     )
+
+
+@lru_cache(maxsize=65536)
+def _concept(
+    thesaurus: Thesaurus, term: str, synonyms: tuple[str, ...], weight: float
+) -> Concept | None:
+    """One keyword as a concept, made once: ten thousand profiles share far fewer keywords."""
+    variants = thesaurus.variants(term, synonyms)
+    return Concept(term, variants, weight) if variants else None

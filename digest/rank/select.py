@@ -45,13 +45,13 @@ def _candidates(
     found: dict[int, list[tuple[float, Concept, Hit, float]]] = {}
     for concept in profile.concepts:
         for n, entry in listing.scored(concept, rarity(concept)):
-            if n in vetoed:
-                continue
             per = found.get(n)
             if per is None:
                 found[n] = [entry]
             else:
                 per.append(entry)
+    for n in vetoed:  # most profiles veto nothing: cheaper than a check per find
+        found.pop(n, None)
     followed = _followed(profile, listing, vetoed)
     ranked = []
     keys = listing.keys
