@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-from ..errors import ConfigError
 from ..progress import Advance
 from .decide import Decider
 from .fill import Filler
@@ -132,7 +131,7 @@ def main() -> int:
     code = 0
     try:
         work(job, result, say, everything, stop)
-    except (ConfigError, Exception) as exc:  # said once, by the run; the rest of its part waits
+    except Exception as exc:  # said once, by the run; the rest of its part waits
         say.error(f"worker {job.index + 1} stopped: {type(exc).__name__}: {exc}")
         result.worker_errors.append(f"worker {job.index + 1} stopped: {exc}")
         code = 1
