@@ -4,7 +4,7 @@ the decision."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -12,9 +12,9 @@ from .. import store
 from ..domain.digest import Digest
 from ..domain.paper import Paper
 from ..domain.subscriber import Subscriber
+from ..rank.batch import choose_many
 from ..rank.index import Listing, Rarity
 from ..rank.profile import compile_profile
-from ..rank.select import choose, explain
 from ..store import Tx
 from .plan import week_of
 
@@ -44,16 +44,34 @@ def decide(
     """Each subscriber's digest: what is new to them (not in their ledger), ranked, capped,
     its Message-ID named in `domain`. `start` is the first day of the listing's window: what
     a digest passed over below its cap since then is not decided again."""
-    digests = []
     sent = store.outbox.claimed(conn, [s.email for s in subscribers], listing.keys, start)
-    for sub in subscribers:
-        top, rest = choose(compile_profile(sub), listing, rarity, sent[sub.email], sub.max_papers)
-        if top:
-            papers = [explain(listing, s) for s in top]
-            digests.append(
-                Digest.decided(sub, day, papers, domain, passed_over=tuple(rest), since=since)
-            )
-    return digests
+    return digests_for(subscribers, sent, listing, rarity, day, domain, since=since)
+
+
+def digests_for(
+    subscribers: Sequence[Subscriber],
+    sent: Mapping[str, Collection[str]],
+    listing: Listing,
+    rarity: Rarity,
+    day: date,
+    domain: str,
+    *,
+    since: date | None = None,
+) -> list[Digest]:
+    """`decide` once each subscriber's ledger is read (`sent`: the keys each address has
+    claimed): pure, and all the batch's profiles ranked at once."""
+    chosen = choose_many(
+        [compile_profile(s) for s in subscribers],
+        listing,
+        rarity,
+        [sent[s.email] for s in subscribers],
+        [s.max_papers for s in subscribers],
+    )
+    return [
+        Digest.decided(sub, day, top, domain, passed_over=tuple(rest), since=since)
+        for sub, (top, rest) in zip(subscribers, chosen, strict=True)
+        if top
+    ]
 
 
 @dataclass

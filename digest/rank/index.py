@@ -8,7 +8,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..domain.digest import Match
+import numpy as np
+
+from ..domain.digest import Match, Ranked
 from ..domain.paper import Paper
 from .profile import Concept
 from .synonyms import Variant
@@ -120,6 +122,7 @@ def _hit(fields: tuple[tuple[str, int, tuple[str, ...]], ...]) -> Hit:
 
 
 Found = tuple[float, Concept, Hit, float]  # (points, concept, hit, rarity)
+Columns = tuple[np.ndarray, np.ndarray, np.ndarray]  # positions, points, Founds
 
 
 class Listing:
@@ -139,9 +142,19 @@ class Listing:
         self._hits: dict[frozenset[tuple[str, ...]], dict[int, Hit]] = {}
         self._scored: dict[tuple[Any, ...], list[tuple[int, Found]]] = {}
         self._matches: dict[tuple[int, int], tuple[Found, tuple[Match, ...]]] = {}
+        # a paper found by one keyword alone, explained once for every profile with it
+        self.alone: dict[int, tuple[Found, Ranked]] = {}
         self.upvotes = [i.paper.upvotes or 0 for i in self.indexed]
         self.keys = [i.paper.key for i in self.indexed]
+        self.positions: dict[str, list[int]] = {}  # a key listed twice is at two places
+        for n, key in enumerate(self.keys):
+            self.positions.setdefault(key, []).append(n)
+        by_votes = sorted(range(len(self.keys)), key=lambda n: (-self.upvotes[n], self.keys[n]))
+        self.tie = np.empty(len(by_votes), dtype=np.int64)  # order among equal scores
+        self.tie[by_votes] = np.arange(len(by_votes))
         self._outside: dict[frozenset[str], set[int]] = {}
+        self._columns: dict[int, tuple[Concept, Rarity, Columns]] = {}
+        self._found: dict[tuple[Any, ...], dict[int, Found]] = {}
 
     def __len__(self) -> int:
         return len(self.indexed)
@@ -196,6 +209,32 @@ class Listing:
                 (n, (scale * hit.strength, concept, hit, rarity))
                 for n, hit in self.hits(concept).items()
             ]
+        return cached
+
+    def columns(self, concept: Concept, rarity: Rarity) -> Columns:
+        """`scored` as arrays: the papers' positions, the points there, and the Founds. Looked
+        up by the concept itself: profiles share their keywords' Concept objects."""
+        cached = self._columns.get(id(concept))
+        if cached is not None and cached[0] is concept and cached[1] is rarity:
+            return cached[2]
+        scored = self.scored(concept, rarity(concept))
+        found = np.empty(len(scored), dtype=object)
+        for i, (_, f) in enumerate(scored):  # one by one: a Found is itself a tuple
+            found[i] = f
+        made = (
+            np.fromiter((n for n, _ in scored), dtype=np.int64, count=len(scored)),
+            np.fromiter((f[0] for _, f in scored), dtype=np.float64, count=len(scored)),
+            found,
+        )
+        self._columns[id(concept)] = (concept, rarity, made)
+        return made
+
+    def found(self, concept: Concept, rarity: float) -> dict[int, Found]:
+        """`scored` by paper position."""
+        key = (concept.key, concept.label, concept.weight, rarity)
+        cached = self._found.get(key)
+        if cached is None:
+            cached = self._found[key] = dict(self.scored(concept, rarity))
         return cached
 
     def hits(self, concept: Concept) -> dict[int, Hit]:

@@ -3,7 +3,7 @@ and every point of each score as a Match."""
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,19 +62,13 @@ def _candidates(
         if key in skip:
             continue
         per = found.get(n, [])
-        if len(per) == 1:
-            score = per[0][0]
-        elif per:
-            per.sort(key=_points, reverse=True)  # stable: equal points keep profile order
-            score = _combined(per)
-        else:
-            score = 0.0
+        score = _score(per)
         authors = followed.get(n, ()) if followed else ()
         if authors:
             score += AUTHOR_POINTS * len(authors)
         elif score < min_score:
             continue
-        ranked.append((not authors, -round(score, 3), -upvotes[n], key, n, score, authors, per))
+        ranked.append((not authors, -round(score * 1000), -upvotes[n], key, n, score, authors, per))
     ranked.sort()
     return ranked
 
@@ -107,6 +101,17 @@ def _selected(c: tuple[Any, ...]) -> Selected:
     return Selected(n, score, tuple(authors), tuple(per), key)
 
 
+def _score(per: list[Found]) -> float:
+    """A paper's points from its finds (sorted here, strongest first; stable, so equal
+    points keep the profile's order)."""
+    if len(per) == 1:
+        return per[0][0]
+    if not per:
+        return 0.0
+    per.sort(key=_points, reverse=True)
+    return _combined(per)
+
+
 def _points(found: tuple[float, Concept, Hit, float]) -> float:
     return found[0]
 
@@ -127,11 +132,27 @@ def explain(listing: Listing, s: Selected) -> Ranked:
     keyword in full and each further one at FURTHER times the one before, so a paper about
     one thing beats a paper that mentions several in passing. The Matches add up to the
     score."""
-    matches: list[Match] = []
-    for i, found in enumerate(s.found):
-        matches.extend(listing.matches(found, i))
-    matches.extend(Match(written, "authors", 1, AUTHOR_POINTS) for written in s.authors)
-    return Ranked(listing.indexed[s.n].paper, round(s.score, 4), tuple(matches), s.followed)
+    return _ranked(listing, s.n, s.score, s.found, s.authors)
+
+
+def _ranked(
+    listing: Listing, n: int, score: float, found: Sequence[Found], authors: tuple[str, ...]
+) -> Ranked:
+    if len(found) == 1 and not authors:
+        one = found[0]
+        made_once = listing.alone.get(id(one))
+        if made_once is not None and made_once[0] is one:
+            return made_once[1]
+        ranked = Ranked(listing.indexed[n].paper, round(score, 4), listing.matches(one, 0))
+        listing.alone[id(one)] = (one, ranked)
+        return ranked
+    else:
+        made: list[Match] = []
+        for i, one in enumerate(found):
+            made.extend(listing.matches(one, i))
+        made.extend(Match(written, "authors", 1, AUTHOR_POINTS) for written in authors)
+        matches = tuple(made)
+    return Ranked(listing.indexed[n].paper, round(score, 4), matches, bool(authors))
 
 
 def rank(
