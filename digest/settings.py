@@ -73,6 +73,9 @@ class SMTPSettings:
     max_connections: int = 4
     rate_limit: float = 0.0  # messages per second over all connections; 0: no limit
     messages_per_connection: int = 100
+    # Of max_connections, how many this process may hold (None: all). Not a setting: a run
+    # gives each of its processes a share (jobs.workers.shared).
+    share: int | None = None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ part of the list while sending from it, over its share of the relay."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ..deliver.sender import Delivery
 from ..errors import DeliveryError
@@ -11,7 +11,7 @@ from ..progress import Advance
 from .decide import Decider
 from .fill import Filler
 from .plan import Part, Plan
-from .send import Backlog, Worker
+from .send import Backlog, Worker, waiting_messages
 
 
 def mail(
@@ -33,26 +33,41 @@ def mail(
     composes. When the relay cannot be used at all, everything is still stored, for the next
     run (`earlier`: the messages that were already waiting, left pending too)."""
     result, reporter = filler.result, filler.reporter
-    if worker.settings.mail.smtp.max_connections == 0:  # the other processes send
-        backlog = Backlog(worker.db, lambda: True)
-        for _ in filler.fill(who, decider, run_id, advance, None, part):
-            backlog.wait()
+    if worker.wanted == 0:  # the run's other processes send
+        _compose_only(worker, filler, who, decider, run_id, part, advance)
         filled()
         return
-    filling = filler.fill(who, decider, run_id, advance, worker.kept, part)
     delivery = Delivery()
     try:
         sender = worker.sender(
             reporter, advance=advance, more=more, delivery=delivery, stop=filler.stop
         )
     except DeliveryError as exc:  # nothing can go now: every digest is still stored
-        left = earlier + sum(filling)
+        stored = filler.fill(who, decider, run_id, advance, None, part)
+        _undeliverable(filler, earlier + sum(stored), exc)
         filled()
-        if left:
-            result.delivery_error = str(exc)
-            result.deferred += left
-            reporter.error(f"{exc}; {left} message(s) left pending")
         return
+    if sender is None:  # other workers (another host's run) hold every relay connection
+        reporter.info("every relay connection is in use by other workers: composing first")
+        _compose_only(worker, filler, who, decider, run_id, part, advance)
+        filled()
+        try:
+            sender = worker.sender(
+                reporter,
+                advance=advance,
+                more=more,
+                delivery=delivery,
+                stop=filler.stop,
+                waiting=lambda: more() or waiting_messages(worker.db) > 0,
+            )
+        except DeliveryError as exc:
+            _undeliverable(filler, waiting_messages(worker.db), exc)
+            return
+        if sender is None:  # stopped, or the other workers sent it all
+            return
+        filling: Iterator[int] = iter(())
+    else:
+        filling = filler.fill(who, decider, run_id, advance, worker.kept, part)
     sender.start()
     backlog = Backlog(worker.db, lambda: sender.sending)
     try:
@@ -66,3 +81,28 @@ def mail(
         raise
     finally:  # counted even when something cut delivery short
         result.delivered(delivery)
+        worker.let_go()
+
+
+def _compose_only(
+    worker: Worker,
+    filler: Filler,
+    who: Plan,
+    decider: Decider,
+    run_id: int,
+    part: Part,
+    advance: Advance,
+) -> None:
+    """Fill the outbox with `part` while other processes send, no further ahead of them
+    than the backlog allows."""
+    backlog = Backlog(worker.db, lambda: True)
+    for _ in filler.fill(who, decider, run_id, advance, None, part):
+        backlog.wait()
+
+
+def _undeliverable(filler: Filler, left: int, exc: DeliveryError) -> None:
+    """The relay cannot be used: the `left` messages stored are left pending."""
+    if left:
+        filler.result.delivery_error = str(exc)
+        filler.result.deferred += left
+        filler.reporter.error(f"{exc}; {left} message(s) left pending")

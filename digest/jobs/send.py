@@ -8,16 +8,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .. import store
 from ..deliver.sender import Delivery, Sender, lease_seconds, open_lanes
 from ..domain.digest import PENDING
 from ..errors import DeliveryError
 from ..progress import Advance, Reporter, Silent
-from ..settings import Settings
+from ..settings import Settings, SMTPSettings
 from ..store import Database
-from ..store.lock import forget, holder, presence
+from ..store.lock import forget, gone, holder, presence
 from .outbox import Kept, StoreLedger, worker_id
 from .result import RunResult
 from .wiring import opened, transport_for
@@ -39,6 +39,35 @@ class Worker:
             self.db, self.id, self.settings.mail.suppress_after, lease_seconds(smtp), self.kept
         )
 
+    @property
+    def wanted(self) -> int:
+        """How many relay connections this process may hold (its share in a run)."""
+        smtp = self.settings.mail.smtp
+        return smtp.max_connections if smtp.share is None else smtp.share
+
+    def hold(self) -> SMTPSettings | None:
+        """Take this process's connection slots (`store.slots`): the relay settings to send
+        with, as many connections as slots held and their part of the rate limit; None
+        while other workers hold every slot."""
+        smtp = self.settings.mail.smtp
+        if self.settings.mail.backend != "smtp":
+            return smtp
+        total = smtp.max_connections
+        held = self.db.retried(
+            lambda conn: store.slots.take(
+                conn, self.id, self.wanted, total, lambda who: gone(self.db, who)
+            )
+        )
+        if not held:
+            return None
+        rate = smtp.rate_limit * held / total if smtp.rate_limit else 0.0
+        return replace(smtp, max_connections=held, rate_limit=rate, share=None)
+
+    def let_go(self) -> None:
+        """Give back this process's connection slots."""
+        if self.settings.mail.backend == "smtp":
+            self.db.retried(lambda conn: store.slots.give_back(conn, self.id))
+
     def sender(
         self,
         reporter: Reporter,
@@ -47,14 +76,33 @@ class Worker:
         more: Callable[[], bool],
         delivery: Delivery,
         stop: threading.Event | None,
-    ) -> Sender:
-        """Lanes connected to the relay (DeliveryError when it cannot be used at all)."""
-        lanes = open_lanes(lambda: transport_for(self.settings))
+        waiting: Callable[[], bool] | None = None,
+    ) -> Sender | None:
+        """Lanes connected to the relay over the slots this process holds (DeliveryError
+        when it cannot be used at all). None when other workers hold every slot, after
+        waiting for one while `waiting` says there is something to send."""
+        smtp = self.hold()
+        if smtp is None and waiting is not None:
+            reporter.info("every relay connection is in use by other workers; waiting for one")
+            while smtp is None and waiting():
+                if stop is not None and stop.wait(0.5):
+                    return None
+                if stop is None:
+                    time.sleep(0.5)
+                smtp = self.hold()
+        if smtp is None:
+            return None
+        settings = replace(self.settings, mail=replace(self.settings.mail, smtp=smtp))
+        try:
+            lanes = open_lanes(lambda: transport_for(settings))
+        except DeliveryError:
+            self.let_go()
+            raise
         self.db.warm(len(lanes) + 1)
         return Sender(
             self.ledger(),
             lanes,
-            self.settings.mail.smtp,
+            smtp,
             reporter,
             advance=advance,
             more=more,
@@ -67,7 +115,10 @@ class Worker:
 def working(db: Database, settings: Settings, *, vacuum: bool = True) -> Iterator[Worker]:
     worker = Worker(db, settings, worker_id())
     with presence(db, worker.id):
-        yield worker
+        try:
+            yield worker
+        finally:
+            worker.let_go()
     forget(db, worker.id)
     if vacuum:  # what was deleted, reusable now
         db.vacuum("bodies", "passed", "messages", "claims")
@@ -92,8 +143,7 @@ class Deciding:
         if now - self.checked >= 1.0:
             self.checked = now
             self.held = holder(self.db) is not None
-            with self.db.reading() as conn:
-                count = store.outbox.count(conn, PENDING)
+            count = waiting_messages(self.db)
             if count != self.seen:
                 self.seen, self.since = count, now
         return self.held and not self.stuck
@@ -120,8 +170,7 @@ class Backlog:
     def wait(self) -> None:
         lowest, since = None, time.monotonic()
         while not self.stalled and self.sending():
-            with self.db.reading() as conn:
-                waiting = store.outbox.count(conn, PENDING)
+            waiting = waiting_messages(self.db)
             if waiting <= self.LIMIT:
                 return
             if lowest is None or waiting < lowest:
@@ -141,12 +190,19 @@ def alongside(
     deciding = Deciding(worker.db)
     try:
         sender = worker.sender(
-            reporter, advance=lambda: None, more=deciding, delivery=delivery, stop=stop
+            reporter,
+            advance=lambda: None,
+            more=deciding,
+            delivery=delivery,
+            stop=stop,
+            waiting=lambda: deciding() or waiting_messages(worker.db) > 0,
         )
     except DeliveryError as exc:
         result.delivery_error = str(exc)
         reporter.error(str(exc))
         return False
+    if sender is None:  # stopped, or the others sent everything while this one waited
+        return not deciding.stuck
     sender.start()
     try:
         sender.finish()
@@ -155,7 +211,13 @@ def alongside(
         raise
     finally:
         result.delivered(delivery)
+        worker.let_go()
     return not deciding.stuck
+
+
+def waiting_messages(db: Database) -> int:
+    with db.reading() as conn:
+        return store.outbox.count(conn, PENDING)
 
 
 def drain(

@@ -55,20 +55,16 @@ def share(total: int, count: int, index: int) -> int:
 
 
 def shared(settings: Settings, count: int, index: int) -> Settings:
-    """The settings process `index` of `count` runs with: its share of the relay's
-    connections and of its rate limit, so that the run as a whole keeps both. The rate is
-    split in whole messages a second (`pace.Window`): with fewer of those than processes,
-    or fewer connections, the processes beyond get no share and only compose."""
+    """The settings process `index` of `count` runs with: how many of the relay's connection
+    slots it may hold (`store.slots`; each slot carries its part of the rate limit). With
+    fewer slots, or fewer whole messages a second, than processes, the processes beyond get
+    none and only compose."""
     smtp = settings.mail.smtp
     rate = smtp.rate_limit
     per_second = max(1, int(rate)) if rate else smtp.max_connections
     senders = min(count, smtp.max_connections, per_second)
-    if index >= senders:
-        connections, rate = 0, 0.0
-    else:
-        connections = share(smtp.max_connections, senders, index)
-        rate = float(share(int(rate), senders, index)) if rate >= 1 else rate
-    mail = replace(settings.mail, smtp=replace(smtp, max_connections=connections, rate_limit=rate))
+    mine = share(smtp.max_connections, senders, index) if index < senders else 0
+    mail = replace(settings.mail, smtp=replace(smtp, share=mine))
     return replace(settings, mail=mail, workers=1)
 
 

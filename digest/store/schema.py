@@ -111,6 +111,16 @@ messages = Table(
     Column("papers", JSON(none_as_null=True)),
 )
 
+# The relay's connections, one row per slot (0 to SMTP_MAX_CONNECTIONS - 1): the worker
+# that holds it may keep one connection open, and send at its share of SMTP_RATE_LIMIT.
+# A slot whose holder is gone (lock.gone) is free, however that worker ended.
+relay_slots = Table(
+    "relay_slots",
+    metadata,
+    Column("slot", Integer, primary_key=True, autoincrement=False),
+    Column("holder", String),
+)
+
 # A message's exact bytes, from when it is stored until the relay accepted it (or it ended
 # otherwise): a row of its own, deleted then, so the space is reused rather than kept.
 bodies = Table(

@@ -24,11 +24,12 @@ pytestmark = pytest.mark.usefixtures("database")
 LANES = 2
 
 
-def start(cwd: Path, smtp: SMTPServer, *args: str) -> subprocess.Popen[str]:
+def start(cwd: Path, smtp: SMTPServer, *args: str, **env: str) -> subprocess.Popen[str]:
+    relay = {"SMTP_MAX_CONNECTIONS": str(LANES), "SMTP_RETRIES": "2", **env}
     return subprocess.Popen(
         [sys.executable, "-m", "digest", *args],
         cwd=cwd,
-        env=environment(smtp, cwd, SMTP_MAX_CONNECTIONS=str(LANES), SMTP_RETRIES="2"),
+        env=environment(smtp, cwd, **relay),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -60,7 +61,9 @@ def test_a_killed_worker_among_others_loses_nothing_and_doubles_nothing(tmp_path
             out, err = proc.communicate(timeout=180)
             assert "Traceback" not in err, err
             shares.append(int(out.split(" sent")[0].rsplit(" ", 1)[-1]))
-        assert all(shares), shares  # the second run and `digest send` both sent some
+        # the relay's connections are shared by every process: while the first run held
+        # both, the others composed or waited; once it was killed, they sent the rest
+        assert sum(shares) > 0, shares
         last = start(tmp_path, smtp, "run", "--date", DAY)  # whatever the dead one held
         _, err = last.communicate(timeout=180)
         assert "Traceback" not in err, err
@@ -135,3 +138,25 @@ def test_a_killed_helper_fails_the_run_and_the_next_run_sends_its_part(tmp_path:
     assert all(len(set(got)) == 1 for got in ids.values())
     twice = [e for e, got in ids.items() if len(got) > 1]
     assert len(twice) <= LANES, twice  # only what the killed helper had in flight
+
+
+def test_the_relays_limits_hold_for_every_process_of_every_run_together(tmp_path: Path) -> None:
+    """A run of two worker processes and two `digest send` (as on other hosts), all at once:
+    the relay never sees more than SMTP_MAX_CONNECTIONS connections, nor more than
+    SMTP_RATE_LIMIT messages in any second, and everyone gets one digest."""
+    emails = write_subscribers(tmp_path, 120)
+    relay = {"SMTP_MAX_CONNECTIONS": "3", "SMTP_RATE_LIMIT": "20"}
+    with SMTPServer() as smtp:
+        smtp.handler.data_delay = 0.02
+        procs = [start(tmp_path, smtp, "run", "--date", DAY, "--workers", "2", **relay)]
+        wait_for(smtp, 3)
+        procs += [start(tmp_path, smtp, "send", **relay) for _ in range(2)]
+        for proc in procs:
+            out, err = proc.communicate(timeout=180)
+            assert proc.returncode == 0, (out, err)
+            assert "Traceback" not in err, err
+        assert smtp.handler.count() == dict.fromkeys(emails, 1)
+        assert smtp.handler.most_open <= 3
+        at = sorted(smtp.handler.accepted_at)
+        closest = min(b - a for a, b in zip(at, at[20:], strict=False))
+        assert closest >= 1.0, f"21 messages within {closest:.3f} s"

@@ -13,7 +13,7 @@ from digest.domain.paper import Paper, canonical_key
 from digest.jobs.collect import store_papers
 from digest.store import schema
 from tests.support.databases import database_url
-from tests.support.settings import open_engine
+from tests.support.settings import database_of, open_engine
 
 # Every test here runs on SQLite and on PostgreSQL (`database` in conftest.py).
 pytestmark = pytest.mark.usefixtures("database")
@@ -94,3 +94,27 @@ def test_a_database_server_that_does_not_answer_is_one_line_naming_it() -> None:
     assert message.startswith("DIGEST_DATABASE_URL='postgresql+psycopg://digest:***@127.0.0.1")
     assert "\n" not in message and "hunter2" not in message
     assert "refused" in message.lower()
+
+
+def test_relay_slots_are_shared_out_and_freed_when_their_holder_is_gone(tmp_path: Path) -> None:
+    """Workers never hold more slots than there are between them; one that is gone holds
+    none; giving back frees them; a larger total adds slots."""
+    db = database_of(tmp_path)
+    away: set[str] = set()
+
+    def take(worker: str, want: int, total: int = 3) -> int:
+        with db.writing() as conn:
+            return store.slots.take(conn, worker, want, total, lambda who: away & set(who))
+
+    assert take("a", 2) == 2
+    assert take("b", 3) == 1
+    assert take("b", 3) == 1 and take("a", 2) == 2  # taking again keeps what is held
+    away.add("a")  # a died: its slots are free
+    assert take("b", 3) == 3
+    with db.writing() as conn:
+        store.slots.give_back(conn, "b")
+    away.clear()
+    assert take("c", 1) == 1 and take("d", 9, total=5) == 4
+    with db.reading() as conn:
+        held = store.slots.holders(conn)
+    assert sorted(held.values()) == ["c", "d", "d", "d", "d"]
