@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from ..deliver.sender import Delivery
+from ..deliver.sender import Delivery, Sender
 from ..errors import DeliveryError
 from ..progress import Advance
 from .decide import Decider
 from .fill import Filler
 from .plan import Part, Plan
+from .result import RunResult
 from .send import Backlog, Worker, waiting_messages
 
 
@@ -49,7 +50,7 @@ def mail(
         return
     if sender is None:  # other workers (another host's run) hold every relay connection
         reporter.info("every relay connection is in use by other workers: composing first")
-        _compose_only(worker, filler, who, decider, run_id, part, advance)
+        stored = _compose_only(worker, filler, who, decider, run_id, part, advance)
         filled()
         try:
             sender = worker.sender(
@@ -61,20 +62,35 @@ def mail(
                 waiting=lambda: more() or waiting_messages(worker.db) > 0,
             )
         except DeliveryError as exc:
-            _undeliverable(filler, waiting_messages(worker.db), exc)
+            _undeliverable(filler, earlier + stored, exc)
             return
-        if sender is None:  # stopped, or the other workers sent it all
+        if sender is None:  # stopped while waiting, or the others sent it all
+            result.stopped = result.stopped or bool(filler.stop and filler.stop.is_set())
             return
-        filling: Iterator[int] = iter(())
-    else:
-        filling = filler.fill(who, decider, run_id, advance, worker.kept, part)
+        _send(worker, sender, iter(()), result, delivery, None)
+        return
+    filling = filler.fill(who, decider, run_id, advance, worker.kept, part)
+    _send(worker, sender, filling, result, delivery, filled)
+
+
+def _send(
+    worker: Worker,
+    sender: Sender,
+    filling: Iterator[int],
+    result: RunResult,
+    delivery: Delivery,
+    filled: Callable[[], None] | None,
+) -> None:
+    """Send while `filling` stores (`filled` once it is all stored), then until the outbox
+    is empty; the connection slots given back however it ends."""
     sender.start()
     backlog = Backlog(worker.db, lambda: sender.sending)
     try:
         for _ in filling:
             sender.notify()
             backlog.wait()
-        filled()
+        if filled is not None:
+            filled()
         sender.finish()
     except BaseException:  # Ctrl-C or a failure anywhere: the lanes stop first
         sender.abort()
@@ -92,12 +108,15 @@ def _compose_only(
     run_id: int,
     part: Part,
     advance: Advance,
-) -> None:
+) -> int:
     """Fill the outbox with `part` while other processes send, no further ahead of them
-    than the backlog allows."""
+    than the backlog allows: how many messages it stored."""
     backlog = Backlog(worker.db, lambda: True)
-    for _ in filler.fill(who, decider, run_id, advance, None, part):
+    stored = 0
+    for count in filler.fill(who, decider, run_id, advance, None, part):
+        stored += count
         backlog.wait()
+    return stored
 
 
 def _undeliverable(filler: Filler, left: int, exc: DeliveryError) -> None:

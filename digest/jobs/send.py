@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -47,21 +47,22 @@ class Worker:
 
     def hold(self) -> SMTPSettings | None:
         """Take this process's connection slots (`store.slots`): the relay settings to send
-        with, as many connections as slots held and their part of the rate limit; None
-        while other workers hold every slot."""
+        with, one connection per slot held and those slots' allowance of the rate limit;
+        None while other workers hold every slot (or every slot that carries some rate)."""
         smtp = self.settings.mail.smtp
-        if self.settings.mail.backend != "smtp":
-            return smtp
         total = smtp.max_connections
+        if self.settings.mail.backend != "smtp":  # no relay to share: the run's split only
+            return replace(smtp, rate_limit=smtp.rate_limit * self.wanted / total)
         held = self.db.retried(
             lambda conn: store.slots.take(
                 conn, self.id, self.wanted, total, lambda who: gone(self.db, who)
             )
         )
-        if not held:
+        rate = allowance(smtp.rate_limit, total, held)
+        if not held or (smtp.rate_limit and not rate):
+            self.let_go()
             return None
-        rate = smtp.rate_limit * held / total if smtp.rate_limit else 0.0
-        return replace(smtp, max_connections=held, rate_limit=rate, share=None)
+        return replace(smtp, max_connections=len(held), rate_limit=rate, share=None)
 
     def let_go(self) -> None:
         """Give back this process's connection slots."""
@@ -202,6 +203,7 @@ def alongside(
         reporter.error(str(exc))
         return False
     if sender is None:  # stopped, or the others sent everything while this one waited
+        result.stopped = result.stopped or bool(stop and stop.is_set())
         return not deciding.stuck
     sender.start()
     try:
@@ -213,6 +215,19 @@ def alongside(
         result.delivered(delivery)
         worker.let_go()
     return not deciding.stuck
+
+
+def allowance(rate: float, total: int, slots: Iterable[int]) -> float:
+    """The part of the rate limit (messages a second; 0: none) that these of `total` slots
+    carry. Each slot carries whole messages a second, the first ones one more, so any
+    processes on any hosts holding different slots together never exceed it (a rate below 1
+    is carried by slot 0 alone)."""
+    if not rate:
+        return 0.0
+    if rate < 1:
+        return rate if 0 in slots else 0.0
+    whole = int(rate)
+    return float(sum(whole // total + (1 if n < whole % total else 0) for n in slots))
 
 
 def waiting_messages(db: Database) -> int:

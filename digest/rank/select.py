@@ -122,9 +122,10 @@ _FURTHER = tuple(FURTHER**i for i in range(32))
 def _combined(per: list[Found]) -> float:
     """The strongest keyword's points in full, each further one at FURTHER times the one
     before (`per` sorted strongest first)."""
-    if len(per) <= len(_FURTHER):
-        return sum(p * d for (p, *_), d in zip(per, _FURTHER, strict=False))
-    return sum(p * FURTHER**i for i, (p, *_) in enumerate(per))
+    total = 0.0  # added one by one, as rank.batch adds (sum() compensates from 3.12 on)
+    for i, (p, *_) in enumerate(per):
+        total += p * (_FURTHER[i] if i < len(_FURTHER) else FURTHER**i)
+    return total
 
 
 def explain(listing: Listing, s: Selected) -> Ranked:

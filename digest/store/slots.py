@@ -18,12 +18,13 @@ def take(
     want: int,
     total: int,
     gone: Callable[[Collection[str]], Collection[str]],
-) -> int:
+) -> list[int]:
     """Hold up to `want` of the `total` slots for `worker` (those it holds already count),
-    and say how many it holds. Call it in a transaction that writes (`Database.writing`);
-    `gone` tells which of the holders it is given are no longer present."""
+    lowest numbers first, and say which it holds. Call it in a transaction that writes
+    (`Database.writing`); `gone` tells which of the holders it is given are no longer
+    present."""
     if total <= 0:
-        return 0
+        return []
     add = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     conn.execute(  # the slots a larger SMTP_MAX_CONNECTIONS adds; two workers may race here
         add(relay_slots).on_conflict_do_nothing(index_elements=[relay_slots.c.slot]),
@@ -37,7 +38,7 @@ def take(
     taken = free[: max(0, want - len(mine))]
     if taken:
         conn.execute(update(relay_slots).where(relay_slots.c.slot.in_(taken)).values(holder=worker))
-    return len(mine) + len(taken)
+    return sorted(mine + taken)
 
 
 def give_back(conn: Connection, worker: str) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from digest import store
 from digest.domain.paper import Paper, canonical_key
 from digest.jobs.collect import store_papers
+from digest.jobs.send import allowance
 from digest.store import schema
 from tests.support.databases import database_url
 from tests.support.settings import database_of, open_engine
@@ -104,7 +105,7 @@ def test_relay_slots_are_shared_out_and_freed_when_their_holder_is_gone(tmp_path
 
     def take(worker: str, want: int, total: int = 3) -> int:
         with db.writing() as conn:
-            return store.slots.take(conn, worker, want, total, lambda who: away & set(who))
+            return len(store.slots.take(conn, worker, want, total, lambda who: away & set(who)))
 
     assert take("a", 2) == 2
     assert take("b", 3) == 1
@@ -118,3 +119,14 @@ def test_relay_slots_are_shared_out_and_freed_when_their_holder_is_gone(tmp_path
     with db.reading() as conn:
         held = store.slots.holders(conn)
     assert sorted(held.values()) == ["c", "d", "d", "d", "d"]
+
+
+@pytest.mark.parametrize("rate", [0.5, 1.0, 2.0, 3.0, 7.5, 20.0])
+def test_the_slots_together_carry_the_rate_limit_and_no_more(rate: float) -> None:
+    """However the slots are split between processes, their allowances add up to the rate
+    limit's whole messages a second (or the fraction, for a rate below 1), never more."""
+    total = 4
+    assert allowance(rate, total, range(total)) == (rate if rate < 1 else int(rate))
+    for split in ([0], [1, 2], [3], [0, 3], [2]):
+        rest = [n for n in range(total) if n not in split]
+        assert allowance(rate, total, split) + allowance(rate, total, rest) <= rate
