@@ -50,7 +50,7 @@ def topics(papers: Sequence[Ranked], limit: int = 3) -> list[str]:
     points: Counter[str] = Counter()
     for r in papers:
         for m in r.matches:
-            if m.field != "authors":
+            if m.keyword:
                 points[m.term] += m.points
         for term in r.matched_terms:
             count[term] += 1

@@ -17,6 +17,12 @@ from .subscriber import Subscriber
 PENDING, SENT, FAILED, CANCELLED = "pending", "sent", "failed", "cancelled"
 
 
+# Match.field of points that are not a keyword's: a followed author's, and the whole-profile
+# fit's (rank.context: the profile's words together, and likeness to its best matches).
+AUTHORS, CONTEXT = "authors", "context"
+WHOLE_PROFILE = "whole profile"
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
     """One keyword found in one field of a paper, and the points it earned there.
@@ -31,6 +37,11 @@ class Match:
     via: tuple[str, ...] = ()
     rarity: float = 1.0
 
+    @property
+    def keyword(self) -> bool:
+        """Points a keyword earned (not a followed author's, not the whole-profile fit's)."""
+        return self.field not in (AUTHORS, CONTEXT)
+
 
 @dataclass(frozen=True, slots=True)
 class Ranked:
@@ -44,7 +55,7 @@ class Ranked:
         """Matched keywords, strongest first, each once."""
         best: dict[str, float] = {}
         for m in self.matches:
-            if m.field != "authors":
+            if m.keyword:
                 best[m.term] = best.get(m.term, 0.0) + m.points
         return sorted(best, key=lambda t: -best[t])
 

@@ -14,7 +14,7 @@ import numpy as np
 from ..domain.digest import Ranked
 from .index import FURTHER, Found, Listing, Rarity
 from .profile import Profile
-from .select import AUTHOR_POINTS, _followed, _ranked
+from .select import AUTHOR_POINTS, _followed, _ranked, in_context
 
 
 def choose_many(
@@ -89,23 +89,33 @@ def choose_many(
     is_followed = added > 0
     floor = np.array([p.min_score for p in profiles] or [0.0])[row]
     ok = is_followed | (score >= floor)
+    # by profile, then in keyword order: what the whole-profile fit reorders
     quantized = np.rint(score * 1000)  # the key `select` sorts by: round(score * 1000)
     order = np.flatnonzero(ok)
     order = order[
         np.lexsort((listing.tie[paper[order]], -quantized[order], ~is_followed[order], row[order]))
     ]
-    bounds = np.searchsorted(row[order], np.arange(len(profiles) + 1)).tolist()
-    picked = paper[order].tolist()
-    groups = order.tolist()
-    first, last, scores, finds_ = starts.tolist(), ends.tolist(), score.tolist(), found.tolist()
+    row, paper, score, is_followed = row[order], paper[order], score[order], is_followed[order]
+    bounds = np.searchsorted(row, np.arange(len(profiles) + 1)).tolist()
+    final, words, matches = in_context(listing, profiles, row, paper, score, is_followed, bounds)
+    entries, picked = order[final].tolist(), paper[final].tolist()
+    by_words, by_matches, scores = (
+        words[final].tolist(),
+        matches[final].tolist(),
+        score[final].tolist(),
+    )
+    first, last, finds_ = starts.tolist(), ends.tolist(), found.tolist()
     keys = listing.keys
     out = []
     for b, limit in enumerate(limits):
         at, end = bounds[b], bounds[b + 1]
         cut = min(end, at + limit)
         top = []
-        for n, u in zip(picked[at:cut], groups[at:cut], strict=True):
+        for i in range(at, cut):
+            n, u = picked[i], entries[i]
             per: list[Found] = [f for f in finds_[first[u] : last[u]] if f is not None]
-            top.append(_ranked(listing, n, scores[u], per, tuple(followed[b].get(n, ()))))
+            authors = tuple(followed[b].get(n, ()))
+            parts = (by_words[i], by_matches[i])
+            top.append(_ranked(listing, n, scores[i], per, authors, parts))
         out.append((top, [keys[n] for n in picked[cut:end]]))
     return out

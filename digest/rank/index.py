@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from ..domain.digest import Match, Ranked
+from ..domain.digest import Match
 from ..domain.paper import Paper
+from .context import Context
 from .profile import Concept
 from .synonyms import Variant
 from .terms import BREAK, FUNCTION_WORDS, tokens
@@ -142,8 +143,6 @@ class Listing:
         self._hits: dict[frozenset[tuple[str, ...]], dict[int, Hit]] = {}
         self._scored: dict[tuple[Any, ...], list[tuple[int, Found]]] = {}
         self._matches: dict[tuple[int, int], tuple[Found, tuple[Match, ...]]] = {}
-        # a paper found by one keyword alone, explained once for every profile with it
-        self.alone: dict[int, tuple[Found, Ranked]] = {}
         self.upvotes = [i.paper.upvotes or 0 for i in self.indexed]
         self.keys = [i.paper.key for i in self.indexed]
         self.positions: dict[str, list[int]] = {}  # a key listed twice is at two places
@@ -152,12 +151,21 @@ class Listing:
         by_votes = sorted(range(len(self.keys)), key=lambda n: (-self.upvotes[n], self.keys[n]))
         self.tie = np.empty(len(by_votes), dtype=np.int64)  # order among equal scores
         self.tie[by_votes] = np.arange(len(by_votes))
+        self.ties: list[int] = self.tie.tolist()
+        self._context: Context | None = None
         self._outside: dict[frozenset[str], set[int]] = {}
         self._columns: dict[int, tuple[Concept, Rarity, Columns]] = {}
         self._found: dict[tuple[Any, ...], dict[int, Found]] = {}
 
     def __len__(self) -> int:
         return len(self.indexed)
+
+    @property
+    def context(self) -> Context:
+        """The papers indexed for the whole-profile fit, on first use."""
+        if self._context is None:
+            self._context = Context(self.indexed)
+        return self._context
 
     def outside(self, categories: frozenset[str]) -> set[int]:
         """Papers in none of `categories` (folded; an archive such as "cs" holds every cs.*

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..domain.subscriber import Subscriber
+from .context import profile_words
 from .synonyms import THESAURUS, Thesaurus, Variant
 from .terms import tokens
 
@@ -34,6 +35,8 @@ class Profile:
     max_papers: int
     min_score: float = MIN_SCORE
     categories: frozenset[str] = frozenset()  # folded; empty: every paper may go
+    words: tuple[str, ...] = ()  # the keywords' words, for the whole-profile fit
+    fit: bool = True  # False: keyword points alone order the papers (rank.context)
 
 
 def compile_profile(sub: Subscriber, thesaurus: Thesaurus = THESAURUS) -> Profile:
@@ -60,6 +63,7 @@ def compile_profile(sub: Subscriber, thesaurus: Thesaurus = THESAURUS) -> Profil
         max_papers=sub.max_papers,
         min_score=MIN_SCORE if sub.min_score is None else sub.min_score,
         categories=frozenset(c.lower() for c in sub.categories),
+        words=profile_words(kw.term for kw in sub.keywords),
     )
 
 

@@ -7,7 +7,10 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..domain.digest import Match, Ranked
+import numpy as np
+
+from ..domain.digest import AUTHORS, CONTEXT, WHOLE_PROFILE, Match, Ranked
+from .context import Parts
 from .index import FURTHER, Found, Hit, Listing, Rarity
 from .profile import Concept, Profile
 
@@ -24,6 +27,7 @@ class Selected:
     authors: tuple[str, ...]  # the followed authors of this paper, as the profile writes them
     found: tuple[tuple[float, Concept, Hit, float], ...]  # (points, concept, hit, rarity)
     key: str
+    context: Parts = (0.0, 0.0)  # whole-profile fit (rank.context), on top of `score`
 
     @property
     def followed(self) -> bool:
@@ -70,7 +74,40 @@ def _candidates(
             continue
         ranked.append((not authors, -round(score * 1000), -upvotes[n], key, n, score, authors, per))
     ranked.sort()
-    return ranked
+    order, words, matches = in_context(
+        listing,
+        [profile],
+        np.zeros(len(ranked), dtype=np.int64),
+        np.array([c[4] for c in ranked], dtype=np.int64),
+        np.array([c[5] for c in ranked], dtype=np.float64),
+        np.array([not c[0] for c in ranked], dtype=bool),
+        [0, len(ranked)],
+    )
+    by_words, by_matches = words.tolist(), matches.tolist()
+    return [(*ranked[i], (by_words[i], by_matches[i])) for i in order.tolist()]
+
+
+def in_context(
+    listing: Listing,
+    profiles: Sequence[Profile],
+    row: np.ndarray,
+    paper: np.ndarray,
+    score: np.ndarray,
+    followed: np.ndarray,
+    bounds: Sequence[int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A batch's selected papers (entry i: paper `paper[i]` of profile `row[i]`, keyword
+    score `score[i]`; each profile's entries together, from `bounds[b]`, strongest keyword
+    match first) in their final order: by profile, followed authors' papers first, then by
+    keyword score plus whole-profile fit (`rank.context`), then upvotes and key. Returns
+    that order (entry indices) and each entry's context points (profile words, best
+    matches)."""
+    words, matches = listing.context.points([p.words for p in profiles], row, paper, bounds)
+    fit = np.array([p.fit for p in profiles] or [True], dtype=bool)[row]
+    words, matches = np.where(fit, words, 0.0), np.where(fit, matches, 0.0)
+    total = (score + words) + matches
+    order = np.lexsort((listing.tie[paper], -np.rint(total * 1000), ~followed, row))
+    return order, words, matches
 
 
 def select(
@@ -97,8 +134,8 @@ def choose(
 
 
 def _selected(c: tuple[Any, ...]) -> Selected:
-    *_, key, n, score, authors, per = c
-    return Selected(n, score, tuple(authors), tuple(per), key)
+    *_, key, n, score, authors, per, parts = c
+    return Selected(n, score, tuple(authors), tuple(per), key, parts)
 
 
 def _score(per: list[Found]) -> float:
@@ -133,27 +170,29 @@ def explain(listing: Listing, s: Selected) -> Ranked:
     keyword in full and each further one at FURTHER times the one before, so a paper about
     one thing beats a paper that mentions several in passing. The Matches add up to the
     score."""
-    return _ranked(listing, s.n, s.score, s.found, s.authors)
+    return _ranked(listing, s.n, s.score, s.found, s.authors, s.context)
 
 
 def _ranked(
-    listing: Listing, n: int, score: float, found: Sequence[Found], authors: tuple[str, ...]
+    listing: Listing,
+    n: int,
+    score: float,
+    found: Sequence[Found],
+    authors: tuple[str, ...],
+    context: Parts,
 ) -> Ranked:
-    if len(found) == 1 and not authors:
-        one = found[0]
-        made_once = listing.alone.get(id(one))
-        if made_once is not None and made_once[0] is one:
-            return made_once[1]
-        ranked = Ranked(listing.indexed[n].paper, round(score, 4), listing.matches(one, 0))
-        listing.alone[id(one)] = (one, ranked)
-        return ranked
+    if len(found) == 1:
+        made = list(listing.matches(found[0], 0))
     else:
-        made: list[Match] = []
+        made = []
         for i, one in enumerate(found):
-            made.extend(listing.matches(one, i))
-        made.extend(Match(written, "authors", 1, AUTHOR_POINTS) for written in authors)
-        matches = tuple(made)
-    return Ranked(listing.indexed[n].paper, round(score, 4), matches, bool(authors))
+            made += listing.matches(one, i)
+    if authors:
+        made += [Match(written, AUTHORS, 1, AUTHOR_POINTS) for written in authors]
+    fit = round(context[0] + context[1], 4)
+    if fit:
+        made.append(Match(WHOLE_PROFILE, CONTEXT, 1, fit))
+    return Ranked(listing.indexed[n].paper, round(score + fit, 4), tuple(made), bool(authors))
 
 
 def rank(

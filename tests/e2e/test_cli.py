@@ -132,7 +132,11 @@ def test_rank_json_explains_each_score(cwd: Path) -> None:
     assert rows[0]["score"] >= rows[1]["score"] >= rows[2]["score"]
     for r in rows:
         assert r["matches"] and abs(sum(m["points"] for m in r["matches"]) - r["score"]) < 1e-3
-        assert {m["field"] for m in r["matches"]} <= {"title", "abstract", "keywords", "authors"}
+        fields = {m["field"] for m in r["matches"]}
+        assert fields <= {"title", "abstract", "keywords", "authors", "context"}
+        assert fields & {"title", "abstract", "keywords", "authors"}  # selected by the profile
+        fit = [m for m in r["matches"] if m["field"] == "context"]
+        assert [m["keyword"] for m in fit] == ["whole profile"] and 0 < fit[0]["points"] <= 2
 
 
 def test_rank_ignores_what_was_already_sent(cwd: Path) -> None:

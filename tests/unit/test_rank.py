@@ -3,6 +3,8 @@ explanation adds up."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from digest.domain.paper import Paper, canonical_key
 from digest.domain.subscriber import Keyword, Subscriber
 from digest.rank.index import Listing, Rarity
@@ -30,10 +32,14 @@ def sub(*keywords, **kw) -> Subscriber:
     return Subscriber(email="a@example.org", keywords=kws, **kw)
 
 
-def ranked(s: Subscriber, papers: list[Paper], reference: list[Paper] | None = None):
+def ranked(
+    s: Subscriber, papers: list[Paper], reference: list[Paper] | None = None, *, fit: bool = False
+):
+    """What the profile ranks; by its keyword points alone unless `fit` (the keyword rules
+    are tested apart from the whole-profile fit that reorders them)."""
     listing = Listing(papers)
     rarity = Rarity(Listing(reference)) if reference else None
-    return rank(compile_profile(s), listing, rarity)
+    return rank(replace(compile_profile(s), fit=fit), listing, rarity)
 
 
 def titles(s: Subscriber, papers: list[Paper], **kw) -> list[str]:
@@ -216,3 +222,46 @@ def test_explanation_adds_up_and_names_fields_keywords_and_synonyms() -> None:
     assert rl and rl[0].via == ("reinforcement learning",)
     assert abs(sum(m.points for m in r.matches) - r.score) < 1e-3
     assert all(0 < m.rarity <= 1 for m in r.matches)
+
+
+def test_a_paper_about_the_whole_profile_outranks_one_that_shares_a_broad_word() -> None:
+    """The dev set's safe-RL failure, small: "safety" alone in an LLM paper against "safety"
+    in a paper about constrained reinforcement learning. Keyword points tie them (one
+    abstract find each); the whole-profile fit puts the one about the profile first."""
+    llm = paper(
+        "Guardrails for chat assistants",
+        "We study safety filters for large language model assistants and jailbreak prompts.",
+    )
+    rl = paper(
+        "Exploration under constraints",
+        "We study safety in reinforcement learning agents, keeping policies within cost "
+        "limits while they explore.",
+    )
+    others = [paper(f"Filler {i}", FILLER) for i in range(20)]
+    profile = everything("safe RL", "constrained reinforcement learning", "safety")
+    by_keywords = [r.paper.title for r in ranked(profile, [llm, rl, *others])]
+    assert set(by_keywords) == {llm.title, rl.title}
+    whole = ranked(profile, [llm, rl, *others], fit=True)
+    assert [r.paper.title for r in whole] == [rl.title, llm.title]
+    assert whole[0].score > whole[1].score
+
+
+def test_the_fit_reorders_what_the_keywords_selected_and_adds_nothing() -> None:
+    chosen = paper("World models for planning", "A world model learned for planning.")
+    near = paper("Learned planning", "Planning with a learned model of the world dynamics.")
+    selected = {r.paper.title for r in ranked(sub("world model"), [chosen, near])}
+    assert {r.paper.title for r in ranked(sub("world model"), [chosen, near], fit=True)} == selected
+
+
+def test_the_explanation_shows_the_fit_and_still_adds_up() -> None:
+    papers = [
+        paper("Planning with world models", "We learn a world model and plan with it."),
+        paper("World models", "A world model for video prediction."),
+        paper("Agents that plan", "Planning agents with a learned world model of their tools."),
+    ]
+    for r in ranked(everything("world model", "planning"), papers, fit=True):
+        context = [m for m in r.matches if m.field == "context"]
+        assert context and all(m.points >= 0 for m in context)
+        assert [m.term for m in context] == ["whole profile"]
+        assert abs(sum(m.points for m in r.matches) - r.score) < 1e-3
+        assert all(t in ("world model", "planning") for t in r.matched_terms)

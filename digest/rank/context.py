@@ -1,0 +1,195 @@
+"""Whole-profile fit: points that reorder the papers a profile's keywords selected, so a paper
+about the profile as a whole ranks above one that merely shares a broad word with it.
+
+Two parts, each from 0 to its weight, added to the keyword score:
+- *profile words*: BM25 over title and abstract with every word of the profile's keywords
+  as the query, relative to the best of the profile's selected papers ("safety" alone
+  scores less than "safety" with "reinforcement learning" and "constrained");
+- *best matches*: cosine similarity (TF-IDF over title and abstract) to the centroid of the
+  profile's TOP strongest keyword matches, a pseudo-relevance feedback step.
+
+Only papers the keywords already selected are reordered, so nothing reaches an inbox that the
+keywords did not let through. The weights were chosen on the dev set as a whole, from the
+middle of a plateau (0.84 to 0.85 mean nDCG@10 for words 0.25 to 1, matches 1.5 to 2, TOP 3
+to 8), not tuned per profile."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .terms import BREAK, FUNCTION_WORDS, tokens
+
+if TYPE_CHECKING:
+    from .index import PaperIndex
+
+WORDS = 0.5  # points for the best BM25 over the profile's words among its selected papers
+MATCHES = 1.5  # points for a paper identical to the centroid of the strongest matches
+TOP = 5  # strongest keyword matches whose centroid is the profile's "best matches"
+TITLE = 2  # a title word counts as this many abstract words
+K1, B = 1.2, 0.75
+
+_SKIP = frozenset(t for w in FUNCTION_WORDS for t in tokens(w)) | {BREAK}
+
+Parts = tuple[float, float]  # (profile words, best matches) points of one paper
+NONE: Parts = (0.0, 0.0)
+
+
+def profile_words(terms: Iterable[str]) -> tuple[str, ...]:
+    """The words (as tokens) of a profile's keywords, less function words: each once, in a
+    fixed order."""
+    return tuple(sorted({t for term in terms for t in _words_of(term)}))
+
+
+@lru_cache(maxsize=65536)
+def _words_of(term: str) -> tuple[str, ...]:
+    return tuple(t for t in tokens(term) if t not in _SKIP and len(t) > 1)
+
+
+class Context:
+    """A listing's papers as bags of words, indexed once for every profile: BM25 weights
+    per word, and TF-IDF vectors whose similarities are worked out per paper on first use."""
+
+    def __init__(self, indexed: Sequence[PaperIndex]) -> None:
+        bags: list[Counter[str]] = []
+        for idx in indexed:
+            bag: Counter[str] = Counter()
+            for t in idx.fields["title"].tokens:
+                if t not in _SKIP:
+                    bag[t] += TITLE
+            for t in idx.fields["abstract"].tokens:
+                if t not in _SKIP:
+                    bag[t] += 1
+            bags.append(bag)
+        self.size = len(bags)
+        df: Counter[str] = Counter()
+        for bag in bags:
+            df.update(bag.keys())
+        self._df = df
+        self._bags = bags
+        lengths = np.array([sum(b.values()) for b in bags], dtype=np.float64)
+        self._norm = K1 * (1 - B + B * lengths / (lengths.mean() if len(bags) else 1.0))
+        vocab = {t: i for i, t in enumerate(df)}
+        indptr, indices, data = [0], [], []
+        for bag in bags:
+            weights = [
+                (vocab[t], (1 + math.log(n)) * math.log((self.size + 1) / (df[t] + 1)) + 1)
+                for t, n in bag.items()
+            ]
+            norm = math.sqrt(sum(w * w for _, w in weights)) or 1.0
+            indices.extend(i for i, _ in weights)
+            data.extend(w / norm for _, w in weights)
+            indptr.append(len(indices))
+        self._indptr = np.array(indptr, dtype=np.int64)
+        self._indices = np.array(indices, dtype=np.int64)
+        self._data = np.array(data, dtype=np.float64)
+        self._width = len(vocab)
+        self._rows: dict[int, np.ndarray] = {}
+        self._words: dict[str, np.ndarray] = {}
+
+    def _bm25(self, word: str) -> np.ndarray:
+        """The word's BM25 weight in every paper (exact multiples of QUANTUM: see `points`)."""
+        made = self._words.get(word)
+        if made is None:
+            n = self._df.get(word, 0)
+            tf = np.array([bag.get(word, 0) for bag in self._bags], dtype=np.float64)
+            idf = math.log(1 + (self.size - n + 0.5) / (n + 0.5))
+            made = self._words[word] = _quantized(idf * tf * (K1 + 1) / (tf + self._norm))
+        return made
+
+    def _similar(self, n: int) -> np.ndarray:
+        """Cosine similarity of paper `n` to every paper (exact multiples of QUANTUM)."""
+        made = self._rows.get(n)
+        if made is None:
+            start, end = self._indptr[n], self._indptr[n + 1]
+            dense = np.zeros(self._width)
+            dense[self._indices[start:end]] = self._data[start:end]
+            products = self._data * dense[self._indices]
+            sums = np.add.reduceat(products, self._indptr[:-1]) if len(products) else products
+            sums[self._indptr[:-1] == self._indptr[1:]] = 0.0  # reduceat's empty rows
+            made = self._rows[n] = _quantized(sums)
+        return made
+
+    def points(
+        self,
+        words: Sequence[Sequence[str]],
+        row: np.ndarray,
+        paper: np.ndarray,
+        bounds: Sequence[int],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The context points of a batch's selected papers: entry i is paper `paper[i]` of
+        profile `row[i]`, each profile's entries together and strongest keyword match first
+        (profile b's from `bounds[b]` to `bounds[b + 1]`; `words[b]` its words). Two arrays:
+        profile words, best matches.
+
+        Every weight and similarity is a multiple of QUANTUM small enough that any sum of
+        them is exact, so a profile gets the same points ranked alone or in a batch,
+        whatever order the additions take."""
+        size = len(paper)
+        if not size:
+            return np.zeros(0), np.zeros(0)
+        bounds = list(bounds)
+        profiles = len(words)
+        # profile words: each entry's paper against each word of its profile
+        vocab = sorted({w for ws in words for w in ws})
+        index = {w: i for i, w in enumerate(vocab)}
+        flat = np.array([index[w] for ws in words for w in ws], dtype=np.int64)
+        per = np.array([len(ws) for ws in words], dtype=np.int64)
+        by_words = np.zeros(size)
+        if len(flat):
+            weights = np.stack([self._bm25(w) for w in vocab])
+            owner, k = _pairs(per[row])
+            pair_word = flat[_starts(per)[row][owner] + k]
+            totals = np.bincount(owner, weights[pair_word, paper[owner]], minlength=size)
+            best = _per_profile(np.maximum.reduceat, totals, row, bounds)
+            scale = np.divide(WORDS, best, out=np.zeros(size), where=best > 0)
+            by_words = scale * totals
+        # best matches: each entry's paper against its profile's TOP strongest matches
+        first = np.array(bounds[:-1], dtype=np.int64)
+        many = np.minimum(np.diff(np.array(bounds, dtype=np.int64)), TOP)  # top papers each
+        top_owner, top_k = _pairs(many)
+        top_paper = paper[first[top_owner] + top_k]
+        wanted, top_row = np.unique(top_paper, return_inverse=True)
+        similar = np.stack([self._similar(n) for n in wanted.tolist()])
+        owner, k = _pairs(many[row])
+        pair_top = top_row[_starts(many)[row][owner] + k]
+        together = np.bincount(owner, similar[pair_top, paper[owner]], minlength=size)
+        a_owner, a_k = _pairs(many * many)  # TOP x TOP per profile: how alike its top papers are
+        base = _starts(many)[a_owner]
+        left, right = base + a_k // many[a_owner], base + a_k % many[a_owner]
+        alike = similar[top_row[left], top_paper[right]]
+        inner = np.bincount(a_owner, alike, minlength=profiles)[row]
+        scale = np.divide(MATCHES, np.sqrt(inner), out=np.zeros(size), where=inner > 0)
+        by_matches = scale * together
+        return by_words.round(4), by_matches.round(4)
+
+
+def _pairs(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For runs of `counts` items: each item's run, and its place in the run."""
+    owner = np.repeat(np.arange(len(counts)), counts)
+    return owner, np.arange(len(owner)) - _starts(counts)[owner]
+
+
+def _starts(counts: np.ndarray) -> np.ndarray:
+    """Where each run of `counts` starts in their concatenation."""
+    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+
+
+def _per_profile(reduce, values: np.ndarray, row: np.ndarray, bounds: list[int]) -> np.ndarray:
+    """`reduce` (a ufunc's reduceat) over each profile's entries, spread back to them."""
+    filled = [b for b in range(len(bounds) - 1) if bounds[b + 1] > bounds[b]]
+    out = np.zeros(len(bounds) - 1)
+    out[filled] = reduce(values, np.array([bounds[b] for b in filled], dtype=np.int64))
+    return out[row]
+
+
+QUANTUM = 2.0**-30  # weights (at most ~20) and similarities (at most 1): sums stay exact
+
+
+def _quantized(values: np.ndarray) -> np.ndarray:
+    return np.round(values / QUANTUM) * QUANTUM
