@@ -15,6 +15,7 @@ Needs the `bench` extra: pip install -e '.[bench]'.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import random
@@ -36,8 +37,10 @@ from digest.domain.subscriber import parse_entry  # noqa: E402
 from digest.jobs.collect import store_papers  # noqa: E402
 from digest.jobs.decide import listing_for  # noqa: E402
 from digest.rank.batch import choose_many  # noqa: E402
+from digest.rank.index import Listing  # noqa: E402
 from digest.rank.profile import MIN_SCORE, compile_profile  # noqa: E402
 from digest.rank.select import explain, rank, select  # noqa: E402
+from digest.rank.taste import Taste  # noqa: E402
 from digest.sources.huggingface import parse_listing  # noqa: E402
 from digest.store import open_database  # noqa: E402
 from digest.store.papers import listed  # noqa: E402
@@ -165,6 +168,64 @@ def quality(data: Path, tmp: Path) -> bool:
     return target
 
 
+def half(key: str) -> str:
+    """A paper's half of the corpus, "A" or "B", by a hash of its id."""
+    return "AB"[hashlib.sha256(key.encode()).digest()[0] % 2]
+
+
+def with_ratings(data: Path, tmp: Path) -> bool:
+    """Ratings simulated as issue 20 describes: rank half A of the corpus; the reader rates
+    A's top 10 by the judgments (grade >= 1: more like this; 0: less; unjudged: no rating);
+    rank half B with and without those ratings, and compare nDCG@10 on B."""
+    papers = corpus_papers(data)
+    profiles = json.loads((data / "relevance-dev.json").read_text())["profiles"]
+    engine = stored(papers, tmp / "ratings.db")
+    with engine.connect() as conn:
+        whole, rarity = listing_for(conn, listed(conn, [DAY]))
+    halves = {h: Listing([i for i in whole.indexed if half(i.paper.key) == h]) for h in "AB"}
+    print(f"\nratings: {len(halves['A'])} papers in half A rated, {len(halves['B'])} in B ranked")
+    print(f"{'profile':24} {'B alone':>8} {'rated':>6} {'B rated':>8} {'change':>7}")
+    before_all, after_all = [], []
+    for prof in profiles:
+        judged = prof["judgments"]
+        in_b = {k: g for k, g in judged.items() if half(k) == "B"}
+        sub = parse_entry({"email": "bench@example.org", "keywords": prof["keywords"]})
+        profile = compile_profile(sub)
+        top_a = rank(profile, halves["A"], rarity)[:10]
+        liked = tuple(
+            halves["A"].indexed[halves["A"].positions[r.paper.key][0]]
+            for r in top_a
+            if judged.get(r.paper.key, -1) >= 1
+        )
+        disliked = tuple(
+            halves["A"].indexed[halves["A"].positions[r.paper.key][0]]
+            for r in top_a
+            if judged.get(r.paper.key, -1) == 0
+        )
+        before = ndcg([r.paper.key for r in rank(profile, halves["B"], rarity)], in_b)
+        taste = Taste(liked, disliked)
+        after = ndcg([r.paper.key for r in rank(profile, halves["B"], rarity, taste=taste)], in_b)
+        before_all.append(before)
+        after_all.append(after)
+        print(
+            f"{prof['id']:24} {before:8.3f} {len(liked):3d}/{len(disliked):<2d} {after:8.3f} "
+            f"{after - before:+7.3f}"
+        )
+    lift = (sum(after_all) - sum(before_all)) / len(profiles)
+    worst = min(a - b for a, b in zip(after_all, before_all, strict=True))
+    print(
+        f"{'mean':24} {sum(before_all) / len(profiles):8.3f} {'':6} "
+        f"{sum(after_all) / len(profiles):8.3f} {lift:+7.3f}"
+    )
+    met = lift >= 0.02 and worst >= -0.02
+    print(
+        f"target (ratings lift the B-half mean by >= 0.02, lower no profile by more than "
+        f"0.02): lift {lift:+.3f}, worst {worst:+.3f}:",
+        "met" if met else "NOT met",
+    )
+    return met
+
+
 def speed_papers(data: Path, n: int) -> list[Paper]:
     """`n` papers: the corpus and the two Hugging Face days (with their ai_keywords), repeated
     under new keys as needed."""
@@ -245,6 +306,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         met = quality(args.data, Path(tmp))
+        met &= with_ratings(args.data, Path(tmp))
         if not args.no_speed:
             speed(args.data, Path(tmp), args.profiles, args.papers)
     return 0 if met else 1

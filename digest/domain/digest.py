@@ -17,9 +17,10 @@ from .subscriber import Subscriber
 PENDING, SENT, FAILED, CANCELLED = "pending", "sent", "failed", "cancelled"
 
 
-# Match.field of points that are not a keyword's: a followed author's, and the whole-profile
-# fit's (rank.context: the profile's words together, and likeness to its best matches).
-AUTHORS, CONTEXT = "authors", "context"
+# Match.field of points that are not a keyword's: a followed author's, the whole-profile
+# fit's (rank.context: the profile's words together, and likeness to its best matches), and
+# the reader's ratings' (rank.taste: likeness to a paper they rated).
+AUTHORS, CONTEXT, RATED = "authors", "context", "rated"
 WHOLE_PROFILE = "whole profile"
 
 
@@ -39,8 +40,8 @@ class Match:
 
     @property
     def keyword(self) -> bool:
-        """Points a keyword earned (not a followed author's, not the whole-profile fit's)."""
-        return self.field not in (AUTHORS, CONTEXT)
+        """Points a keyword earned (not a followed author's, the fit's or a rating's)."""
+        return self.field not in (AUTHORS, CONTEXT, RATED)
 
 
 @dataclass(frozen=True, slots=True)

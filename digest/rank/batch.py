@@ -14,7 +14,8 @@ import numpy as np
 from ..domain.digest import Ranked
 from .index import FURTHER, Found, Listing, Rarity
 from .profile import Profile
-from .select import AUTHOR_POINTS, _followed, _ranked, in_context
+from .select import AUTHOR_POINTS, _followed, _ranked, choose, explain, in_context
+from .taste import Taste
 
 
 def choose_many(
@@ -23,6 +24,7 @@ def choose_many(
     rarity: Rarity,
     skips: Sequence[Collection[str]],
     limits: Sequence[int],
+    tastes: Sequence[Taste | None] | None = None,
 ) -> list[tuple[list[Ranked], list[str]]]:
     """For each profile, what `choose(profile, listing, rarity, skip, limit)` returns, its
     picks explained.
@@ -30,7 +32,25 @@ def choose_many(
     Each find is an entry (cell = profile row * papers + paper, points, the Found); a
     followed paper adds an entry of no points that carries the author bonus. Entries in a
     vetoed or skipped cell are dropped; sorting by cell, strongest first, puts each cell's
-    finds in the order `select` adds them up."""
+    finds in the order `select` adds them up.
+
+    A profile with ratings (`tastes`) is ranked on its own, by `choose`: few readers rate,
+    and their ratings bring in papers no keyword selected."""
+    if tastes is not None and any(tastes):
+        rated = {b for b, t in enumerate(tastes) if t}
+        plain = [b for b in range(len(profiles)) if b not in rated]
+        batch = choose_many(
+            [profiles[b] for b in plain],
+            listing,
+            rarity,
+            [skips[b] for b in plain],
+            [limits[b] for b in plain],
+        )
+        out: dict[int, tuple[list[Ranked], list[str]]] = dict(zip(plain, batch, strict=True))
+        for b in rated:
+            top, rest = choose(profiles[b], listing, rarity, skips[b], limits[b], tastes[b])
+            out[b] = ([explain(listing, s) for s in top], rest)
+        return [out[b] for b in range(len(profiles))]
     width = len(listing)
     cells: list[np.ndarray] = []
     points: list[np.ndarray] = []

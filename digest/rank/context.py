@@ -56,16 +56,7 @@ class Context:
     per word, and TF-IDF vectors whose similarities are worked out per paper on first use."""
 
     def __init__(self, indexed: Sequence[PaperIndex]) -> None:
-        bags: list[Counter[str]] = []
-        for idx in indexed:
-            bag: Counter[str] = Counter()
-            for t in idx.fields["title"].tokens:
-                if t not in _SKIP:
-                    bag[t] += TITLE
-            for t in idx.fields["abstract"].tokens:
-                if t not in _SKIP:
-                    bag[t] += 1
-            bags.append(bag)
+        bags = [_bag(idx) for idx in indexed]
         self.size = len(bags)
         df: Counter[str] = Counter()
         for bag in bags:
@@ -75,15 +66,12 @@ class Context:
         lengths = np.array([sum(b.values()) for b in bags], dtype=np.float64)
         self._norm = K1 * (1 - B + B * lengths / (lengths.mean() if len(bags) else 1.0))
         vocab = {t: i for i, t in enumerate(df)}
+        self._vocab = vocab
         indptr, indices, data = [0], [], []
         for bag in bags:
-            weights = [
-                (vocab[t], (1 + math.log(n)) * math.log((self.size + 1) / (df[t] + 1)) + 1)
-                for t, n in bag.items()
-            ]
-            norm = math.sqrt(sum(w * w for _, w in weights)) or 1.0
-            indices.extend(i for i, _ in weights)
-            data.extend(w / norm for _, w in weights)
+            weights = self._weights(bag)
+            indices.extend(vocab[t] for t, _ in weights)
+            data.extend(w for _, w in weights)
             indptr.append(len(indices))
         self._indptr = np.array(indptr, dtype=np.int64)
         self._indices = np.array(indices, dtype=np.int64)
@@ -91,6 +79,35 @@ class Context:
         self._width = len(vocab)
         self._rows: dict[int, np.ndarray] = {}
         self._words: dict[str, np.ndarray] = {}
+        self._outside: dict[str, np.ndarray] = {}
+
+    def _weights(self, bag: Counter[str]) -> list[tuple[str, float]]:
+        """A bag's TF-IDF weights (sublinear tf, smoothed idf), normalized to length 1."""
+        weights = [
+            (t, (1 + math.log(n)) * (math.log((self.size + 1) / (self._df.get(t, 0) + 1)) + 1))
+            for t, n in bag.items()
+        ]
+        norm = math.sqrt(sum(w * w for _, w in weights)) or 1.0
+        return [(t, w / norm) for t, w in weights]
+
+    def like(self, paper: PaperIndex) -> np.ndarray:
+        """Cosine similarity of any paper (a rated one, not in this listing) to every paper
+        of the listing (exact multiples of QUANTUM)."""
+        key = paper.paper.key
+        made = self._outside.get(key)
+        if made is None:
+            dense = np.zeros(self._width)
+            for t, w in self._weights(_bag(paper)):
+                if t in self._vocab:
+                    dense[self._vocab[t]] = w
+            made = self._outside[key] = self._against(dense)
+        return made
+
+    def _against(self, dense: np.ndarray) -> np.ndarray:
+        products = self._data * dense[self._indices]
+        sums = np.add.reduceat(products, self._indptr[:-1]) if len(products) else products
+        sums[self._indptr[:-1] == self._indptr[1:]] = 0.0  # reduceat's empty rows
+        return _quantized(sums)
 
     def _bm25(self, word: str) -> np.ndarray:
         """The word's BM25 weight in every paper (exact multiples of QUANTUM: see `points`)."""
@@ -109,10 +126,7 @@ class Context:
             start, end = self._indptr[n], self._indptr[n + 1]
             dense = np.zeros(self._width)
             dense[self._indices[start:end]] = self._data[start:end]
-            products = self._data * dense[self._indices]
-            sums = np.add.reduceat(products, self._indptr[:-1]) if len(products) else products
-            sums[self._indptr[:-1] == self._indptr[1:]] = 0.0  # reduceat's empty rows
-            made = self._rows[n] = _quantized(sums)
+            made = self._rows[n] = self._against(dense)
         return made
 
     def points(
@@ -173,6 +187,18 @@ def _pairs(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For runs of `counts` items: each item's run, and its place in the run."""
     owner = np.repeat(np.arange(len(counts)), counts)
     return owner, np.arange(len(owner)) - _starts(counts)[owner]
+
+
+def _bag(idx: PaperIndex) -> Counter[str]:
+    """A paper's title and abstract words, a title word counting TITLE times."""
+    bag: Counter[str] = Counter()
+    for t in idx.fields["title"].tokens:
+        if t not in _SKIP:
+            bag[t] += TITLE
+    for t in idx.fields["abstract"].tokens:
+        if t not in _SKIP:
+            bag[t] += 1
+    return bag
 
 
 def _starts(counts: np.ndarray) -> np.ndarray:

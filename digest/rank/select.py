@@ -13,6 +13,7 @@ from ..domain.digest import AUTHORS, CONTEXT, WHOLE_PROFILE, Match, Ranked
 from .context import Parts
 from .index import FURTHER, Found, Hit, Listing, Rarity
 from .profile import Concept, Profile
+from .taste import Taste, pull
 
 AUTHOR_POINTS = 1.0
 
@@ -28,6 +29,7 @@ class Selected:
     found: tuple[tuple[float, Concept, Hit, float], ...]  # (points, concept, hit, rarity)
     key: str
     context: Parts = (0.0, 0.0)  # whole-profile fit (rank.context), on top of `score`
+    rated: Match | None = None  # the reader's ratings' points (rank.taste), on top too
 
     @property
     def followed(self) -> bool:
@@ -39,9 +41,11 @@ def _candidates(
     listing: Listing,
     rarity: Rarity | None,
     skip: Container[str],
+    taste: Taste | None = None,
 ) -> list[tuple[Any, ...]]:
     """What `select` picks, as sortable tuples (cheaper than a Selected for each of the many
-    papers below a digest's cut)."""
+    papers below a digest's cut). With a `taste`, the papers as like a liked paper as NEAR
+    come in too, and every paper gets its ratings' points (`rank.taste`)."""
     rarity = rarity or Rarity(listing)
     vetoed: set[int] = set(listing.outside(profile.categories)) if profile.categories else set()
     for concept in profile.exclude:
@@ -73,6 +77,12 @@ def _candidates(
         elif score < min_score:
             continue
         ranked.append((not authors, -round(score * 1000), -upvotes[n], key, n, score, authors, per))
+    pulled = pull(listing.context, taste) if taste else None
+    if pulled is not None:
+        have = {c[4] for c in ranked}
+        for n in pulled.near.tolist():
+            if n not in have and n not in vetoed and keys[n] not in skip:
+                ranked.append((True, 0, -upvotes[n], keys[n], n, 0.0, (), []))
     ranked.sort()
     order, words, matches = in_context(
         listing,
@@ -84,7 +94,16 @@ def _candidates(
         [0, len(ranked)],
     )
     by_words, by_matches = words.tolist(), matches.tolist()
-    return [(*ranked[i], (by_words[i], by_matches[i])) for i in order.tolist()]
+    if pulled is None:
+        return [(*ranked[i], (by_words[i], by_matches[i]), None) for i in order.tolist()]
+    rated = []
+    for i, c in enumerate(ranked):
+        n, score = c[4], c[5]
+        why = pulled.why(n)
+        total = score + by_words[i] + by_matches[i] + (why.points if why else 0.0)
+        rated.append((c[0], -round(total * 1000), listing.ties[n], i, why))
+    rated.sort(key=lambda r: r[:3])
+    return [(*ranked[i], (by_words[i], by_matches[i]), why) for *_, i, why in rated]
 
 
 def in_context(
@@ -115,10 +134,11 @@ def select(
     listing: Listing,
     rarity: Rarity | None = None,
     skip: Container[str] = frozenset(),
+    taste: Taste | None = None,
 ) -> list[Selected]:
     """Every paper of `listing` (but those keyed in `skip`) that the profile selects, best
     first. Rarity comes from `rarity`'s reference papers, or else from the listing itself."""
-    return [_selected(c) for c in _candidates(profile, listing, rarity, skip)]
+    return [_selected(c) for c in _candidates(profile, listing, rarity, skip, taste)]
 
 
 def choose(
@@ -127,15 +147,16 @@ def choose(
     rarity: Rarity | None,
     skip: Container[str],
     limit: int,
+    taste: Taste | None = None,
 ) -> tuple[list[Selected], list[str]]:
     """The best `limit` papers `select` would pick, and the keys of the others it picks."""
-    found = _candidates(profile, listing, rarity, skip)
+    found = _candidates(profile, listing, rarity, skip, taste)
     return [_selected(c) for c in found[:limit]], [c[3] for c in found[limit:]]
 
 
 def _selected(c: tuple[Any, ...]) -> Selected:
-    *_, key, n, score, authors, per, parts = c
-    return Selected(n, score, tuple(authors), tuple(per), key, parts)
+    *_, key, n, score, authors, per, parts, rated = c
+    return Selected(n, score, tuple(authors), tuple(per), key, parts, rated)
 
 
 def _score(per: list[Found]) -> float:
@@ -170,7 +191,7 @@ def explain(listing: Listing, s: Selected) -> Ranked:
     keyword in full and each further one at FURTHER times the one before, so a paper about
     one thing beats a paper that mentions several in passing. The Matches add up to the
     score."""
-    return _ranked(listing, s.n, s.score, s.found, s.authors, s.context)
+    return _ranked(listing, s.n, s.score, s.found, s.authors, s.context, s.rated)
 
 
 def _ranked(
@@ -180,6 +201,7 @@ def _ranked(
     found: Sequence[Found],
     authors: tuple[str, ...],
     context: Parts,
+    rated: Match | None = None,
 ) -> Ranked:
     if len(found) == 1:
         made = list(listing.matches(found[0], 0))
@@ -192,6 +214,9 @@ def _ranked(
     fit = round(context[0] + context[1], 4)
     if fit:
         made.append(Match(WHOLE_PROFILE, CONTEXT, 1, fit))
+    if rated is not None:
+        made.append(rated)
+        fit += rated.points
     return Ranked(listing.indexed[n].paper, round(score + fit, 4), tuple(made), bool(authors))
 
 
@@ -200,9 +225,10 @@ def rank(
     listing: Listing,
     rarity: Rarity | None = None,
     skip: Container[str] = frozenset(),
+    taste: Taste | None = None,
 ) -> list[Ranked]:
     """The papers `select` picks, best first and explained."""
-    return [explain(listing, s) for s in select(profile, listing, rarity, skip)]
+    return [explain(listing, s) for s in select(profile, listing, rarity, skip, taste)]
 
 
 def _followed(profile: Profile, listing: Listing, vetoed: set[int]) -> dict[int, list[str]]:

@@ -7,9 +7,10 @@ from dataclasses import replace
 
 from digest.domain.paper import Paper, canonical_key
 from digest.domain.subscriber import Keyword, Subscriber
-from digest.rank.index import Listing, Rarity
+from digest.rank.index import Listing, Rarity, index_paper
 from digest.rank.profile import compile_profile
 from digest.rank.select import rank
+from digest.rank.taste import Taste
 
 FILLER = "We study a problem and report results on standard tasks."
 
@@ -265,3 +266,33 @@ def test_the_explanation_shows_the_fit_and_still_adds_up() -> None:
         assert [m.term for m in context] == ["whole profile"]
         assert abs(sum(m.points for m in r.matches) - r.score) < 1e-3
         assert all(t in ("world model", "planning") for t in r.matched_terms)
+
+
+def test_ratings_pull_like_papers_up_push_others_down_and_explain_it() -> None:
+    """A liked paper's neighbours rise (one no keyword selected comes in), a disliked one's
+    sink, each explained by the rated paper; no ratings changes nothing."""
+    liked = index_paper(
+        paper("Legged robots that walk", "Quadruped gait learning on rough terrain.")
+    )
+    disliked = index_paper(paper("Robot arms", "Grasping cluttered bins with a gripper."))
+    papers = [
+        paper("Robot gait", "A robot learns a quadruped gait on rough terrain."),
+        paper("Robot grasping", "A robot grasping cluttered bins with a gripper."),
+        paper("Rough terrain gait", "Quadruped gait learning on rough terrain outdoors."),
+        *(paper(f"Filler {i}", FILLER) for i in range(10)),
+    ]
+    listing = Listing(papers)
+    profile = compile_profile(everything("robot"))
+    plain = rank(profile, listing)
+    assert rank(profile, listing, taste=Taste()) == plain
+    rated = rank(profile, listing, taste=Taste((liked,), (disliked,)))
+    titles = [r.paper.title for r in rated]
+    assert titles.index("Robot gait") < titles.index("Robot grasping")
+    assert "Rough terrain gait" in titles and "Rough terrain gait" not in {
+        r.paper.title for r in plain
+    }
+    why = {r.paper.title: [m for m in r.matches if m.field == "rated"] for r in rated}
+    assert why["Robot gait"][0].term == "like “Legged robots that walk”, which you liked"
+    assert why["Robot grasping"][0].points < 0
+    for r in rated:
+        assert abs(sum(m.points for m in r.matches) - r.score) < 1e-3
