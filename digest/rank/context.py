@@ -19,14 +19,23 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
+from ..domain.paper import Paper
 from .terms import BREAK, FUNCTION_WORDS, tokens
 
-if TYPE_CHECKING:
-    from .index import PaperIndex
+
+class PaperIndex(Protocol):
+    """A paper as `rank.index` indexes it: what the fit reads of it (its fields' tokens)."""
+
+    @property
+    def paper(self) -> Paper: ...
+
+    @property
+    def fields(self) -> dict[str, Any]: ...
+
 
 WORDS = 0.5  # points for the best BM25 over the profile's words among its selected papers
 MATCHES = 1.5  # points for a paper identical to the centroid of the strongest matches
