@@ -2,8 +2,7 @@
 
 "World-Models", "world models" and "world modelling" all become ("world", "model"): the
 Snowball English stemmer does the inflections, and a cache makes each distinct word cost one
-stemming for the life of the process. A noun in "-er" keeps its ending, so "computer use"
-is not found in "computed using", nor "transformer" in "transforming".
+stemming for the life of the process.
 """
 
 from __future__ import annotations
@@ -78,11 +77,6 @@ def stem(word: str) -> str:
         return word
     if word.endswith("s") and not _VOWEL.search(word):
         return word[:-1]  # "LLMs", "RNNs": Snowball keeps the s of a word with no vowel
-    base = word[:-1] if word.endswith("ers") else word
-    if base.endswith("er") and len(base) > 4:
-        # A thing is not what it does: Snowball folds "computer" onto "computed" and
-        # "transformer" onto "transforming"; such a word keeps its ending (plural folded).
-        return base
     return _STEMMER.stemWord(word)
 
 

@@ -296,14 +296,3 @@ def test_ratings_pull_like_papers_up_push_others_down_and_explain_it() -> None:
     assert why["Robot grasping"][0].points < 0
     for r in rated:
         assert abs(sum(m.points for m in r.matches) - r.score) < 1e-3
-
-
-def test_a_thing_is_not_what_it_does() -> None:
-    """Snowball folds "computer" onto "computed": a paper that computes something using
-    something is not about computer use, nor is transforming data about transformers."""
-    computing = paper("Fast solvers", "Gradients are computed using automatic differentiation.")
-    agents = paper("Agents for computer use", "Agents that operate computers through the GUI.")
-    assert titles(everything("computer use"), [computing, agents]) == ["Agents for computer use"]
-    data = paper("Data pipelines", "We transform the inputs before training.")
-    models = paper("Vision transformers", "A transformer for images.")
-    assert titles(everything("transformers"), [data, models]) == ["Vision transformers"]
