@@ -73,7 +73,8 @@ class Context:
         self._df = df
         self._bags = bags
         lengths = np.array([sum(b.values()) for b in bags], dtype=np.float64)
-        self._norm = K1 * (1 - B + B * lengths / (lengths.mean() if len(bags) else 1.0))
+        mean = float(lengths.mean()) if len(bags) else 0.0
+        self._norm = K1 * (1 - B + B * lengths / (mean or 1.0))  # papers of no words: no NaN
         vocab = {t: i for i, t in enumerate(df)}
         self._vocab = vocab
         indptr, indices, data = [0], [], []
@@ -85,6 +86,7 @@ class Context:
         self._indptr = np.array(indptr, dtype=np.int64)
         self._indices = np.array(indices, dtype=np.int64)
         self._data = np.array(data, dtype=np.float64)
+        self._owner = np.repeat(np.arange(self.size), np.diff(self._indptr))  # each weight's paper
         self._width = len(vocab)
         self._rows: dict[int, np.ndarray] = {}
         self._words: dict[str, np.ndarray] = {}
@@ -113,10 +115,10 @@ class Context:
         return made
 
     def _against(self, dense: np.ndarray) -> np.ndarray:
+        """Each paper's dot product with `dense` (a vector over the vocabulary); a paper of
+        no words gets 0."""
         products = self._data * dense[self._indices]
-        sums = np.add.reduceat(products, self._indptr[:-1]) if len(products) else products
-        sums[self._indptr[:-1] == self._indptr[1:]] = 0.0  # reduceat's empty rows
-        return _quantized(sums)
+        return _quantized(np.bincount(self._owner, products, minlength=self.size))
 
     def _bm25(self, word: str) -> np.ndarray:
         """The word's BM25 weight in every paper (exact multiples of QUANTUM: see `points`)."""
@@ -144,11 +146,14 @@ class Context:
         row: np.ndarray,
         paper: np.ndarray,
         bounds: Sequence[int],
+        keyed: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The context points of a batch's selected papers: entry i is paper `paper[i]` of
-        profile `row[i]`, each profile's entries together and strongest keyword match first
-        (profile b's from `bounds[b]` to `bounds[b + 1]`; `words[b]` its words). Two arrays:
-        profile words, best matches.
+        profile `row[i]`, each profile's entries together and strongest first (profile b's
+        from `bounds[b]` to `bounds[b + 1]`; `words[b]` its words). A profile's best matches
+        are its first TOP entries that its keywords selected (`keyed`; not a followed
+        author's paper, nor one a rating brought in). Two arrays: profile words, best
+        matches.
 
         Every weight and similarity is a multiple of QUANTUM small enough that any sum of
         them is exact, so a profile gets the same points ranked alone or in a batch,
@@ -169,14 +174,21 @@ class Context:
             owner, k = _pairs(per[row])
             pair_word = flat[_starts(per)[row][owner] + k]
             totals = np.bincount(owner, weights[pair_word, paper[owner]], minlength=size)
-            best = _per_profile(np.maximum.reduceat, totals, row, bounds)
+            # relative to the best of the papers the keywords selected (if any), so
+            # following an author changes nothing for the others
+            best = _per_profile(np.maximum.reduceat, np.where(keyed, totals, 0.0), row, bounds)
+            anyway = _per_profile(np.maximum.reduceat, totals, row, bounds)
+            best = np.where(best > 0, best, anyway)
             scale = np.divide(WORDS, best, out=np.zeros(size), where=best > 0)
-            by_words = scale * totals
-        # best matches: each entry's paper against its profile's TOP strongest matches
-        first = np.array(bounds[:-1], dtype=np.int64)
-        many = np.minimum(np.diff(np.array(bounds, dtype=np.int64)), TOP)  # top papers each
+            by_words = np.minimum(scale * totals, WORDS)
+        # best matches: each entry's paper against its profile's TOP strongest keyword matches
+        keyed_at = np.flatnonzero(keyed)  # by profile, strongest first
+        counts = np.bincount(row[keyed_at], minlength=profiles)
+        many = np.minimum(counts, TOP)  # top papers each
         top_owner, top_k = _pairs(many)
-        top_paper = paper[first[top_owner] + top_k]
+        top_paper = paper[keyed_at[_starts(counts)[top_owner] + top_k]]
+        if not len(top_paper):
+            return by_words.round(4), np.zeros(size)
         wanted, top_row = np.unique(top_paper, return_inverse=True)
         similar = np.stack([self._similar(n) for n in wanted.tolist()])
         owner, k = _pairs(many[row])

@@ -121,7 +121,8 @@ def in_context(
     keyword score plus whole-profile fit (`rank.context`), then upvotes and key. Returns
     that order (entry indices) and each entry's context points (profile words, best
     matches)."""
-    words, matches = listing.context.points([p.words for p in profiles], row, paper, bounds)
+    keyed = ~followed & (score > 0)
+    words, matches = listing.context.points([p.words for p in profiles], row, paper, bounds, keyed)
     fit = np.array([p.fit for p in profiles] or [True], dtype=bool)[row]
     words, matches = np.where(fit, words, 0.0), np.where(fit, matches, 0.0)
     total = (score + words) + matches

@@ -296,3 +296,22 @@ def test_ratings_pull_like_papers_up_push_others_down_and_explain_it() -> None:
     assert why["Robot grasping"][0].points < 0
     for r in rated:
         assert abs(sum(m.points for m in r.matches) - r.score) < 1e-3
+
+
+def test_the_fit_is_not_shaped_by_followed_authors_and_survives_empty_papers() -> None:
+    """Following an author puts their papers first and changes nothing else: the other
+    papers keep their scores. A paper of no words (a title of one function word) at the
+    end of the listing is no trouble."""
+    papers = [
+        paper("Offline RL with world models", "Offline reinforcement learning on a world model."),
+        paper("World models for video", "A world model that predicts video frames."),
+        paper("Offline RL benchmarks", "Datasets for offline reinforcement learning."),
+        paper("Protein folding", "Structures of proteins.", authors=["Ada Lovelace"]),
+        paper("The", ""),
+    ]
+    plain = everything("world model", "offline RL")
+    following = everything("world model", "offline RL", authors=("Ada Lovelace",))
+    before = {r.paper.title: r.score for r in ranked(plain, papers, fit=True)}
+    after = ranked(following, papers, fit=True)
+    assert after[0].paper.title == "Protein folding"
+    assert {r.paper.title: r.score for r in after[1:]} == before
