@@ -10,6 +10,7 @@ from ..errors import DeliveryError
 from ..progress import Advance
 from .decide import Decider
 from .fill import Filler
+from .outbox import Kept
 from .plan import Part, Plan
 from .result import RunResult
 from .send import Backlog, Worker, waiting_messages
@@ -34,8 +35,12 @@ def mail(
     composes. When the relay cannot be used at all, everything is still stored, for the next
     run (`earlier`: the messages that were already waiting, left pending too)."""
     result, reporter = filler.result, filler.reporter
+
+    def fill(kept: Kept | None = None) -> Iterator[int]:
+        return filler.fill(who, decider, run_id, advance, kept, part)
+
     if worker.wanted == 0:  # the run's other processes send
-        _compose_only(worker, filler, who, decider, run_id, part, advance)
+        _compose_only(worker, fill())
         filled()
         return
     delivery = Delivery()
@@ -44,13 +49,12 @@ def mail(
             reporter, advance=advance, more=more, delivery=delivery, stop=filler.stop
         )
     except DeliveryError as exc:  # nothing can go now: every digest is still stored
-        stored = filler.fill(who, decider, run_id, advance, None, part)
-        _undeliverable(filler, earlier + sum(stored), exc)
+        _undeliverable(filler, earlier + sum(fill()), exc)
         filled()
         return
     if sender is None:  # other workers (another host's run) hold every relay connection
         reporter.info("every relay connection is in use by other workers: composing first")
-        stored = _compose_only(worker, filler, who, decider, run_id, part, advance)
+        stored = _compose_only(worker, fill())
         filled()
         try:
             sender = worker.sender(
@@ -69,8 +73,7 @@ def mail(
             return
         _send(worker, sender, iter(()), result, delivery, None)
         return
-    filling = filler.fill(who, decider, run_id, advance, worker.kept, part)
-    _send(worker, sender, filling, result, delivery, filled)
+    _send(worker, sender, fill(worker.kept), result, delivery, filled)
 
 
 def _send(
@@ -100,20 +103,12 @@ def _send(
         worker.let_go()
 
 
-def _compose_only(
-    worker: Worker,
-    filler: Filler,
-    who: Plan,
-    decider: Decider,
-    run_id: int,
-    part: Part,
-    advance: Advance,
-) -> int:
-    """Fill the outbox with `part` while other processes send, no further ahead of them
-    than the backlog allows: how many messages it stored."""
+def _compose_only(worker: Worker, filling: Iterator[int]) -> int:
+    """Fill the outbox while other processes send, no further ahead of them than the
+    backlog allows: how many messages it stored."""
     backlog = Backlog(worker.db, lambda: True)
     stored = 0
-    for count in filler.fill(who, decider, run_id, advance, None, part):
+    for count in filling:
         stored += count
         backlog.wait()
     return stored

@@ -155,7 +155,6 @@ class Listing:
         self._context: Context | None = None
         self._outside: dict[frozenset[str], set[int]] = {}
         self._columns: dict[int, tuple[Concept, Rarity, Columns]] = {}
-        self._found: dict[tuple[Any, ...], dict[int, Found]] = {}
 
     def __len__(self) -> int:
         return len(self.indexed)
@@ -236,14 +235,6 @@ class Listing:
         )
         self._columns[id(concept)] = (concept, rarity, made)
         return made
-
-    def found(self, concept: Concept, rarity: float) -> dict[int, Found]:
-        """`scored` by paper position."""
-        key = (concept.key, concept.label, concept.weight, rarity)
-        cached = self._found.get(key)
-        if cached is None:
-            cached = self._found[key] = dict(self.scored(concept, rarity))
-        return cached
 
     def hits(self, concept: Concept) -> dict[int, Hit]:
         """Papers (by position) where any of the concept's variants occurs, with where and
