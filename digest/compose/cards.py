@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..domain.digest import Ranked
+from ..domain.digest import RATED, Ranked
 from ..domain.paper import Paper
 from ..domain.text import one_line
 from .text import ABSTRACT_CHARS, SHORT_CHARS, plain_math, short_authors, trim_words
@@ -35,6 +35,7 @@ class Card:
     stars: int | None
     chips: tuple[str, ...]
     followed: bool
+    because: str | None  # the reader's rating that moved it ("like “…”, which you liked")
     blurb: str
     links: tuple[Link, ...]
     detail: int
@@ -94,7 +95,9 @@ def face(p: Paper) -> Face:
     )
 
 
-def card(number: int, ranked: Ranked, detail: int = FULL) -> Card:
+def card(number: int, ranked: Ranked, detail: int = FULL, rate: tuple[Link, ...] = ()) -> Card:
+    """Paper `ranked` as the `number`th card, at `detail`; `rate` are the reader's "more like
+    this" and "less like this" links for it, after the paper's own."""
     p = ranked.paper
     f = face(p)
     return Card(
@@ -107,7 +110,8 @@ def card(number: int, ranked: Ranked, detail: int = FULL) -> Card:
         stars=p.github_stars,
         chips=tuple(t for t in map(one_line, ranked.matched_terms) if t),
         followed=ranked.by_followed_author,
+        because=next((one_line(m.term) for m in ranked.matches if m.field == RATED), None),
         blurb=paper_blurb(p, detail),
-        links=f.links,
+        links=f.links + rate,
         detail=detail,
     )

@@ -19,12 +19,12 @@ from pathlib import Path
 import cssutils
 from markupsafe import Markup
 
-from ..domain.digest import Digest, Ranked
+from ..domain.digest import LESS, MORE, Digest, Ranked
 from ..domain.subscriber import Subscriber
 from ..domain.text import one_line
 from ..errors import NotInlinable
 from ..subscriptions.links import Links
-from .cards import FULL, card
+from .cards import FULL, LINE, Link, card
 from .fit import HTML_BUDGET, lower_details
 from .inline import compiled, inline_html, inlined_source, same_document
 from .mime import (
@@ -156,7 +156,7 @@ class Composer:
         sub = digest.subscriber
         keywords = [t for t in (one_line(k.term) for k in sub.keywords) if t]
         levels = zip(digest.papers, details or [FULL] * len(digest.papers), strict=True)
-        cards = [card(i, r, d) for i, (r, d) in enumerate(levels, 1)]
+        cards = [card(i, r, d, self.rate_links(sub, r, d)) for i, (r, d) in enumerate(levels, 1)]
         return {
             "subject": subject,
             "headline": subject,
@@ -174,6 +174,17 @@ class Composer:
             "preferences_url": self.links.preferences(sub.uid) if self.web(sub) else None,
             "sender": self.sender.addr_spec,
         }
+
+    def rate_links(self, sub: Subscriber, ranked: Ranked, detail: int) -> tuple[Link, ...]:
+        """A card's "more like this" and "less like this" links, where the web app runs and
+        the card has room for links."""
+        if self.links is None or not sub.uid or detail <= LINE:
+            return ()
+        key = ranked.paper.key
+        return (
+            Link("More like this", self.links.rate(sub.uid, key, MORE)),
+            Link("Less like this", self.links.rate(sub.uid, key, LESS)),
+        )
 
     def web(self, sub: Subscriber) -> bool:
         return self.links is not None and bool(sub.uid)

@@ -23,6 +23,10 @@ PENDING, SENT, FAILED, CANCELLED = "pending", "sent", "failed", "cancelled"
 AUTHORS, CONTEXT, RATED = "authors", "context", "rated"
 WHOLE_PROFILE = "whole profile"
 
+# A reader's rating of a paper: "more like this" or "less like this".
+MORE, LESS = "more", "less"
+VERDICTS = (MORE, LESS)
+
 
 @dataclass(frozen=True, slots=True)
 class Match:

@@ -15,10 +15,12 @@ from ..domain.subscriber import Subscriber
 from ..rank.batch import choose_many
 from ..rank.index import Listing, Rarity
 from ..rank.profile import compile_profile
+from ..rank.taste import Taste, taste_of
 from ..store import Tx
 from .plan import week_of
 
 REFERENCE_PAPERS = 3000  # how many of the store's latest papers teach the ranker rarity
+RATINGS_READ = 200  # a reader's latest ratings rank their digests; older ones stay, unread
 
 
 def listing_for(conn: Tx, candidates: Sequence[Paper]) -> tuple[Listing, Rarity]:
@@ -44,8 +46,11 @@ def decide(
     """Each subscriber's digest: what is new to them (not in their ledger), ranked, capped,
     its Message-ID named in `domain`. `start` is the first day of the listing's window: what
     a digest passed over below its cap since then is not decided again."""
-    sent = store.outbox.claimed(conn, [s.email for s in subscribers], listing.keys, start)
-    return digests_for(subscribers, sent, listing, rarity, day, domain, since=since)
+    emails = [s.email for s in subscribers]
+    sent = store.outbox.claimed(conn, emails, listing.keys, start)
+    rated = store.ratings.of(conn, emails, RATINGS_READ)
+    tastes = {email: taste_of(papers) for email, papers in rated.items()}
+    return digests_for(subscribers, sent, listing, rarity, day, domain, since=since, tastes=tastes)
 
 
 def digests_for(
@@ -57,15 +62,18 @@ def digests_for(
     domain: str,
     *,
     since: date | None = None,
+    tastes: Mapping[str, Taste] | None = None,
 ) -> list[Digest]:
     """`decide` once each subscriber's ledger is read (`sent`: the keys each address has
-    claimed): pure, and all the batch's profiles ranked at once."""
+    claimed) and their ratings (`tastes`, by address): pure, and all the batch's profiles
+    ranked at once."""
     chosen = choose_many(
         [compile_profile(s) for s in subscribers],
         listing,
         rarity,
         [sent[s.email] for s in subscribers],
         [s.max_papers for s in subscribers],
+        [tastes.get(s.email) for s in subscribers] if tastes else None,
     )
     return [
         Digest.decided(sub, day, top, domain, passed_over=tuple(rest), since=since)

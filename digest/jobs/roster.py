@@ -121,10 +121,11 @@ def add_subscriber(conn: Tx, sub: Subscriber) -> str:
 
 
 def remove_subscriber(conn: Tx, email: str) -> bool:
-    """Delete a subscriber and cancel their pending mail. What they were sent stays in the
-    ledger, so if the address comes back it is not sent those papers again."""
+    """Delete a subscriber, their ratings, and their pending mail. What they were sent stays
+    in the ledger, so if the address comes back it is not sent those papers again."""
     removed = store.subscribers.remove(conn, email)  # first: it waits for a batch being stored
     store.outbox.cancel_pending(conn, email, "subscriber removed")
+    store.ratings.forget(conn, email)
     return removed
 
 

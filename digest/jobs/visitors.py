@@ -14,6 +14,7 @@ from jinja2 import Environment
 from .. import store
 from ..compose.notices import compose_notice
 from ..deliver.transport import make_transport
+from ..domain.paper import Paper
 from ..domain.subscriber import (
     ACTIVE,
     PENDING_CONFIRMATION,
@@ -146,6 +147,29 @@ class Visitors:
                 store.outbox.cancel_pending(conn, current.email, "paused")
 
         self.db.retried(work)
+
+    def paper(self, key: str) -> Paper | None:
+        """The stored paper a rating link names."""
+        with self.db.reading() as conn:
+            return store.papers.stored(conn, [key]).get(key)
+
+    def rate(self, current: Subscription, key: str, verdict: str | None) -> str | None:
+        """Keep the reader's `verdict` on paper `key` (None: forget their rating of it);
+        returns the verdict it replaced, for an undo."""
+
+        def work(conn: Tx) -> str | None:
+            if verdict is None:
+                was = store.ratings.verdict_of(conn, current.email, key)
+                store.ratings.unrate(conn, current.email, key)
+                return was
+            return store.ratings.rate(conn, current.email, key, verdict, now())
+
+        return self.db.retried(work)
+
+    def ratings(self, current: Subscription) -> list[tuple[Paper, str]]:
+        """The papers the reader rated, with their verdicts, most recent first."""
+        with self.db.reading() as conn:
+            return store.ratings.of(conn, [current.email]).get(current.email, [])
 
     def popular_keywords(self, limit: int = 12) -> list[str]:
         """The listing keywords most used by the papers the store saw last: hints for the form."""

@@ -10,14 +10,15 @@ as NEAR (the 99th percentile of likeness is 0.16 to 0.27). Issue 20 needs a lift
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..domain.digest import RATED, Match
+from ..domain.digest import MORE, RATED, Match
+from ..domain.paper import Paper
 from .context import Context
-from .index import PaperIndex
+from .index import PaperIndex, index_paper
 
 LIKE = 0.5  # points for a paper as like a liked paper as that paper itself
 DISLIKE = 1.0  # points taken from a paper as like a disliked paper as that paper itself
@@ -56,6 +57,14 @@ class Pull:
             title = self.taste.disliked[self.down_by[n]].paper.title
             return Match(f"like “{title}”, which you asked less of", RATED, 1, points)
         return None
+
+
+def taste_of(rated: Iterable[tuple[Paper, str]]) -> Taste:
+    """The Taste of a reader's rated papers and their verdicts."""
+    liked, disliked = [], []
+    for paper, verdict in rated:
+        (liked if verdict == MORE else disliked).append(index_paper(paper))
+    return Taste(tuple(liked), tuple(disliked))
 
 
 def pull(context: Context, taste: Taste) -> Pull:

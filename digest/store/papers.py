@@ -40,7 +40,8 @@ def _row(paper: Paper) -> dict[str, Any]:
     }
 
 
-def _paper(row: Any, listed_on: date | None) -> Paper:
+def paper_from(row: Any, listed_on: date | None) -> Paper:
+    """The paper a row of `papers` (or a select of all its columns) holds."""
     return Paper(
         key=row.key,
         source=row.source,
@@ -93,7 +94,7 @@ def stored(conn: Connection, keys: Sequence[str]) -> dict[str, Paper]:
     out: dict[str, Paper] = {}
     for chunk in chunks(list(keys)):
         for row in conn.execute(select(papers).where(papers.c.key.in_(chunk))):
-            out[row.key] = _paper(row, None)
+            out[row.key] = paper_from(row, None)
     return out
 
 
@@ -152,7 +153,7 @@ def listed(conn: Connection, days: Sequence[date]) -> list[Paper]:
         .join(last, last.c.paper_key == papers.c.key)
         .order_by(last.c.listed_on, papers.c.key)
     )
-    return [_paper(row, row.listed_on) for row in conn.execute(stmt)]
+    return [paper_from(row, row.listed_on) for row in conn.execute(stmt)]
 
 
 def recent(conn: Connection, limit: int) -> list[Paper]:

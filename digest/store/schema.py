@@ -86,6 +86,18 @@ subscribers = Table(
     Column("unsubscribed_at", UTCDateTime),
 )
 
+# A reader's "more like this" (verdict "more") and "less like this" ("less") on papers a
+# digest carried them: what rank.taste ranks their next digests with. One row per paper,
+# the latest verdict; deleted with the subscriber.
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("subscriber_email", String, primary_key=True),
+    Column("paper_key", String, ForeignKey("papers.key"), primary_key=True),
+    Column("verdict", String, nullable=False),
+    Column("rated_at", UTCDateTime, nullable=False),
+)
+
 # --- the outbox and the ledger -------------------------------------------------------------
 
 # A message is decided and stored (pending) before any delivery starts, so a run killed at any

@@ -19,6 +19,7 @@ MAX_AGE: dict[str, timedelta | None] = {
     "preferences": timedelta(days=90),
     "unsubscribe": None,
     "undo": timedelta(days=1),
+    "rate": timedelta(days=180),
     "csrf": timedelta(hours=12),
 }
 
@@ -66,6 +67,10 @@ class Links:
 
     def unsubscribe(self, uid: str) -> str:
         return f"{self.base}/unsubscribe/{self.signer.make('unsubscribe', uid)}"
+
+    def rate(self, uid: str, key: str, verdict: str) -> str:
+        """A card's "more like this" (`verdict` MORE) or "less like this" (LESS) link."""
+        return f"{self.base}/rate/{self.signer.make('rate', uid, key, verdict)}"
 
     def subscribe(self) -> str:
         return f"{self.base}/"

@@ -1,7 +1,8 @@
 """`digest serve`: the subscriber's side, a small Starlette app, wired here from its pages.
 
-A subscribe page with double opt-in, a preferences page, and unsubscribe (RFC 8058 one-click
-for mail clients, a page with an undo for people). Every link that acts for a subscriber is
+A subscribe page with double opt-in, a preferences page with the reader's ratings, "more /
+less like this" for each paper of a digest, and unsubscribe (RFC 8058 one-click for mail
+clients, a page with an undo for people). Every link that acts for a subscriber is
 signed (`subscriptions.links`) and names them by a random id; every form carries a CSRF token
 bound to a cookie and to what the form is for. Nothing here keeps a session, and nothing here
 speaks SQL: the pages call `jobs.visitors`.
@@ -26,7 +27,7 @@ from ..errors import ConfigError
 from ..jobs.visitors import Visitors
 from ..settings import Settings
 from ..subscriptions.links import Links, Signer
-from . import confirm, preferences, subscribe, unsubscribe
+from . import confirm, preferences, rate, subscribe, unsubscribe
 from .security import CONFIRMATIONS_PER_HOUR, PER_CLIENT, Csrf, Window, read_form, secure
 from .site import Site
 
@@ -112,6 +113,8 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
             Route("/unsubscribe/{token}", shown(site, unsubscribe.page), methods=["GET"]),
             Route("/unsubscribe/{token}", posted(site, unsubscribe.post), methods=["POST"]),
             Route("/undo/{token}", posted(site, unsubscribe.undo), methods=["POST"]),
+            Route("/rate/{token}", shown(site, rate.page), methods=["GET"]),
+            Route("/rate/{token}", posted(site, rate.post), methods=["POST"]),
             Route("/site.css", stylesheet, methods=["GET"]),
             Route("/healthz", health, methods=["GET"]),
             Route("/favicon.ico", lambda _r: Response(status_code=204), methods=["GET"]),

@@ -1,5 +1,6 @@
 """The preferences page (`/preferences/<token>`, linked from every digest): keywords,
-exclusions, followed authors, papers per digest, arXiv categories, daily or weekly, pause.
+exclusions, followed authors, papers per digest, arXiv categories, daily or weekly, pause;
+and the papers the reader rated, each with a button that removes the rating.
 Validation is the subscriber file's, with the same messages."""
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def page(
         values=values or _values(current),
         error=error,
         saved=request.query_params.get("saved") == "1",
+        removed=request.query_params.get("removed") == "1",
+        ratings=site.visitors.ratings(current),
         max_papers_limit=MAX_PAPERS_LIMIT,
         unsubscribe_url=site.links.unsubscribe(current.uid),
         hint=HINT,
@@ -87,6 +90,11 @@ def post(site: Site, request: Request, form: FormData) -> Response:
     current = acting[0]
     if current.status == UNSUBSCRIBED:
         return site.refused(request, "You are unsubscribed; subscribe again first.")
+    token = request.path_params["token"]
+    if "unrate" in form:
+        site.visitors.rate(current, field(form, "unrate"), None)
+        log.info(f"{current.email} removed a rating")
+        return RedirectResponse(f"/preferences/{token}?removed=1#ratings", status_code=303)
     values: dict[str, Any] = {k: field(form, k) for k in FIELDS}
     values["paused"] = form.get("paused") == "on"
     before = current.subscriber
@@ -108,5 +116,4 @@ def post(site: Site, request: Request, form: FormData) -> Response:
         return page(site, request, current, values, readable(exc), 400)
     site.visitors.save_preferences(current, replace(sub, uid=current.uid), values["paused"])
     log.info(f"{current.email} saved preferences")
-    token = request.path_params["token"]
     return RedirectResponse(f"/preferences/{token}?saved=1", status_code=303)

@@ -5,6 +5,7 @@ through the form, floods, RFC 8058 one-click unsubscribe."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import time
@@ -18,6 +19,7 @@ from sqlalchemy import create_engine
 from digest import store
 from digest.domain.subscriber import Subscription
 from tests.support.databases import HOW, admin_url, fresh_postgres
+from tests.support.served import CSRF as CSRF_RE
 from tests.support.served import SECRET, Client, Served, links_in, mail_to, served, wait_for_mail
 from tests.support.smtp import SMTPServer
 
@@ -307,3 +309,78 @@ def test_preferences_keep_the_digest_to_arxiv_categories(site) -> None:
     assert done.status_code == 303
     assert member(app, "x-cat@example.org").subscriber.categories == ("cs.RO", "cs.LG")
     assert 'value="cs.RO cs.LG"' in client.http.get(prefs).text
+
+
+def ratings_of(app: Served, email: str) -> dict[str, str]:
+    engine = create_engine(app.env["DIGEST_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            rated = store.ratings.of(conn, [email]).get(email, [])
+            return {paper.title: verdict for paper, verdict in rated}
+    finally:
+        engine.dispose()
+
+
+def rate_links(text: str, label: str) -> list[str]:
+    return re.findall(rf"^ +{label}: +(\S+)$", text, re.M)
+
+
+def test_a_rating_asks_first_then_ranks_the_next_digests_and_can_be_undone(site) -> None:
+    app, smtp = site
+    email = "rater@example.org"
+    client, prefs = confirmed(app, smtp, email, "10.7.0.1")
+    assert app.digest("run", "--date", "2025-06-26").returncode == 0
+    text = next(t for t in mail_to(smtp, email) if "More like this:" in t).replace("\r\n", "\n")
+    more, less = rate_links(text, "More like this"), rate_links(text, "Less like this")
+    assert len(more) == len(less) == len(re.findall(r"^ +\d+\. ", text, re.M)) > 1
+    title = re.search(r"^ +1\. (.+)$", text, re.M).group(1).strip()
+
+    path = more[0].removeprefix(app.url)
+    ask = client.http.get(path)  # what a mail scanner fetching every link does
+    assert ask.status_code == 200 and "More like this" in ask.text
+    assert ratings_of(app, email) == {}
+    done = client.submit(path)
+    assert done.status_code == 200 and "Noted" in done.text
+    ((rated, verdict),) = ratings_of(app, email).items()
+    assert verdict == "more" and rated.startswith(title[:30])
+
+    # the next digests: papers like the liked one rise, and the reason is given
+    rank = app.digest("rank", email, "--date", "2025-11-06", "--json", "--top", "50")
+    assert rank.returncode == 0, rank.stderr
+    records = json.loads(rank.stdout)
+    pulled = [r for r in records if any(m["field"] == "rated" for m in r["matches"])]
+    assert pulled, "no paper of the next day is like the liked one"
+    for r in records:
+        assert round(sum(m["points"] for m in r["matches"]), 3) == round(r["score"], 3)
+    why = next(m for m in pulled[0]["matches"] if m["field"] == "rated")
+    assert why["keyword"] == f"like “{rated}”, which you liked" and why["points"] > 0
+
+    undo = client.http.post(path, data={"csrf": CSRF_RE.search(done.text).group(1), "undo": "1"})
+    assert undo.status_code == 200 and "Undone" in undo.text
+    assert ratings_of(app, email) == {}
+
+    # less like this, then removed on the preferences page
+    path = less[1].removeprefix(app.url)
+    assert "Fewer papers like" in client.submit(path).text
+    assert list(ratings_of(app, email).values()) == ["less"]
+    page = client.http.get(prefs)
+    assert "Papers you rated" in page.text and "Less like" in page.text
+    key = re.search(r'name="unrate" value="([^"]+)"', page.text).group(1)
+    removed = client.submit(prefs, unrate=key)
+    assert removed.status_code == 303
+    assert ratings_of(app, email) == {}
+    assert "None yet" in client.http.get(prefs).text
+
+
+def test_a_rating_link_is_signed_for_its_paper_and_verdict(site) -> None:
+    app, smtp = site
+    email = "rater2@example.org"
+    client, _ = confirmed(app, smtp, email, "10.7.0.2")
+    uid = member(app, email).uid
+    s = URLSafeTimedSerializer(SECRET, salt="paper-digest/rate")
+    for payload in ([uid, "no-such-paper", "more"], [uid]):
+        path = f"/rate/{s.dumps(payload)}"
+        assert client.http.get(path).status_code in (403, 404)
+    forged = URLSafeTimedSerializer("not-the-key", salt="paper-digest/rate")
+    assert client.http.get(f"/rate/{forged.dumps([uid, 'x', 'more'])}").status_code == 403
+    assert ratings_of(app, email) == {}

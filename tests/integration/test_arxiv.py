@@ -179,8 +179,8 @@ def test_a_paper_from_both_sources_is_one_card_with_upvotes_and_code(
     assert text.count("World Models for Dexterous Robot Hands") == 1
     assert "World models for dexterous robot hands" not in text  # arXiv's record wins
     assert "42 upvotes" in text and "42 upvotes" in html
-    assert "Code:         https://github.com/example/hands" in text
-    assert "Hugging Face: https://huggingface.co/papers/2511.01001" in text
+    assert "Code:           https://github.com/example/hands" in text
+    assert "Hugging Face:   https://huggingface.co/papers/2511.01001" in text
     assert re.search(r'<a href="https://arxiv.org/abs/2511.01001"[^>]*>World Models', html)
     assert "Scaling world models with video" in text
     (grace,) = mails(smtp_server, "grace@example.org")

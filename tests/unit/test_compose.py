@@ -109,7 +109,7 @@ def test_each_paper_has_its_links_authors_votes_and_chips(tmp_path: Path) -> Non
         assert f"https://arxiv.org/pdf/2511.{i:05d}" in c.text
     assert (
         'href="https://github.com/o/r"' in c.html
-        and "Code:         https://github.com/o/r" in c.text
+        and "Code:           https://github.com/o/r" in c.text
     )
     assert "Author 0, Author 1, Author 2, Author 3 et al." in c.html
     assert "12 upvotes" in c.html and "12 upvotes" in c.text
@@ -135,7 +135,7 @@ def test_plain_text_is_numbered_aligned_wrapped_and_has_every_link(tmp_path: Pat
         p = r.paper
         for url in (p.url, p.pdf_url, p.code_url, p.project_url):
             assert url is None or url in words  # whole, never broken across lines
-    assert "Code:         https://github.com/o/r" in text and "Project:      https://" in text
+    assert "Code:           https://github.com/o/r" in text and "Project:        https://" in text
     assert text.rstrip().endswith("Unsubscribe: mailto:digest@papers.example?subject=unsubscribe")
 
 
@@ -358,3 +358,29 @@ def test_headers_are_the_email_packages_whatever_way_they_are_made(tmp_path: Pat
         assert date_line.sub(b"", fast) == date_line.sub(b"", slow)
         parsed = message_from_bytes(fast, policy=policy.default)
         assert parsed["To"].addresses[0].display_name == name
+
+
+def test_each_card_carries_signed_rating_links_and_says_when_a_rating_moved_it(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        DIGEST_FROM="Paper Digest <digest@papers.example>",
+        DIGEST_BASE_URL="https://digest.example",
+        DIGEST_SECRET_KEY="k" * 32,
+    )
+    d = digest(3)
+    first = d.papers[0]
+    why = Match("like “Legged <robots>”, which you liked", "rated", 1, 0.25)
+    moved = dataclasses.replace(first, matches=(*first.matches, why), score=first.score + 0.25)
+    d = dataclasses.replace(
+        d, papers=(moved, *d.papers[1:]), subscriber=dataclasses.replace(d.subscriber, uid="u1")
+    )
+    c = composer_for(settings).compose(d)
+    assert c.html.count(">More like this</a>") == c.html.count(">Less like this</a>") == 3
+    assert c.text.count("More like this: https://digest.example/rate/") == 3
+    links = re.findall(r"https://digest.example/rate/[\w.\-]+", c.text)
+    assert len(set(links)) == 6  # one per paper and verdict
+    assert "Like “Legged &lt;robots&gt;”, which you liked" in c.html
+    assert "Like “Legged <robots>”, which you liked" in c.text
+    assert "which you liked" not in c.html.split("Paper 1 on world models")[1]

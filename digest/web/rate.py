@@ -1,0 +1,89 @@
+"""Rating a paper (`/rate/<token>`, "more like this" and "less like this" on every card of a
+digest). Like confirming, the link opens a page with one button, so a mail scanner that
+fetches every link rates nothing; the post keeps the rating and answers with an Undo, and
+the preferences page lists every rating to remove."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..domain.digest import MORE, VERDICTS
+from ..domain.paper import Paper
+from ..domain.subscriber import UNSUBSCRIBED
+from .site import Acting, Site
+
+log = logging.getLogger("digest.web")
+
+
+def page(site: Site, request: Request) -> Response:
+    linked = site.linked(request, "rate", " The links in your latest digest work.")
+    if isinstance(linked, Response):
+        return linked
+    rating = _rating(site, request, linked)
+    if isinstance(rating, Response):
+        return rating
+    paper, verdict = rating
+    current = linked[0]
+    return site.page(
+        request,
+        "rate",
+        scope=f"rate:{current.uid}",
+        member=current,
+        paper=paper,
+        more=verdict == MORE,
+    )
+
+
+def post(site: Site, request: Request, form: FormData) -> Response:
+    acting = site.authorized(request, form, "rate")
+    if isinstance(acting, Response):
+        return acting
+    rating = _rating(site, request, acting)
+    if isinstance(rating, Response):
+        return rating
+    paper, verdict = rating
+    current = acting[0]
+    prefs = site.links.preferences(current.uid)
+    if form.get("undo") == "1":
+        was = form.get("was")
+        site.visitors.rate(current, paper.key, was if was in VERDICTS else None)
+        log.info(f"{current.email} undid a rating")
+        return site.say(
+            request,
+            title="Undone",
+            text="Your digests rank as they did before.",
+            link=prefs,
+            link_text="Your preferences and ratings",
+        )
+    was = site.visitors.rate(current, paper.key, verdict)
+    log.info(f"{current.email} rated a paper")
+    return site.page(
+        request,
+        "rated",
+        scope=f"rate:{current.uid}",
+        member=current,
+        paper=paper,
+        more=verdict == MORE,
+        was=was or "",
+        preferences_url=prefs,
+    )
+
+
+def _rating(site: Site, request: Request, acting: Acting) -> tuple[Paper, str] | Response:
+    """The paper and verdict the link names; else the page that says why."""
+    current, payload, _ = acting
+    if current.status == UNSUBSCRIBED:
+        return site.say(
+            request, title="You are unsubscribed", text=f"{current.email} gets no more digests."
+        )
+    key, verdict = [*payload[1:3], None, None][:2]
+    if not isinstance(key, str) or verdict not in VERDICTS:
+        return site.refused(request, "This link is not valid.")
+    paper = site.visitors.paper(key)
+    if paper is None:
+        return site.refused(request, "This paper is no longer in the digest's records.", 404)
+    return paper, str(verdict)
