@@ -58,6 +58,7 @@ class SourceSettings:
     arxiv_rss_url: str = "https://rss.arxiv.org/rss"
     arxiv_categories: tuple[str, ...] = ()
     arxiv_cross_lists: bool = False
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"  # papers readers name by id
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,7 @@ def _sources(env: Mapping[str, str], names: tuple[str, ...]) -> SourceSettings:
             env.get("DIGEST_ARXIV_CATEGORIES", ""), needed="arxiv" in names
         ),
         arxiv_cross_lists=_flag(env, "DIGEST_ARXIV_CROSS_LISTS", False),
+        arxiv_api_url=_url(env, "DIGEST_ARXIV_API_URL", SourceSettings.arxiv_api_url),
     )
 
 

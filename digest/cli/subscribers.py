@@ -78,6 +78,12 @@ def list_cmd(status: str, as_json: bool) -> None:
     multiple=True,
     help="Keep the digest to this arXiv category (cs.RO) or archive (cs). Repeatable.",
 )
+@click.option(
+    "--paper",
+    "papers",
+    multiple=True,
+    help="A paper the reader likes, by arXiv id (2401.12345): like it, ranked up. Repeatable.",
+)
 def add_cmd(
     email: str,
     keywords: tuple[str, ...],
@@ -87,6 +93,7 @@ def add_cmd(
     max_papers: int | None,
     weekly: bool,
     categories: tuple[str, ...],
+    papers: tuple[str, ...],
 ) -> None:
     """Subscribe EMAIL (active at once), or update its profile."""
     fields = {
@@ -98,9 +105,12 @@ def add_cmd(
         "max_papers": max_papers or None,  # 0, like no value, leaves the default
         "frequency": "weekly" if weekly else None,
         "categories": categories,
+        "papers": papers,
     }
-    what = guarded(roster.add, settings(), fields)
+    what, note = guarded(roster.add, settings(), fields)
     click.echo(f"{email.strip().lower()}: {what}")
+    if note:
+        click.echo(f"note: {note}", err=True)
 
 
 @subscribers_cmd.command("remove")

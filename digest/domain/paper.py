@@ -27,6 +27,26 @@ def arxiv_id(raw: str | None) -> str | None:
     return m.group(1).lower() if m else None
 
 
+_ARXIV_LINK = re.compile(
+    r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/(.+?)(?:\.pdf)?/?$"
+)
+
+
+def arxiv_ids(names: Iterable[str]) -> tuple[str, ...]:
+    """Papers a reader names, as arXiv ids ("2401.12345", "arXiv:2401.12345v2", or an
+    arxiv.org abs or pdf link), each once and without version; ValueError naming the first
+    that is not one."""
+    out: list[str] = []
+    for name in names:
+        link = _ARXIV_LINK.match(name.strip())
+        found = arxiv_id(link.group(1) if link else name)
+        if found is None:
+            raise ValueError(f"{name!r} is not an arXiv id like 2401.12345")
+        if found not in out:
+            out.append(found)
+    return tuple(out)
+
+
 def arxiv_categories(names: Iterable[str]) -> tuple[str, ...]:
     """`names` checked as arXiv categories (or archives), each once in its first place;
     ValueError naming the first that is not one."""

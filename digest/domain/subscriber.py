@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from .paper import arxiv_categories
+from .paper import arxiv_categories, arxiv_ids
 from .text import one_line
 
 # A subscription's status: asked on the web and not confirmed yet; receiving digests (unless
@@ -35,6 +35,7 @@ class Subscriber:
     min_score: float | None = None  # None: the ranker's default threshold
     frequency: str = "daily"  # or "weekly"
     categories: tuple[str, ...] = ()  # arXiv categories or archives the digest keeps to
+    papers: tuple[str, ...] = ()  # arXiv ids of papers the reader likes: they act as likes
     uid: str = ""  # the random id signed links carry instead of the address; set by the store
 
 
@@ -91,11 +92,13 @@ ENTRY_KEYS = {
     "min_score",
     "frequency",
     "categories",
+    "papers",
 }
 FREQUENCIES = ("daily", "weekly")
 MAX_SCORE = 100.0
 MAX_PAPERS_LIMIT = 100
 MAX_WEIGHT = 100.0
+MAX_SEEDS = 50
 
 
 def valid_email(addr: str) -> bool:
@@ -116,6 +119,16 @@ def _categories(value: Any) -> tuple[str, ...]:
         return arxiv_categories(_terms(value, "categories"))
     except ValueError as exc:
         raise ValueError(f"'categories': {exc}") from None
+
+
+def _papers(value: Any) -> tuple[str, ...]:
+    try:
+        ids = arxiv_ids(_terms(value, "papers"))
+    except ValueError as exc:
+        raise ValueError(f"'papers': {exc}") from None
+    if len(ids) > MAX_SEEDS:
+        raise ValueError(f"'papers' names {len(ids)} papers; at most {MAX_SEEDS}")
+    return ids
 
 
 def _number(value: Any, what: str, lo: float, hi: float, *, above: bool = False) -> float:
@@ -196,6 +209,7 @@ def parse_entry(entry: Any) -> Subscriber:
         min_score=min_score,
         frequency=frequency,
         categories=_categories(entry.get("categories", [])),
+        papers=_papers(entry.get("papers", [])),
     )
 
 
@@ -217,7 +231,7 @@ def entry_of(sub: Subscriber) -> dict[str, Any]:
     if sub.name:
         entry["name"] = sub.name
     entry["keywords"] = keywords
-    for key in ("exclude", "authors", "categories"):
+    for key in ("exclude", "authors", "categories", "papers"):
         if getattr(sub, key):
             entry[key] = list(getattr(sub, key))
     if sub.max_papers != 10:

@@ -38,6 +38,7 @@ from .outbox import free_abandoned
 from .plan import WHOLE, Plan, batches, fetch_days, parts, plan, span, window
 from .result import RunResult, timed
 from .roster import check_file
+from .seeds import resolve
 from .send import Worker, alongside, working
 from .wiring import composer_for, opened, transport_for
 from .workers import Helpers, shared, watching, worker_count
@@ -97,6 +98,7 @@ class DailyRun:
             try:
                 with self.locked(worker) as lock:
                     who, decider = self.prepare()
+                    resolve(self.db, self.settings, self.reporter)
                     self.send(worker, who, decider, run_id, lock)
                 self.summarize(who)
                 self.reporter.info(self.result.timing())

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from .. import store
-from ..domain.digest import Digest
+from ..domain.digest import MORE, Digest
 from ..domain.paper import Paper
 from ..domain.subscriber import Subscriber
 from ..rank.batch import choose_many
@@ -46,11 +46,26 @@ def decide(
     """Each subscriber's digest: what is new to them (not in their ledger), ranked, capped,
     its Message-ID named in `domain`. `start` is the first day of the listing's window: what
     a digest passed over below its cap since then is not decided again."""
-    emails = [s.email for s in subscribers]
-    sent = store.outbox.claimed(conn, emails, listing.keys, start)
-    rated = store.ratings.of(conn, emails, RATINGS_READ)
-    tastes = {email: taste_of(papers) for email, papers in rated.items()}
+    sent = store.outbox.claimed(conn, [s.email for s in subscribers], listing.keys, start)
+    tastes = tastes_of(conn, subscribers)
     return digests_for(subscribers, sent, listing, rarity, day, domain, since=since, tastes=tastes)
+
+
+def tastes_of(conn: Tx, subscribers: Sequence[Subscriber]) -> dict[str, Taste]:
+    """What each of `subscribers` who rated papers or named some (`papers`) likes and
+    dislikes: their latest RATINGS_READ ratings, and the named papers the store holds as
+    likes (unless the reader rated that paper since)."""
+    rated = store.ratings.of(conn, [s.email for s in subscribers], RATINGS_READ)
+    named = {i for s in subscribers for i in s.papers}
+    held = store.seeds.by_arxiv_id(conn, named) if named else {}
+    out: dict[str, Taste] = {}
+    for sub in subscribers:
+        mine = rated.get(sub.email, [])
+        keys = {p.key for p, _ in mine}
+        seeds = [(held[i], MORE) for i in sub.papers if i in held and held[i].key not in keys]
+        if mine or seeds:
+            out[sub.email] = taste_of([*mine, *seeds])
+    return out
 
 
 def digests_for(
@@ -67,11 +82,12 @@ def digests_for(
     """`decide` once each subscriber's ledger is read (`sent`: the keys each address has
     claimed) and their ratings (`tastes`, by address): pure, and all the batch's profiles
     ranked at once."""
+    tastes = tastes or {}
     chosen = choose_many(
         [compile_profile(s) for s in subscribers],
         listing,
         rarity,
-        [sent[s.email] for s in subscribers],
+        [_skipped(sent[s.email], tastes.get(s.email)) for s in subscribers],
         [s.max_papers for s in subscribers],
         [tastes.get(s.email) for s in subscribers] if tastes else None,
     )
@@ -80,6 +96,11 @@ def digests_for(
         for sub, (top, rest) in zip(subscribers, chosen, strict=True)
         if top
     ]
+
+
+def _skipped(sent: Collection[str], taste: Taste | None) -> Collection[str]:
+    """What a reader is not sent: what they were sent, and the papers they rated or named."""
+    return {*sent, *taste.keys} if taste else sent
 
 
 @dataclass

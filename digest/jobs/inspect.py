@@ -17,13 +17,12 @@ from ..domain.subscriber import Subscriber
 from ..progress import Reporter, Silent
 from ..rank.profile import compile_profile
 from ..rank.select import rank
-from ..rank.taste import taste_of
 from ..settings import Settings
 from ..sources.base import Source
 from ..store import Tx
 from ..store.lock import run_lock
 from .collect import collected
-from .decide import RATINGS_READ, decide, listing_for
+from .decide import decide, listing_for, tastes_of
 from .plan import week_of, window
 from .result import RunResult
 from .roster import require, sync_file
@@ -72,8 +71,8 @@ def rank_for(
     sub = find_subscriber(settings, email)
     profile = compile_profile(sub)
     with snapshot(settings, day, reporter=reporter, sources=sources) as (result, conn, candidates):
-        rated = store.ratings.of(conn, [sub.email], RATINGS_READ).get(sub.email, [])
-        ranked = rank(profile, *listing_for(conn, candidates), taste=taste_of(rated))
+        taste = tastes_of(conn, [sub]).get(sub.email)
+        ranked = rank(profile, *listing_for(conn, candidates), taste=taste)
     return result, ranked
 
 

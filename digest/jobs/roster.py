@@ -19,6 +19,7 @@ from ..store import Tx, now
 from ..subscriptions import rules
 from ..subscriptions.file import load_subscribers, read_subscribers
 from ..subscriptions.forms import subscriber_from
+from .seeds import check_named
 from .wiring import opened
 
 
@@ -54,6 +55,8 @@ def import_file(conn: Tx, path: Path, subs: list[Subscriber], *, prune: bool = T
         fingerprint = rules.entry_hash(sub)
         current = store.subscribers.get(conn, sub.email)
         outcome = rules.on_import(current, fingerprint)
+        if outcome in (rules.ADDED, rules.UPDATED):
+            store.seeds.want(conn, sub.papers)
         if outcome == rules.ADDED:
             store.subscribers.add(conn, sub, ACTIVE, origin, file_hash=fingerprint)
         elif outcome == rules.UPDATED:
@@ -111,6 +114,7 @@ def add_subscriber(conn: Tx, sub: Subscriber) -> str:
             f"{sub.email} unsubscribed on {current.unsubscribed_at:%Y-%m-%d}; only they can "
             "subscribe again (the subscribe page of `digest serve`)"
         )
+    store.seeds.want(conn, sub.papers)
     if current is None:
         store.subscribers.add(conn, sub, ACTIVE, "cli")
         return "added"
@@ -148,16 +152,20 @@ def members(settings: Settings) -> list[Subscription]:
         return store.subscribers.page(conn)
 
 
-def add(settings: Settings, fields: dict[str, object]) -> str:
-    """Add or update one subscriber from the CLI's fields (`subscriptions.forms`);
-    ConfigError if they do not make a valid entry, NotAllowed if the address unsubscribed."""
+def add(settings: Settings, fields: dict[str, object]) -> tuple[str, str | None]:
+    """Add or update one subscriber from the CLI's fields (`subscriptions.forms`): "added"
+    or "updated", and a note when the papers it names could not be looked up now.
+    ConfigError if they do not make a valid entry or name a paper arXiv does not have,
+    NotAllowed if the address unsubscribed."""
     try:
         sub = subscriber_from(fields)
     except ValueError as exc:
         raise ConfigError(f"{fields.get('email')}: {exc}") from None
-    with opened(settings) as db, db.writing() as conn:
-        sync_file(conn, settings.subscribers)
-        return add_subscriber(conn, sub)
+    with opened(settings) as db:
+        note = check_named(db, settings, sub.papers)
+        with db.writing() as conn:
+            sync_file(conn, settings.subscribers)
+            return add_subscriber(conn, sub), note
 
 
 def remove(settings: Settings, email: str) -> bool:

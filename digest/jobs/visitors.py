@@ -6,6 +6,7 @@ but the subscriber."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -143,6 +144,7 @@ class Visitors:
             store.subscribers.set_profile(
                 conn, replace(sub, email=current.email), paused=paused, **extra
             )
+            store.seeds.want(conn, sub.papers)
             if paused:
                 store.outbox.cancel_pending(conn, current.email, "paused")
 
@@ -165,6 +167,13 @@ class Visitors:
             return store.ratings.rate(conn, current.email, key, verdict, now())
 
         return self.db.retried(work)
+
+    def missing(self, ids: Sequence[str]) -> list[str]:
+        """Of the papers a reader named, those arXiv was asked for and does not have."""
+        if not ids:
+            return []
+        with self.db.reading() as conn:
+            return store.seeds.missing(conn, ids)
 
     def ratings(self, current: Subscription) -> list[tuple[Paper, str]]:
         """The papers the reader rated, with their verdicts, most recent first."""

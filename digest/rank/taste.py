@@ -35,6 +35,11 @@ class Taste:
     def __bool__(self) -> bool:
         return bool(self.liked or self.disliked)
 
+    @property
+    def keys(self) -> frozenset[str]:
+        """The rated papers' keys: none of them is picked for the reader again."""
+        return frozenset(p.paper.key for p in (*self.liked, *self.disliked))
+
 
 @dataclass(frozen=True)
 class Pull:

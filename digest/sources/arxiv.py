@@ -77,8 +77,9 @@ def _authors(entry: Any) -> tuple[str, ...]:
     return tuple(n for n in map(one_line, names) if n)
 
 
-def parse_entry(entry: Any, day: date, where: str) -> tuple[str, Paper]:
-    """One item: its announce type and the paper; ValueError naming what is missing."""
+def parse_entry(entry: Any, day: date | None, where: str) -> tuple[str, Paper]:
+    """One item: its announce type and the paper (listed on `day`); ValueError naming what
+    is missing."""
     summary = entry.get("summary", "") or ""
     m = _ANNOUNCE.match(summary)
     kind = (entry.get("arxiv_announce_type") or (m.group(1) if m else NEW)).strip().lower()

@@ -98,6 +98,17 @@ ratings = Table(
     Column("rated_at", UTCDateTime, nullable=False),
 )
 
+# Papers readers name by arXiv id (a profile's `papers`) that the store does not hold:
+# "wanted" until the next run looks them up on arXiv once, "missing" when arXiv has none.
+# A paper found is stored in `papers` and its row here deleted.
+seeds = Table(
+    "seeds",
+    metadata,
+    Column("arxiv_id", String, primary_key=True),
+    Column("state", String, nullable=False),
+    Column("checked_at", UTCDateTime),
+)
+
 # --- the outbox and the ledger -------------------------------------------------------------
 
 # A message is decided and stored (pending) before any delivery starts, so a run killed at any

@@ -1,6 +1,7 @@
 """The preferences page (`/preferences/<token>`, linked from every digest): keywords,
-exclusions, followed authors, papers per digest, arXiv categories, daily or weekly, pause;
-and the papers the reader rated, each with a button that removes the rating.
+exclusions, followed authors, papers the reader likes (by arXiv id), papers per digest, arXiv
+categories, daily or weekly, pause; and the papers the reader rated, each with a button that
+removes the rating.
 Validation is the subscriber file's, with the same messages."""
 
 from __future__ import annotations
@@ -27,7 +28,16 @@ from .site import HINT, Site
 
 log = logging.getLogger("digest.web")
 
-FIELDS = ("name", "keywords", "exclude", "authors", "max_papers", "frequency", "categories")
+FIELDS = (
+    "name",
+    "keywords",
+    "exclude",
+    "authors",
+    "papers",
+    "max_papers",
+    "frequency",
+    "categories",
+)
 
 
 def _values(current: Subscription) -> dict[str, Any]:
@@ -38,6 +48,7 @@ def _values(current: Subscription) -> dict[str, Any]:
         "keywords": keywords_text(sub),
         "exclude": "\n".join(sub.exclude),
         "authors": "\n".join(sub.authors),
+        "papers": "\n".join(sub.papers),
         "max_papers": str(sub.max_papers),
         "frequency": sub.frequency,
         "categories": " ".join(sub.categories),
@@ -77,6 +88,7 @@ def page(
         saved=request.query_params.get("saved") == "1",
         removed=request.query_params.get("removed") == "1",
         ratings=site.visitors.ratings(current),
+        missing=site.visitors.missing(current.subscriber.papers),
         max_papers_limit=MAX_PAPERS_LIMIT,
         unsubscribe_url=site.links.unsubscribe(current.uid),
         hint=HINT,
@@ -106,6 +118,7 @@ def post(site: Site, request: Request, form: FormData) -> Response:
                 "keywords": keywords_from(values["keywords"], before.keywords),
                 "exclude": lines(values["exclude"]),
                 "authors": lines(values["authors"]),
+                "papers": categories_from(values["papers"]),
                 "frequency": values["frequency"] or before.frequency,
                 "categories": categories_from(values["categories"]),
                 "min_score": before.min_score,

@@ -1,6 +1,7 @@
 """Rating a paper (`/rate/<token>`, "more like this" and "less like this" on every card of a
 digest). Like confirming, the link opens a page with one button, so a mail scanner that
-fetches every link rates nothing; the post keeps the rating and answers with an Undo, and
+fetches every link rates nothing; the post keeps the rating and sends the browser to a page
+with an Undo (which names the verdict the rating replaced, so a reload changes nothing), and
 the preferences page lists every rating to remove."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import logging
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from ..domain.digest import MORE, VERDICTS
 from ..domain.paper import Paper
@@ -28,6 +29,18 @@ def page(site: Site, request: Request) -> Response:
         return rating
     paper, verdict = rating
     current = linked[0]
+    noted = request.query_params.get("noted")
+    if noted is not None:  # where the post sends the browser: a reload rates nothing again
+        return site.page(
+            request,
+            "rated",
+            scope=f"rate:{current.uid}",
+            member=current,
+            paper=paper,
+            more=verdict == MORE,
+            was=noted if noted in VERDICTS else "",
+            preferences_url=site.links.preferences(current.uid),
+        )
     return site.page(
         request,
         "rate",
@@ -61,16 +74,8 @@ def post(site: Site, request: Request, form: FormData) -> Response:
         )
     was = site.visitors.rate(current, paper.key, verdict)
     log.info(f"{current.email} rated a paper")
-    return site.page(
-        request,
-        "rated",
-        scope=f"rate:{current.uid}",
-        member=current,
-        paper=paper,
-        more=verdict == MORE,
-        was=was or "",
-        preferences_url=prefs,
-    )
+    token = request.path_params["token"]
+    return RedirectResponse(f"/rate/{token}?noted={was or 'none'}", status_code=303)
 
 
 def _rating(site: Site, request: Request, acting: Acting) -> tuple[Paper, str] | Response:

@@ -339,8 +339,11 @@ def test_a_rating_asks_first_then_ranks_the_next_digests_and_can_be_undone(site)
     ask = client.http.get(path)  # what a mail scanner fetching every link does
     assert ask.status_code == 200 and "More like this" in ask.text
     assert ratings_of(app, email) == {}
-    done = client.submit(path)
+    posted = client.submit(path)
+    assert posted.status_code == 303
+    done = client.http.get(posted.headers["location"])
     assert done.status_code == 200 and "Noted" in done.text
+    assert client.http.get(posted.headers["location"]).text.count("Noted") == 1  # a reload
     ((rated, verdict),) = ratings_of(app, email).items()
     assert verdict == "more" and rated.startswith(title[:30])
 
@@ -361,7 +364,8 @@ def test_a_rating_asks_first_then_ranks_the_next_digests_and_can_be_undone(site)
 
     # less like this, then removed on the preferences page
     path = less[1].removeprefix(app.url)
-    assert "Fewer papers like" in client.submit(path).text
+    noted = client.submit(path).headers["location"]
+    assert "Fewer papers like" in client.http.get(noted).text
     assert list(ratings_of(app, email).values()) == ["less"]
     page = client.http.get(prefs)
     assert "Papers you rated" in page.text and "Less like" in page.text

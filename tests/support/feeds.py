@@ -122,3 +122,35 @@ def feed_error(query: str) -> bytes:
         "<docs>http://www.rssboard.org/rss-specification</docs><language>en-us</language>"
         "</channel></rss>"
     ).encode()
+
+
+def api_answer(found: list[Item | str]) -> bytes:
+    """An export API answer: an entry per Item; for each bare id (one arXiv does not know)
+    the empty entry arXiv answers with."""
+    parts = [
+        "<?xml version='1.0' encoding='UTF-8'?>",
+        '<feed xmlns="http://www.w3.org/2005/Atom" '
+        'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" '
+        'xmlns:arxiv="http://arxiv.org/schemas/atom">',
+        "<id>https://arxiv.org/api/query</id>",
+        "<title>arXiv Query</title>",
+        f"<opensearch:totalResults>{len(found)}</opensearch:totalResults>",
+    ]
+    for it in found:
+        if isinstance(it, str):
+            parts.append("<entry><updated>2025-11-06T00:00:00Z</updated></entry>")
+            continue
+        parts += [
+            "<entry>",
+            f"<id>http://arxiv.org/abs/{it.bare}v2</id>",
+            "<updated>2024-02-01T00:00:00Z</updated>",
+            "<published>2024-01-20T00:00:00Z</published>",
+            f"<title>{escape(it.title)}</title>",
+            f"<summary>{escape(it.abstract)}</summary>",
+            *(f"<author><name>{escape(a.strip())}</name></author>" for a in it.authors.split(",")),
+            f'<link href="http://arxiv.org/abs/{it.bare}v2" rel="alternate" type="text/html"/>',
+            *(f"<category term={quoteattr(c)}/>" for c in it.categories),
+            "</entry>",
+        ]
+    parts.append("</feed>")
+    return "\n".join(parts).encode()

@@ -147,3 +147,35 @@ class FakeArxiv(LoopbackHTTP):
         ):
             return Scripted(304, b"", validators)
         return Scripted(200, body, validators)
+
+
+class FakeArxivAPI(LoopbackHTTP):
+    """arXiv's export API on loopback: `/api/query?id_list=a,b` answers an Atom feed with
+    an entry for each id in `papers`, and, as arXiv does for an id it does not know, an
+    entry without id or title for each other."""
+
+    content_type = "application/atom+xml; charset=utf-8"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.papers: dict[str, feeds.Item] = {}
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/query"
+
+    @property
+    def asked(self) -> list[str]:
+        """Every id asked for, request after request."""
+        return [
+            i
+            for _, path, q in self.requests
+            if path == "/api/query"
+            for i in q["id_list"].split(",")
+        ]
+
+    def answer(self, path: str, query: dict[str, str], headers: dict[str, str]) -> Scripted:
+        if path != "/api/query" or not query.get("id_list"):
+            return Scripted(400, b"bad request")
+        ids = query["id_list"].split(",")
+        return Scripted(200, feeds.api_answer([self.papers.get(i) or i for i in ids]))

@@ -1,4 +1,5 @@
-"""A reader's ratings: "more like this" and "less like this" on the papers of their digests.
+"""A reader's ratings ("more like this" and "less like this" on the papers of their digests),
+and the papers readers name by arXiv id that are still to be looked up (or that arXiv lacks).
 
 Revision ID: 0006
 Revises: 0005
@@ -26,7 +27,15 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["paper_key"], ["papers.key"]),
         sa.PrimaryKeyConstraint("subscriber_email", "paper_key"),
     )
+    op.create_table(
+        "seeds",
+        sa.Column("arxiv_id", sa.String(), nullable=False),
+        sa.Column("state", sa.String(), nullable=False),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("arxiv_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("seeds")
     op.drop_table("ratings")

@@ -1,0 +1,68 @@
+"""The papers readers name by arXiv id and the store does not hold: to look up, or missing."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from ..domain.paper import Paper
+from .papers import paper_from
+from .rows import chunks
+from .schema import papers, seeds
+
+WANTED, MISSING = "wanted", "missing"
+
+
+def by_arxiv_id(conn: Connection, ids: Collection[str]) -> dict[str, Paper]:
+    """The stored papers of those arXiv ids the store holds."""
+    out: dict[str, Paper] = {}
+    for chunk in chunks(list(ids)):
+        for row in conn.execute(select(papers).where(papers.c.arxiv_id.in_(chunk))):
+            out[row.arxiv_id] = paper_from(row, None)
+    return out
+
+
+def want(conn: Connection, ids: Collection[str]) -> list[str]:
+    """Note the ids neither stored as papers nor noted already, to be looked up; returns
+    them."""
+    if not ids:
+        return []
+    held = set(by_arxiv_id(conn, ids))
+    for chunk in chunks(list(ids)):
+        held.update(
+            conn.execute(select(seeds.c.arxiv_id).where(seeds.c.arxiv_id.in_(chunk))).scalars()
+        )
+    new = [i for i in dict.fromkeys(ids) if i not in held]
+    if new:
+        conn.execute(insert(seeds), [{"arxiv_id": i, "state": WANTED} for i in new])
+    return new
+
+
+def wanted(conn: Connection, limit: int) -> list[str]:
+    """Ids still to look up, at most `limit`."""
+    stmt = select(seeds.c.arxiv_id).where(seeds.c.state == WANTED).order_by(seeds.c.arxiv_id)
+    return list(conn.execute(stmt.limit(limit)).scalars())
+
+
+def missing(conn: Connection, ids: Collection[str] | None = None) -> list[str]:
+    """Of `ids` (of all, when None), those arXiv was asked for and has not."""
+    stmt = select(seeds.c.arxiv_id).where(seeds.c.state == MISSING).order_by(seeds.c.arxiv_id)
+    if ids is None:
+        return list(conn.execute(stmt).scalars())
+    out: list[str] = []
+    for chunk in chunks(list(ids)):
+        out += conn.execute(stmt.where(seeds.c.arxiv_id.in_(chunk))).scalars()
+    return out
+
+
+def settle(conn: Connection, found: Sequence[str], lacking: Sequence[str], at: datetime) -> None:
+    """The ids looked up: those `found` (now stored as papers) forgotten here, those arXiv
+    lacks marked missing."""
+    for chunk in chunks(list(found)):
+        conn.execute(delete(seeds).where(seeds.c.arxiv_id.in_(chunk)))
+    for chunk in chunks(list(lacking)):
+        conn.execute(
+            update(seeds).where(seeds.c.arxiv_id.in_(chunk)).values(state=MISSING, checked_at=at)
+        )
