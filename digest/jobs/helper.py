@@ -97,7 +97,13 @@ def work(
     settings = job.settings
     with opened(settings) as db, working(db, settings, vacuum=False) as worker:
         with db.reading() as conn, timed(result.timings, "rank", cpu=True):
-            decider = Decider.of(conn, job.days, bool(job.who.weekly), settings.mail.domain)
+            decider = Decider.of(
+                conn,
+                job.days,
+                bool(job.who.weekly),
+                settings.mail.domain,
+                semantic=settings.semantic,
+            )
         filler = Filler(db, composer_for(settings), result, say, stop)
         mail(
             worker,

@@ -23,6 +23,7 @@ from ..store import Tx
 from ..store.lock import run_lock
 from .collect import collected
 from .decide import decide, listing_for, tastes_of
+from .embed import understood
 from .plan import week_of, window
 from .result import RunResult
 from .roster import require, sync_file
@@ -71,8 +72,11 @@ def rank_for(
     sub = find_subscriber(settings, email)
     profile = compile_profile(sub)
     with snapshot(settings, day, reporter=reporter, sources=sources) as (result, conn, candidates):
-        taste = tastes_of(conn, [sub]).get(sub.email)
-        ranked = rank(profile, *listing_for(conn, candidates), taste=taste)
+        listing, rarity = listing_for(conn, candidates)
+        if settings.semantic:
+            listing = understood(conn, listing)
+        taste = tastes_of(conn, [sub], semantic=settings.semantic).get(sub.email)
+        ranked = rank(profile, listing, rarity, taste=taste)
     return result, ranked
 
 
@@ -93,9 +97,10 @@ def preview(
         if since is not None:
             candidates = store.papers.listed(conn, week_of(today))
         start = min(result.days[0], since or result.days[0])
-        digests = decide(
-            conn, [sub], *listing_for(conn, candidates), today, domain, start=start, since=since
-        )
+        listing, rarity = listing_for(conn, candidates)
+        if settings.semantic:
+            listing = understood(conn, listing)
+        digests = decide(conn, [sub], listing, rarity, today, domain, start=start, since=since)
     result.mailed = len(digests)
     return result, (composer_for(settings).compose(digests[0]) if digests else None)
 

@@ -13,6 +13,7 @@ from ..progress import Reporter
 from ..settings import Settings
 from ..sources.lookup import ArxivLookup
 from ..store import Database, Tx, now
+from .embed import embed_rated
 
 PER_RUN = 500  # ids a run looks up at most; the rest wait for the next
 
@@ -35,6 +36,8 @@ def resolve(db: Database, settings: Settings, reporter: Reporter) -> None:
         return
     with db.writing() as conn:
         keep(conn, found, lacking)
+        if settings.semantic:
+            embed_rated(conn)
     reporter.info(f"papers named in profiles: {len(found)} found on arXiv")
     for i in lacking:
         reporter.warn(f"papers named in profiles: arXiv has no paper {i}")

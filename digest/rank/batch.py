@@ -14,8 +14,8 @@ import numpy as np
 from ..domain.digest import Ranked
 from .index import FURTHER, Found, Listing, Rarity
 from .profile import Profile
-from .select import AUTHOR_POINTS, _followed, _ranked, choose, explain, in_context
-from .taste import Taste
+from .select import AUTHOR_POINTS, _followed, _ranked, in_context
+from .taste import Pull, Taste, pull
 
 
 def choose_many(
@@ -34,23 +34,8 @@ def choose_many(
     vetoed or skipped cell are dropped; sorting by cell, strongest first, puts each cell's
     finds in the order `select` adds them up.
 
-    A profile with ratings (`tastes`) is ranked on its own, by `choose`: few readers rate,
-    and their ratings bring in papers no keyword selected."""
-    if tastes is not None and any(tastes):
-        rated = {b for b, t in enumerate(tastes) if t}
-        plain = [b for b in range(len(profiles)) if b not in rated]
-        batch = choose_many(
-            [profiles[b] for b in plain],
-            listing,
-            rarity,
-            [skips[b] for b in plain],
-            [limits[b] for b in plain],
-        )
-        out: dict[int, tuple[list[Ranked], list[str]]] = dict(zip(plain, batch, strict=True))
-        for b in rated:
-            top, rest = choose(profiles[b], listing, rarity, skips[b], limits[b], tastes[b])
-            out[b] = ([explain(listing, s) for s in top], rest)
-        return [out[b] for b in range(len(profiles))]
+    A profile with ratings (`tastes`) adds an entry of no points for each paper as like a
+    liked paper as NEAR (`rank.taste`), and each of its entries gets its ratings' points."""
     width = len(listing)
     cells: list[np.ndarray] = []
     points: list[np.ndarray] = []
@@ -61,6 +46,8 @@ def choose_many(
     followed: list[dict[int, list[str]]] = []
     positions = listing.positions
     counts: list[int] = []
+    pulls: dict[int, Pull] = {}
+    near_cells: list[int] = []
     for b, (profile, skip) in enumerate(zip(profiles, skips, strict=True)):
         base = b * width
         count = 0
@@ -82,6 +69,14 @@ def choose_many(
         for n, written in authors.items():
             bonus_cells.append(base + n)
             bonus.append(AUTHOR_POINTS * len(written))
+        taste = tastes[b] if tastes is not None else None
+        if taste:
+            pulled = pulls[b] = pull(listing.context, taste)
+            for n in pulled.near.tolist():
+                if n not in vetoed:  # a skipped one is dropped below, with the others
+                    near_cells.append(base + n)
+                    bonus_cells.append(base + n)
+                    bonus.append(0.0)
     none = np.empty(len(bonus_cells), dtype=object)
     bases = np.repeat(np.arange(len(counts), dtype=np.int64) * width, counts)
     cell = np.concatenate([*cells, np.array(bonus_cells, dtype=np.int64)])
@@ -109,6 +104,10 @@ def choose_many(
     is_followed = added > 0
     floor = np.array([p.min_score for p in profiles] or [0.0])[row]
     ok = is_followed | (score >= floor)
+    brought = np.zeros(len(starts), dtype=bool)
+    if near_cells:
+        brought = ~ok & np.isin(cell[starts], np.array(near_cells, dtype=np.int64))
+        ok |= brought
     # by profile, then in keyword order: what the whole-profile fit reorders
     quantized = np.rint(score * 1000)  # the key `select` sorts by: round(score * 1000)
     order = np.flatnonzero(ok)
@@ -116,8 +115,17 @@ def choose_many(
         np.lexsort((listing.tie[paper[order]], -quantized[order], ~is_followed[order], row[order]))
     ]
     row, paper, score, is_followed = row[order], paper[order], score[order], is_followed[order]
+    brought = brought[order]
     bounds = np.searchsorted(row, np.arange(len(profiles) + 1)).tolist()
-    final, words, matches = in_context(listing, profiles, row, paper, score, is_followed, bounds)
+    rated = None
+    if pulls:
+        points = np.zeros((len(profiles), width))
+        for b, pulled in pulls.items():
+            points[b] = pulled.points
+        rated = points[row, paper]
+    final, words, matches = in_context(
+        listing, profiles, row, paper, score, is_followed, bounds, brought=brought, rated=rated
+    )
     entries, picked = order[final].tolist(), paper[final].tolist()
     by_words, by_matches, scores = (
         words[final].tolist(),
@@ -136,6 +144,7 @@ def choose_many(
             per: list[Found] = [f for f in finds_[first[u] : last[u]] if f is not None]
             authors = tuple(followed[b].get(n, ()))
             parts = (by_words[i], by_matches[i])
-            top.append(_ranked(listing, n, scores[i], per, authors, parts))
+            why = pulls[b].why(n) if b in pulls else None
+            top.append(_ranked(listing, n, scores[i], per, authors, parts, why))
         out.append((top, [keys[n] for n in picked[cut:end]]))
     return out

@@ -91,6 +91,20 @@ class Context:
         self._rows: dict[int, np.ndarray] = {}
         self._words: dict[str, np.ndarray] = {}
         self._outside: dict[str, np.ndarray] = {}
+        self._vectors: np.ndarray | None = None
+
+    def use_vectors(self, vectors: np.ndarray) -> None:
+        """Compare papers by these unit vectors (the semantic mode, `rank.semantic`), one row
+        per paper of the listing in its order, instead of by TF-IDF."""
+        if vectors.shape[0] != self.size:
+            raise ValueError(f"{vectors.shape[0]} vectors for {self.size} papers")
+        self._vectors = vectors.astype(np.float64)
+        self._rows.clear()
+        self._outside.clear()
+
+    @property
+    def semantic(self) -> bool:
+        return self._vectors is not None
 
     def _weights(self, bag: Counter[str]) -> list[tuple[str, float]]:
         """A bag's TF-IDF weights (sublinear tf, smoothed idf), normalized to length 1."""
@@ -101,17 +115,26 @@ class Context:
         norm = math.sqrt(sum(w * w for _, w in weights)) or 1.0
         return [(t, w / norm) for t, w in weights]
 
-    def like(self, paper: PaperIndex) -> np.ndarray:
+    def like(self, paper: PaperIndex, vector: np.ndarray | None = None) -> np.ndarray:
         """Cosine similarity of any paper (a rated one, not in this listing) to every paper
-        of the listing (exact multiples of QUANTUM)."""
+        of the listing (exact multiples of QUANTUM). In the semantic mode, by the paper's
+        `vector`; a paper without one is like none."""
         key = paper.paper.key
         made = self._outside.get(key)
         if made is None:
-            dense = np.zeros(self._width)
-            for t, w in self._weights(_bag(paper)):
-                if t in self._vocab:
-                    dense[self._vocab[t]] = w
-            made = self._outside[key] = self._against(dense)
+            if self._vectors is not None:
+                made = (
+                    _quantized(self._vectors @ vector.astype(np.float64))
+                    if vector is not None
+                    else np.zeros(self.size)
+                )
+            else:
+                dense = np.zeros(self._width)
+                for t, w in self._weights(_bag(paper)):
+                    if t in self._vocab:
+                        dense[self._vocab[t]] = w
+                made = self._against(dense)
+            self._outside[key] = made
         return made
 
     def _against(self, dense: np.ndarray) -> np.ndarray:
@@ -131,9 +154,12 @@ class Context:
         return made
 
     def _similar(self, n: int) -> np.ndarray:
-        """Cosine similarity of paper `n` to every paper (exact multiples of QUANTUM)."""
+        """Cosine similarity of paper `n` to every paper (exact multiples of QUANTUM), by
+        TF-IDF or, in the semantic mode, by the papers' vectors."""
         made = self._rows.get(n)
-        if made is None:
+        if made is None and self._vectors is not None:
+            made = self._rows[n] = _quantized(self._vectors @ self._vectors[n])
+        elif made is None:
             start, end = self._indptr[n], self._indptr[n + 1]
             dense = np.zeros(self._width)
             dense[self._indices[start:end]] = self._data[start:end]

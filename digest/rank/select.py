@@ -45,7 +45,8 @@ def _candidates(
 ) -> list[tuple[Any, ...]]:
     """What `select` picks, as sortable tuples (cheaper than a Selected for each of the many
     papers below a digest's cut). With a `taste`, the papers as like a liked paper as NEAR
-    come in too, and every paper gets its ratings' points (`rank.taste`)."""
+    come in too (with what their keywords found, however little), and every paper gets its
+    ratings' points (`rank.taste`)."""
     rarity = rarity or Rarity(listing)
     vetoed: set[int] = set(listing.outside(profile.categories)) if profile.categories else set()
     for concept in profile.exclude:
@@ -61,49 +62,51 @@ def _candidates(
     for n in vetoed:  # most profiles veto nothing: cheaper than a check per find
         found.pop(n, None)
     followed = _followed(profile, listing, vetoed)
+    pulled = pull(listing.context, taste) if taste else None
+    near: set[int] = set(pulled.near.tolist()) - vetoed if pulled is not None else set()
     ranked = []
     keys = listing.keys
     upvotes = listing.upvotes
     min_score = profile.min_score
-    for n in found.keys() | followed.keys() if followed else found.keys():
+    for n in found.keys() | followed.keys() | near if followed or near else found.keys():
         key = keys[n]
         if key in skip:
             continue
         per = found.get(n, [])
         score = _score(per)
         authors = followed.get(n, ()) if followed else ()
+        brought = False
         if authors:
             score += AUTHOR_POINTS * len(authors)
         elif score < min_score:
-            continue
-        ranked.append((not authors, -round(score * 1000), -upvotes[n], key, n, score, authors, per))
-    pulled = pull(listing.context, taste) if taste else None
-    if pulled is not None:
-        have = {c[4] for c in ranked}
-        for n in pulled.near.tolist():
-            if n not in have and n not in vetoed and keys[n] not in skip:
-                ranked.append((True, 0, -upvotes[n], keys[n], n, 0.0, (), []))
-    ranked.sort()
+            if n not in near:
+                continue
+            brought = True  # a rating brought it in, not its keywords
+        ranked.append(
+            (not authors, -round(score * 1000), -upvotes[n], key, n, score, authors, per, brought)
+        )
+    ranked.sort(key=_sort_key)
+    paper = np.array([c[4] for c in ranked], dtype=np.int64)
     order, words, matches = in_context(
         listing,
         [profile],
         np.zeros(len(ranked), dtype=np.int64),
-        np.array([c[4] for c in ranked], dtype=np.int64),
+        paper,
         np.array([c[5] for c in ranked], dtype=np.float64),
         np.array([not c[0] for c in ranked], dtype=bool),
         [0, len(ranked)],
+        brought=np.array([c[8] for c in ranked], dtype=bool),
+        rated=pulled.points[paper] if pulled is not None else None,
     )
     by_words, by_matches = words.tolist(), matches.tolist()
-    if pulled is None:
-        return [(*ranked[i], (by_words[i], by_matches[i]), None) for i in order.tolist()]
-    rated = []
-    for i, c in enumerate(ranked):
-        n, score = c[4], c[5]
-        why = pulled.why(n)
-        total = score + by_words[i] + by_matches[i] + (why.points if why else 0.0)
-        rated.append((c[0], -round(total * 1000), listing.ties[n], i, why))
-    rated.sort(key=lambda r: r[:3])
-    return [(*ranked[i], (by_words[i], by_matches[i]), why) for *_, i, why in rated]
+    return [
+        (*ranked[i][:8], (by_words[i], by_matches[i]), pulled.why(ranked[i][4]) if pulled else None)
+        for i in order.tolist()
+    ]
+
+
+def _sort_key(c: tuple[Any, ...]) -> tuple[Any, ...]:
+    return c[:4]  # followed, score, upvotes, key: the key is unique
 
 
 def in_context(
@@ -114,18 +117,26 @@ def in_context(
     score: np.ndarray,
     followed: np.ndarray,
     bounds: Sequence[int],
+    *,
+    brought: np.ndarray | None = None,
+    rated: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A batch's selected papers (entry i: paper `paper[i]` of profile `row[i]`, keyword
     score `score[i]`; each profile's entries together, from `bounds[b]`, strongest keyword
     match first) in their final order: by profile, followed authors' papers first, then by
-    keyword score plus whole-profile fit (`rank.context`), then upvotes and key. Returns
-    that order (entry indices) and each entry's context points (profile words, best
-    matches)."""
+    keyword score plus whole-profile fit (`rank.context`) plus the reader's ratings' points
+    (`rated`), then upvotes and key. Entries `brought` in by a rating alone do not shape the
+    fit. Returns that order (entry indices) and each entry's context points (profile words,
+    best matches)."""
     keyed = ~followed & (score > 0)
+    if brought is not None:
+        keyed &= ~brought
     words, matches = listing.context.points([p.words for p in profiles], row, paper, bounds, keyed)
     fit = np.array([p.fit for p in profiles] or [True], dtype=bool)[row]
     words, matches = np.where(fit, words, 0.0), np.where(fit, matches, 0.0)
     total = (score + words) + matches
+    if rated is not None:
+        total = total + rated
     order = np.lexsort((listing.tie[paper], -np.rint(total * 1000), ~followed, row))
     return order, words, matches
 

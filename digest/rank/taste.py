@@ -10,8 +10,8 @@ as NEAR (the 99th percentile of likeness is 0.16 to 0.27). Issue 20 needs a lift
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from .index import PaperIndex, index_paper
 LIKE = 0.5  # points for a paper as like a liked paper as that paper itself
 DISLIKE = 1.0  # points taken from a paper as like a disliked paper as that paper itself
 NEAR = 0.3  # this like a liked paper, a paper comes in though no keyword selected it
+NEAR_SEMANTIC = 0.6  # the same, by sentence embeddings (whose cosines run higher)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Taste:
 
     liked: tuple[PaperIndex, ...] = ()
     disliked: tuple[PaperIndex, ...] = ()
+    vectors: Mapping[str, np.ndarray] = field(default_factory=dict, compare=False)  # semantic
 
     def __bool__(self) -> bool:
         return bool(self.liked or self.disliked)
@@ -64,27 +66,31 @@ class Pull:
         return None
 
 
-def taste_of(rated: Iterable[tuple[Paper, str]]) -> Taste:
-    """The Taste of a reader's rated papers and their verdicts."""
+def taste_of(
+    rated: Iterable[tuple[Paper, str]], vectors: Mapping[str, np.ndarray] | None = None
+) -> Taste:
+    """The Taste of a reader's rated papers and their verdicts (and, in the semantic mode,
+    the rated papers' `vectors`)."""
     liked, disliked = [], []
     for paper, verdict in rated:
         (liked if verdict == MORE else disliked).append(index_paper(paper))
-    return Taste(tuple(liked), tuple(disliked))
+    return Taste(tuple(liked), tuple(disliked), vectors or {})
 
 
 def pull(context: Context, taste: Taste) -> Pull:
     size = context.size
-    up, up_by = _closest(context, taste.liked, size)
-    down, down_by = _closest(context, taste.disliked, size)
+    up, up_by = _closest(context, taste.liked, taste.vectors, size)
+    down, down_by = _closest(context, taste.disliked, taste.vectors, size)
     points = np.round(LIKE * up - DISLIKE * down, 4)
-    return Pull(taste, points, np.flatnonzero(up >= NEAR), up_by, down_by)
+    near = NEAR_SEMANTIC if context.semantic else NEAR
+    return Pull(taste, points, np.flatnonzero(up >= near), up_by, down_by)
 
 
 def _closest(
-    context: Context, rated: Sequence[PaperIndex], size: int
+    context: Context, rated: Sequence[PaperIndex], vectors: Mapping[str, np.ndarray], size: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each paper: its likeness to the rated paper it is most like, and which that is."""
     if not rated or not size:
         return np.zeros(size), np.full(size, -1)
-    rows = np.stack([context.like(p) for p in rated])
+    rows = np.stack([context.like(p, vectors.get(p.paper.key)) for p in rated])
     return rows.max(axis=0), rows.argmax(axis=0)

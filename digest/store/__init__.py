@@ -3,7 +3,18 @@ tables (papers and listings, subscribers, outbox and ledger, leases, suppression
 source state), the schema and its migrations, the engine, and the locks. It keeps what it is
 told and holds no rules: the jobs decide, then call it inside the transactions they open."""
 
-from . import leases, outbox, papers, ratings, runs, seeds, slots, subscribers, suppressions
+from . import (
+    embeddings,
+    leases,
+    outbox,
+    papers,
+    ratings,
+    runs,
+    seeds,
+    slots,
+    subscribers,
+    suppressions,
+)
 from .engine import Database, Tx, open_database, upgrade_database
 from .migrations import Version
 from .rows import now
@@ -12,6 +23,7 @@ __all__ = [
     "Database",
     "Tx",
     "Version",
+    "embeddings",
     "leases",
     "now",
     "open_database",

@@ -98,15 +98,23 @@ ratings = Table(
     Column("rated_at", UTCDateTime, nullable=False),
 )
 
-# Papers readers name by arXiv id (a profile's `papers`) that the store does not hold:
-# "wanted" until the next run looks them up on arXiv once, "missing" when arXiv has none.
-# A paper found is stored in `papers` and its row here deleted.
+# Papers readers name by arXiv id (a profile's `papers`): "wanted" until the next run looks
+# them up on arXiv once, then "found" (stored in `papers`) or "missing" when arXiv has none.
 seeds = Table(
     "seeds",
     metadata,
     Column("arxiv_id", String, primary_key=True),
     Column("state", String, nullable=False),
     Column("checked_at", UTCDateTime),
+)
+
+# A paper's sentence embedding (rank.semantic), computed once: float32 bytes, by model.
+embeddings = Table(
+    "embeddings",
+    metadata,
+    Column("paper_key", String, ForeignKey("papers.key"), primary_key=True),
+    Column("model", String, primary_key=True),
+    Column("vector", LargeBinary, nullable=False),
 )
 
 # --- the outbox and the ledger -------------------------------------------------------------

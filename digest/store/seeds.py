@@ -1,18 +1,18 @@
-"""The papers readers name by arXiv id and the store does not hold: to look up, or missing."""
+"""The papers readers name by arXiv id: to look up, found (stored as papers), or missing."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from ..domain.paper import Paper
 from .papers import paper_from
 from .rows import chunks
 from .schema import papers, seeds
 
-WANTED, MISSING = "wanted", "missing"
+WANTED, FOUND, MISSING = "wanted", "found", "missing"
 
 
 def by_arxiv_id(conn: Connection, ids: Collection[str]) -> dict[str, Paper]:
@@ -25,19 +25,21 @@ def by_arxiv_id(conn: Connection, ids: Collection[str]) -> dict[str, Paper]:
 
 
 def want(conn: Connection, ids: Collection[str]) -> list[str]:
-    """Note the ids neither stored as papers nor noted already, to be looked up; returns
-    them."""
+    """Note the ids not noted already: found when the store holds the paper, else to be
+    looked up; returns those to look up."""
     if not ids:
         return []
-    held = set(by_arxiv_id(conn, ids))
+    noted: set[str] = set()
     for chunk in chunks(list(ids)):
-        held.update(
+        noted.update(
             conn.execute(select(seeds.c.arxiv_id).where(seeds.c.arxiv_id.in_(chunk))).scalars()
         )
-    new = [i for i in dict.fromkeys(ids) if i not in held]
+    new = [i for i in dict.fromkeys(ids) if i not in noted]
+    held = by_arxiv_id(conn, new)
     if new:
-        conn.execute(insert(seeds), [{"arxiv_id": i, "state": WANTED} for i in new])
-    return new
+        rows = [{"arxiv_id": i, "state": FOUND if i in held else WANTED} for i in new]
+        conn.execute(insert(seeds), rows)
+    return [i for i in new if i not in held]
 
 
 def wanted(conn: Connection, limit: int) -> list[str]:
@@ -58,11 +60,9 @@ def missing(conn: Connection, ids: Collection[str] | None = None) -> list[str]:
 
 
 def settle(conn: Connection, found: Sequence[str], lacking: Sequence[str], at: datetime) -> None:
-    """The ids looked up: those `found` (now stored as papers) forgotten here, those arXiv
-    lacks marked missing."""
-    for chunk in chunks(list(found)):
-        conn.execute(delete(seeds).where(seeds.c.arxiv_id.in_(chunk)))
-    for chunk in chunks(list(lacking)):
-        conn.execute(
-            update(seeds).where(seeds.c.arxiv_id.in_(chunk)).values(state=MISSING, checked_at=at)
-        )
+    """The ids looked up: those `found` (now stored as papers), and those arXiv lacks."""
+    for state, ids in ((FOUND, found), (MISSING, lacking)):
+        for chunk in chunks(list(ids)):
+            conn.execute(
+                update(seeds).where(seeds.c.arxiv_id.in_(chunk)).values(state=state, checked_at=at)
+            )

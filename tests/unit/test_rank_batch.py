@@ -16,6 +16,7 @@ from digest.rank.batch import choose_many
 from digest.rank.index import Listing, Rarity
 from digest.rank.profile import compile_profile
 from digest.rank.select import choose, explain
+from digest.rank.taste import Taste
 from digest.rank.terms import tokens
 from digest.sources.sample import SampleSource
 
@@ -67,30 +68,54 @@ def profiles(papers: list[Paper], count: int, seed: int) -> list[Subscriber]:
     return out
 
 
+def tastes(listing: Listing, count: int, rnd: random.Random) -> list[Taste | None]:
+    """Ratings for about half the profiles: papers of the listing itself (each is like
+    itself, so it comes in unless skipped) and of another day."""
+    out: list[Taste | None] = []
+    for _ in range(count):
+        if rnd.random() < 0.5:
+            out.append(None)
+            continue
+        rated = rnd.sample(listing.indexed, rnd.randint(1, 6))
+        cut = rnd.randint(0, len(rated))
+        out.append(Taste(tuple(rated[:cut]), tuple(rated[cut:])))
+    return out
+
+
+@pytest.mark.parametrize("rated", [False, True])
 @pytest.mark.parametrize("batch", [1, 7, 250])
 def test_every_profile_gets_what_the_per_profile_ranker_gives_it(
-    papers: list[Paper], batch: int
+    papers: list[Paper], batch: int, rated: bool
 ) -> None:
     listing = Listing(papers)
     rarity = Rarity(Listing(papers[::2]))
     subs = profiles(papers, 250, seed=batch)
     rnd = random.Random(batch)
     skips = [frozenset(rnd.sample(listing.keys, rnd.randint(0, 20))) for _ in subs]
+    ratings = tastes(listing, len(subs), rnd) if rated else [None] * len(subs)
     compiled = [compile_profile(s) for s in subs]
-    picked = 0
+    picked = brought = 0
     for at in range(0, len(subs), batch):
         part = slice(at, at + batch)
         got = choose_many(
-            compiled[part], listing, rarity, skips[part], [s.max_papers for s in subs[part]]
+            compiled[part],
+            listing,
+            rarity,
+            skips[part],
+            [s.max_papers for s in subs[part]],
+            ratings[part] if rated else None,
         )
-        for profile, skip, sub, (top, rest) in zip(
-            compiled[part], skips[part], subs[part], got, strict=True
+        for profile, skip, sub, taste, (top, rest) in zip(
+            compiled[part], skips[part], subs[part], ratings[part], got, strict=True
         ):
-            want_top, want_rest = choose(profile, listing, rarity, skip, sub.max_papers)
+            want_top, want_rest = choose(profile, listing, rarity, skip, sub.max_papers, taste)
             assert top == [explain(listing, s) for s in want_top], sub
             assert rest == want_rest, sub
             picked += len(top)
+            brought += sum(not any(m.keyword for m in r.matches) for r in top)
     assert picked > len(subs)  # the profiles do pick papers: the comparison is not vacuous
+    if rated:  # papers no keyword selected came in, by their likeness to a liked one
+        assert brought > 0
 
 
 def test_an_empty_batch_and_profiles_that_match_nothing(papers: list[Paper]) -> None:
