@@ -130,7 +130,7 @@ def quality(data: Path, tmp: Path, semantic: bool = False) -> bool:
         candidates = listed(conn, [DAY])
         listing, rarity = listing_for(conn, candidates)
         if semantic:
-            listing = understood(conn, listing)
+            listing = understood(conn, listing, compute=True)
         for prof in profiles:
             judged = prof["judgments"]
             sub = parse_entry({"email": "bench@example.org", "keywords": prof["keywords"]})
@@ -189,7 +189,7 @@ def with_ratings(data: Path, tmp: Path, semantic: bool = False) -> bool:
     whole, rarity = listing_for(conn, listed(conn, [DAY]))
     halves = {h: Listing([i for i in whole.indexed if half(i.paper.key) == h]) for h in "AB"}
     if semantic:
-        halves = {h: understood(conn, listing) for h, listing in halves.items()}
+        halves = {h: understood(conn, listing, compute=True) for h, listing in halves.items()}
     print(f"\nratings: {len(halves['A'])} papers in half A rated, {len(halves['B'])} in B ranked")
     print(f"{'profile':24} {'B alone':>8} {'rated':>6} {'B rated':>8} {'change':>7}")
     before_all, after_all = [], []

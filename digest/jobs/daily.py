@@ -32,6 +32,7 @@ from ..store import Database
 from ..store.lock import gone, holder, try_run_lock
 from .collect import collected
 from .decide import Decider
+from .embed import embed
 from .fill import QUIET_ABOVE, Filler
 from .mailing import mail
 from .outbox import free_abandoned
@@ -99,6 +100,8 @@ class DailyRun:
                 with self.locked(worker) as lock:
                     who, decider = self.prepare()
                     resolve(self.db, self.settings, self.reporter)
+                    if self.settings.semantic:
+                        self.understand(decider)
                     self.send(worker, who, decider, run_id, lock)
                 self.summarize(who)
                 self.reporter.info(self.result.timing())
@@ -176,13 +179,9 @@ class DailyRun:
                 free_abandoned(self.db, conn)
             result.earlier = store.outbox.count(conn, PENDING)
             with timed(result.timings, "rank", cpu=True):
-                decider = Decider.of(
-                    conn,
-                    days,
-                    bool(who.weekly),
-                    self.settings.mail.domain,
-                    semantic=self.settings.semantic,
-                )
+                decider = Decider.of(conn, days, bool(who.weekly), self.settings.mail.domain)
+                if self.settings.semantic and not keep:  # a dry run: nothing is kept
+                    decider.understand(conn, compute=True)
             result.timings["prepare"] = time.perf_counter() - started
             result.subscribers = who.receiving
             result.suppressed = who.suppressed
@@ -192,6 +191,16 @@ class DailyRun:
             )
             self.say_who_waits(who)
             yield conn, who, decider
+
+    def understand(self, decider: Decider) -> None:
+        """The semantic mode: the papers' vectors made (outside any transaction), then
+        handed to the listings."""
+        with timed(self.result.timings, "embed", cpu=True):
+            made = embed(self.db, decider.papers)
+            with self.db.reading() as conn:
+                decider.understand(conn, compute=False)
+        if made:
+            self.reporter.info(f"semantic mode: {made} paper(s) embedded")
 
     def say_who_waits(self, who: Plan) -> None:
         if who.waiting:

@@ -70,7 +70,7 @@ def tastes_of(
         seeds = [(held[i], MORE) for i in sub.papers if i in held and held[i].key not in keys]
         if mine or seeds:
             out[sub.email] = taste_of([*mine, *seeds])
-    if semantic and out:  # read only: a run computes them before deciding (embed_rated)
+    if semantic and out:  # read only: a run stores them before deciding (jobs.embed)
         rated = {p.paper.key for t in out.values() for p in (*t.liked, *t.disliked)}
         vectors = store.embeddings.of(conn, rated, MODEL)
         out = {email: replace(t, vectors=vectors) for email, t in out.items()}
@@ -125,18 +125,25 @@ class Decider:
     domain: str
 
     @classmethod
-    def of(
-        cls, conn: Tx, days: Sequence[date], weekly: bool, domain: str, *, semantic: bool = False
-    ) -> Decider:
-        """The run's listings, indexed; in the `semantic` mode, their papers' vectors
-        computed where missing and handed to them."""
+    def of(cls, conn: Tx, days: Sequence[date], weekly: bool, domain: str) -> Decider:
         listing, rarity = listing_for(conn, store.papers.listed(conn, days))
         week = Listing(store.papers.listed(conn, week_of(days[-1]))) if weekly else None
-        if semantic:
-            listing = understood(conn, listing)
-            week = understood(conn, week) if week is not None else None
-            embed_rated(conn)
         return cls(days[-1], min(days), listing, rarity, week, domain)
+
+    @property
+    def papers(self) -> list[Paper]:
+        """Every paper of the run's listings."""
+        listings = [self.daily, *([self.weekly] if self.weekly is not None else [])]
+        return [i.paper for listing in listings for i in listing.indexed]
+
+    def understand(self, conn: Tx, *, compute: bool) -> None:
+        """The semantic mode: the listings compare papers by their vectors, computed where
+        missing (`compute`, a one-off look) or as `embed` stored them (a run's processes)."""
+        self.daily = understood(conn, self.daily, compute=compute)
+        if self.weekly is not None:
+            self.weekly = understood(conn, self.weekly, compute=compute)
+        if compute:
+            embed_rated(conn)
 
     def decide(self, conn: Tx, subs: Sequence[Subscriber]) -> list[Digest]:
         """Daily digests over the run's window, weekly ones over the week ending its last day."""

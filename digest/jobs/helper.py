@@ -97,13 +97,9 @@ def work(
     settings = job.settings
     with opened(settings) as db, working(db, settings, vacuum=False) as worker:
         with db.reading() as conn, timed(result.timings, "rank", cpu=True):
-            decider = Decider.of(
-                conn,
-                job.days,
-                bool(job.who.weekly),
-                settings.mail.domain,
-                semantic=settings.semantic,
-            )
+            decider = Decider.of(conn, job.days, bool(job.who.weekly), settings.mail.domain)
+            if settings.semantic:  # the run stored every vector before its helpers started
+                decider.understand(conn, compute=False)
         filler = Filler(db, composer_for(settings), result, say, stop)
         mail(
             worker,

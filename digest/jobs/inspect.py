@@ -23,7 +23,7 @@ from ..store import Tx
 from ..store.lock import run_lock
 from .collect import collected
 from .decide import decide, listing_for, tastes_of
-from .embed import understood
+from .embed import embed_rated, understood
 from .plan import week_of, window
 from .result import RunResult
 from .roster import require, sync_file
@@ -74,9 +74,11 @@ def rank_for(
     with snapshot(settings, day, reporter=reporter, sources=sources) as (result, conn, candidates):
         listing, rarity = listing_for(conn, candidates)
         if settings.semantic:
-            listing = understood(conn, listing)
+            listing = understood(conn, listing, compute=True)
+            embed_rated(conn)
         taste = tastes_of(conn, [sub], semantic=settings.semantic).get(sub.email)
-        ranked = rank(profile, listing, rarity, taste=taste)
+        skip = taste.keys if taste else frozenset()  # what a digest never sends again
+        ranked = rank(profile, listing, rarity, skip, taste=taste)
     return result, ranked
 
 
@@ -99,7 +101,8 @@ def preview(
         start = min(result.days[0], since or result.days[0])
         listing, rarity = listing_for(conn, candidates)
         if settings.semantic:
-            listing = understood(conn, listing)
+            listing = understood(conn, listing, compute=True)
+            embed_rated(conn)
         digests = decide(conn, [sub], listing, rarity, today, domain, start=start, since=since)
     result.mailed = len(digests)
     return result, (composer_for(settings).compose(digests[0]) if digests else None)

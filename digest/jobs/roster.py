@@ -19,7 +19,7 @@ from ..store import Tx, now
 from ..subscriptions import rules
 from ..subscriptions.file import load_subscribers, read_subscribers
 from ..subscriptions.forms import subscriber_from
-from .seeds import check_named
+from .seeds import keep, look_up
 from .wiring import opened
 
 
@@ -104,16 +104,21 @@ def check_file(file: SubscriberFile) -> None:
         read_subscribers(file.path)
 
 
+def may_add(current: Subscription | None) -> None:
+    """NotAllowed for an address that unsubscribed: only they can come back."""
+    if not rules.operator_may_add(current):
+        assert current is not None and current.unsubscribed_at is not None
+        raise NotAllowed(
+            f"{current.email} unsubscribed on {current.unsubscribed_at:%Y-%m-%d}; only they "
+            "can subscribe again (the subscribe page of `digest serve`)"
+        )
+
+
 def add_subscriber(conn: Tx, sub: Subscriber) -> str:
     """Add or update a subscriber as the operator: active at once (the operator vouches).
     Returns "added" or "updated"; NotAllowed for an address that unsubscribed."""
     current = store.subscribers.get(conn, sub.email)
-    if not rules.operator_may_add(current):
-        assert current is not None and current.unsubscribed_at is not None
-        raise NotAllowed(
-            f"{sub.email} unsubscribed on {current.unsubscribed_at:%Y-%m-%d}; only they can "
-            "subscribe again (the subscribe page of `digest serve`)"
-        )
+    may_add(current)
     store.seeds.want(conn, sub.papers)
     if current is None:
         store.subscribers.add(conn, sub, ACTIVE, "cli")
@@ -162,10 +167,14 @@ def add(settings: Settings, fields: dict[str, object]) -> tuple[str, str | None]
     except ValueError as exc:
         raise ConfigError(f"{fields.get('email')}: {exc}") from None
     with opened(settings) as db:
-        note = check_named(db, settings, sub.papers)
         with db.writing() as conn:
             sync_file(conn, settings.subscribers)
-            return add_subscriber(conn, sub), note
+            may_add(store.subscribers.get(conn, sub.email))
+        found, note = look_up(db, settings, sub.papers)  # nothing open while arXiv answers
+        with db.writing() as conn:
+            what = add_subscriber(conn, sub)
+            keep(conn, found, [])
+        return what, note
 
 
 def remove(settings: Settings, email: str) -> bool:

@@ -13,7 +13,6 @@ from ..progress import Reporter
 from ..settings import Settings
 from ..sources.lookup import ArxivLookup
 from ..store import Database, Tx, now
-from .embed import embed_rated
 
 PER_RUN = 500  # ids a run looks up at most; the rest wait for the next
 
@@ -36,8 +35,6 @@ def resolve(db: Database, settings: Settings, reporter: Reporter) -> None:
         return
     with db.writing() as conn:
         keep(conn, found, lacking)
-        if settings.semantic:
-            embed_rated(conn)
     reporter.info(f"papers named in profiles: {len(found)} found on arXiv")
     for i in lacking:
         reporter.warn(f"papers named in profiles: arXiv has no paper {i}")
@@ -50,24 +47,25 @@ def keep(conn: Tx, found: Sequence[Paper], lacking: Sequence[str]) -> None:
     store.seeds.settle(conn, [p.arxiv_id for p in found], lacking, now())
 
 
-def check_named(db: Database, settings: Settings, ids: Sequence[str]) -> str | None:
-    """Before `digest subscribers add` stores a profile: the named papers the store lacks,
-    looked up now. ConfigError naming those arXiv does not have; a line to print when arXiv
-    could not be asked (they are then looked up by the next run)."""
+def look_up(db: Database, settings: Settings, ids: Sequence[str]) -> tuple[list[Paper], str | None]:
+    """For `digest subscribers add`: the named papers the store lacks, asked of arXiv now,
+    nothing stored. Returns the papers found and a line to print when arXiv could not be
+    asked (the next run looks them up); ConfigError naming those arXiv does not have."""
+    if not ids:
+        return [], None
     with db.reading() as conn:
         held = store.seeds.by_arxiv_id(conn, ids)
         lacking = store.seeds.missing(conn, ids)
     asked = [i for i in ids if i not in held and i not in lacking]
+    found: list[Paper] = []
+    note = None
     if asked:
         try:
             with ArxivLookup(settings.sources.arxiv_api_url) as lookup:
                 found, absent = lookup.papers(asked)
+            lacking += absent
         except SourceError as exc:
-            return f"could not look up {', '.join(asked)} now ({exc}); the next run will"
-        with db.writing() as conn:
-            store.seeds.want(conn, asked)
-            keep(conn, found, absent)
-        lacking += absent
+            note = f"could not look up {', '.join(asked)} now ({exc}); the next run will"
     if lacking:
         raise ConfigError(f"arXiv has no paper {', '.join(sorted(lacking))}")
-    return None
+    return found, note

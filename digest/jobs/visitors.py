@@ -175,6 +175,11 @@ class Visitors:
         with self.db.reading() as conn:
             return store.seeds.missing(conn, ids)
 
+    def verdict(self, current: Subscription, key: str) -> str | None:
+        """The reader's rating of paper `key`, if any."""
+        with self.db.reading() as conn:
+            return store.ratings.verdict_of(conn, current.email, key)
+
     def ratings(self, current: Subscription) -> list[tuple[Paper, str]]:
         """The papers the reader rated, with their verdicts, most recent first."""
         with self.db.reading() as conn:

@@ -16,7 +16,7 @@ to 8), not tuned per profile."""
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any, Protocol
@@ -42,6 +42,7 @@ MATCHES = 1.5  # points for a paper identical to the centroid of the strongest m
 TOP = 5  # strongest keyword matches whose centroid is the profile's "best matches"
 TITLE = 2  # a title word counts as this many abstract words
 K1, B = 1.2, 0.75
+OUTSIDE_KEPT = 4096  # rated papers whose likeness to the listing is kept (one row each)
 
 _SKIP = frozenset(t for w in FUNCTION_WORDS for t in tokens(w)) | {BREAK}
 
@@ -90,7 +91,7 @@ class Context:
         self._width = len(vocab)
         self._rows: dict[int, np.ndarray] = {}
         self._words: dict[str, np.ndarray] = {}
-        self._outside: dict[str, np.ndarray] = {}
+        self._outside: OrderedDict[str, np.ndarray] = OrderedDict()  # rated papers, LRU
         self._vectors: np.ndarray | None = None
 
     def use_vectors(self, vectors: np.ndarray) -> None:
@@ -121,7 +122,9 @@ class Context:
         `vector`; a paper without one is like none."""
         key = paper.paper.key
         made = self._outside.get(key)
-        if made is None:
+        if made is not None:
+            self._outside.move_to_end(key)
+        else:
             if self._vectors is not None:
                 made = (
                     _quantized(self._vectors @ vector.astype(np.float64))
@@ -135,6 +138,8 @@ class Context:
                         dense[self._vocab[t]] = w
                 made = self._against(dense)
             self._outside[key] = made
+            if len(self._outside) > OUTSIDE_KEPT:
+                self._outside.popitem(last=False)
         return made
 
     def _against(self, dense: np.ndarray) -> np.ndarray:

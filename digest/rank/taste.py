@@ -46,7 +46,8 @@ class Taste:
 @dataclass(frozen=True)
 class Pull:
     """For each paper of a listing, by position: the points the reader's ratings give it
-    (`points`), and the papers as like a liked paper as NEAR or more (`near`)."""
+    (`points`), and the papers as like a liked paper as NEAR or more whose points are still
+    above zero (`near`: a paper as like a disliked one never comes in)."""
 
     taste: Taste
     points: np.ndarray
@@ -83,7 +84,7 @@ def pull(context: Context, taste: Taste) -> Pull:
     down, down_by = _closest(context, taste.disliked, taste.vectors, size)
     points = np.round(LIKE * up - DISLIKE * down, 4)
     near = NEAR_SEMANTIC if context.semantic else NEAR
-    return Pull(taste, points, np.flatnonzero(up >= near), up_by, down_by)
+    return Pull(taste, points, np.flatnonzero((up >= near) & (points > 0)), up_by, down_by)
 
 
 def _closest(

@@ -12,6 +12,7 @@ import feedparser
 import httpx
 
 from ..domain.paper import Paper
+from ..domain.text import one_line
 from ..errors import SourceError
 from ..pace import Pace
 from .arxiv import NAME, PACE, parse_entry
@@ -68,7 +69,8 @@ class ArxivLookup:
 
 def _entries(body: bytes, where: str) -> list[Paper]:
     """The papers of an export API answer. An entry without an id or a title is how the API
-    answers for an id it does not know, so it is skipped, not an error."""
+    answers for an id it does not know, so it is skipped; an entry under arXiv's errors
+    (a refused request) is a SourceError, so no id of the batch is taken for missing."""
     feed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
     problem = feed.get("bozo_exception")
     if feed.get("bozo") and not isinstance(problem, feedparser.CharacterEncodingOverride):
@@ -77,10 +79,12 @@ def _entries(body: bytes, where: str) -> list[Paper]:
         raise SourceError(NAME, where, "not an Atom feed")
     out = []
     for index, entry in enumerate(feed.get("entries", [])):
+        if "/api/errors" in str(entry.get("id", "")):
+            summary = one_line(str(entry.get("summary", "")))[:200]
+            raise SourceError(NAME, where, f"arXiv answered an error: {summary}")
         try:
             _, paper = parse_entry(entry, None, f"entry #{index}")
         except ValueError:
             continue
-        if paper.title.lower() != "error":
-            out.append(paper)
+        out.append(paper)
     return out

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Connection, exists, insert, or_, select
+from sqlalchemy import Connection, exists, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.paper import Paper
 from .papers import paper_from
@@ -41,16 +43,19 @@ def add(conn: Connection, vectors: Mapping[str, np.ndarray], model: str) -> None
         {"paper_key": k, "model": model, "vector": np.asarray(v, dtype=np.float32).tobytes()}
         for k, v in vectors.items()
     ]
-    for at in range(0, len(rows), 500):
-        conn.execute(insert(embeddings), rows[at : at + 500])
+    add_new = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    for at in range(0, len(rows), 500):  # another process may have stored some meanwhile
+        conn.execute(add_new(embeddings).on_conflict_do_nothing(), rows[at : at + 500])
 
 
-def rated_lacking(conn: Connection, model: str) -> list[Paper]:
-    """The papers readers rated or named (found seeds) that have no vector yet."""
+def rated_lacking(conn: Connection, model: str, since: datetime) -> list[Paper]:
+    """The papers readers rated or named (found seeds) since `since` that have no vector
+    yet: a look at the latest ratings only, so it costs the same however many there are."""
     has = exists().where(embeddings.c.paper_key == papers.c.key, embeddings.c.model == model)
-    named = select(seeds.c.arxiv_id).where(seeds.c.state == "found")
+    rated = select(ratings.c.paper_key).where(ratings.c.rated_at >= since)
+    named = select(seeds.c.arxiv_id).where(seeds.c.state == "found", seeds.c.checked_at >= since)
     stmt = select(papers).where(
-        or_(papers.c.key.in_(select(ratings.c.paper_key)), papers.c.arxiv_id.in_(named)),
+        or_(papers.c.key.in_(rated), papers.c.arxiv_id.in_(named)),
         ~has,
     )
     return [paper_from(row, None) for row in conn.execute(stmt)]

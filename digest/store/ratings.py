@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.paper import Paper
@@ -56,14 +56,26 @@ def of(
     first; at most `latest` each."""
     out: dict[str, list[tuple[Paper, str]]] = {}
     for chunk in chunks(list(emails)):
-        stmt = (
-            select(papers, ratings.c.subscriber_email, ratings.c.verdict)
-            .join(ratings, ratings.c.paper_key == papers.c.key)
-            .where(ratings.c.subscriber_email.in_(chunk))
-            .order_by(ratings.c.subscriber_email, ratings.c.rated_at.desc(), papers.c.key)
+        place = (
+            func.row_number()
+            .over(
+                partition_by=ratings.c.subscriber_email,
+                order_by=(ratings.c.rated_at.desc(), ratings.c.paper_key),
+            )
+            .label("place")
         )
+        mine = (
+            select(ratings.c.subscriber_email, ratings.c.paper_key, ratings.c.verdict, place)
+            .where(ratings.c.subscriber_email.in_(chunk))
+            .subquery()
+        )
+        stmt = (
+            select(papers, mine.c.subscriber_email, mine.c.verdict)
+            .join(mine, mine.c.paper_key == papers.c.key)
+            .order_by(mine.c.subscriber_email, mine.c.place)
+        )
+        if latest is not None:  # cut in the database: old ratings are never read
+            stmt = stmt.where(mine.c.place <= latest)
         for row in conn.execute(stmt):
-            mine = out.setdefault(row.subscriber_email, [])
-            if latest is None or len(mine) < latest:
-                mine.append((paper_from(row, None), row.verdict))
+            out.setdefault(row.subscriber_email, []).append((paper_from(row, None), row.verdict))
     return out

@@ -97,6 +97,7 @@ ratings = Table(
     Column("verdict", String, nullable=False),
     Column("rated_at", UTCDateTime, nullable=False),
 )
+Index("ix_ratings_rated_at", ratings.c.rated_at)
 
 # Papers readers name by arXiv id (a profile's `papers`): "wanted" until the next run looks
 # them up on arXiv once, then "found" (stored in `papers`) or "missing" when arXiv has none.

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.paper import Paper
 from .papers import paper_from
-from .rows import chunks
+from .rows import chunks, now
 from .schema import papers, seeds
 
 WANTED, FOUND, MISSING = "wanted", "found", "missing"
@@ -37,8 +38,13 @@ def want(conn: Connection, ids: Collection[str]) -> list[str]:
     new = [i for i in dict.fromkeys(ids) if i not in noted]
     held = by_arxiv_id(conn, new)
     if new:
-        rows = [{"arxiv_id": i, "state": FOUND if i in held else WANTED} for i in new]
-        conn.execute(insert(seeds), rows)
+        stamp = now()
+        rows = [
+            {"arxiv_id": i, "state": FOUND if i in held else WANTED, "checked_at": stamp}
+            for i in new
+        ]
+        add = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        conn.execute(add(seeds).on_conflict_do_nothing(), rows)  # a web save may race a run
     return [i for i in new if i not in held]
 
 

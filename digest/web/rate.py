@@ -48,6 +48,7 @@ def page(site: Site, request: Request) -> Response:
         member=current,
         paper=paper,
         more=verdict == MORE,
+        was=site.visitors.verdict(current, paper.key) or "",
     )
 
 
@@ -72,10 +73,12 @@ def post(site: Site, request: Request, form: FormData) -> Response:
             link=prefs,
             link_text="Your preferences and ratings",
         )
-    was = site.visitors.rate(current, paper.key, verdict)
+    site.visitors.rate(current, paper.key, verdict)
     log.info(f"{current.email} rated a paper")
+    was = form.get("was")  # as the asking page found it: a second post of it undoes right
     token = request.path_params["token"]
-    return RedirectResponse(f"/rate/{token}?noted={was or 'none'}", status_code=303)
+    noted = was if was in VERDICTS else "none"
+    return RedirectResponse(f"/rate/{token}?noted={noted}", status_code=303)
 
 
 def _rating(site: Site, request: Request, acting: Acting) -> tuple[Paper, str] | Response:

@@ -358,6 +358,10 @@ def test_a_rating_asks_first_then_ranks_the_next_digests_and_can_be_undone(site)
     why = next(m for m in pulled[0]["matches"] if m["field"] == "rated")
     assert why["keyword"] == f"like “{rated}”, which you liked" and why["points"] > 0
 
+    # the form posted twice (a double click, a reload of the post): Undo still removes it
+    again = client.http.post(path, data={"csrf": client.csrf(path), "was": ""})
+    assert again.status_code == 303
+    done = client.http.get(again.headers["location"])
     undo = client.http.post(path, data={"csrf": CSRF_RE.search(done.text).group(1), "undo": "1"})
     assert undo.status_code == 200 and "Undone" in undo.text
     assert ratings_of(app, email) == {}

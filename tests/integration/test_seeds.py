@@ -20,7 +20,7 @@ from digest.progress import Plain
 from digest.sources.huggingface import HuggingFaceSource
 from digest.sources.lookup import ArxivLookup
 from tests.support.feeds import Item
-from tests.support.http import FakeArxivAPI, FakeHF
+from tests.support.http import FakeArxivAPI, FakeHF, Scripted
 from tests.support.listings import ANNOUNCED, hf_item
 from tests.support.settings import make_settings
 from tests.support.smtp import SMTPServer
@@ -149,3 +149,28 @@ def test_the_operator_adding_a_paper_arxiv_lacks_is_told_and_nothing_is_stored(
     (member,) = [m for m in roster.members(settings) if m.email == "bo@example.org"]
     assert member.subscriber.papers == ("2401.00042",)
     assert arxiv_api.asked == ["2401.99999", "2401.00042"]
+
+
+def test_an_error_answer_from_arxiv_marks_no_paper_missing(
+    workdir, hf_api, arxiv_api, smtp_server
+) -> None:
+    listing(hf_api)
+    subscriber_file(workdir, ["2401.00042", "2401.99999"])
+    arxiv_api.script.append(Scripted(200, ERROR_ANSWER))  # what arXiv sends a request it refuses
+    report, log = run(workdir, hf_api, arxiv_api, smtp_server)
+    assert report.ok and "arXiv answered an error" in log and "has no paper" not in log
+    again, log = run(workdir, hf_api, arxiv_api, smtp_server, ANNOUNCED + timedelta(days=1))
+    assert again.ok and "arXiv has no paper 2401.99999" in log  # asked again, answered
+    assert sorted(arxiv_api.asked) == sorted(["2401.00042", "2401.99999"] * 2)
+
+
+ERROR_ANSWER = b"""<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title>ArXiv Query</title><id>http://arxiv.org/api/x</id>
+  <entry>
+    <id>http://arxiv.org/api/errors#incorrect_id_format_for_2401.0004</id>
+    <title>Error</title>
+    <summary>incorrect id format for 2401.0004</summary>
+    <link href="http://arxiv.org/api/errors#incorrect_id_format_for_2401.0004" rel="alternate"/>
+  </entry>
+</feed>"""

@@ -298,6 +298,24 @@ def test_ratings_pull_like_papers_up_push_others_down_and_explain_it() -> None:
         assert abs(sum(m.points for m in r.matches) - r.score) < 1e-3
 
 
+def test_a_paper_as_like_a_disliked_paper_as_a_liked_one_does_not_come_in() -> None:
+    """Likeness to a liked paper brings a paper in only if the ratings leave it points."""
+    text = "Quadruped gait learning on rough terrain."
+    liked = index_paper(paper("Legged robots that walk", text))
+    disliked = index_paper(paper("Legged robots that walk again", text))
+    papers = [
+        paper("Robot grasping", "A robot grasping cluttered bins."),
+        paper("Rough terrain gait", "Quadruped gait learning on rough terrain outdoors."),
+        *(paper(f"Filler {i}", FILLER) for i in range(10)),
+    ]
+    listing = Listing(papers)
+    profile = compile_profile(everything("robot"))
+    brought = {r.paper.title for r in rank(profile, listing, taste=Taste((liked,), ()))}
+    assert "Rough terrain gait" in brought
+    both = rank(profile, listing, taste=Taste((liked,), (disliked,)))
+    assert "Rough terrain gait" not in {r.paper.title for r in both}
+
+
 def test_the_fit_is_not_shaped_by_followed_authors_and_survives_empty_papers() -> None:
     """Following an author puts their papers first and changes nothing else: the other
     papers keep their scores. A paper of no words (a title of one function word) at the

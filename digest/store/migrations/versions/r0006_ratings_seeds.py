@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["paper_key"], ["papers.key"]),
         sa.PrimaryKeyConstraint("subscriber_email", "paper_key"),
     )
+    op.create_index("ix_ratings_rated_at", "ratings", ["rated_at"], unique=False)
     op.create_table(
         "seeds",
         sa.Column("arxiv_id", sa.String(), nullable=False),
@@ -38,4 +39,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("seeds")
+    op.drop_index("ix_ratings_rated_at", table_name="ratings")
     op.drop_table("ratings")
