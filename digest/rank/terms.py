@@ -61,6 +61,15 @@ FUNCTION_WORDS = frozenset(
 )
 _VOWEL = re.compile("[aeiouy]")
 _STEMMER = snowballstemmer.stemmer("english")
+# Things, not what they do: Snowball folds each onto its verb ("computer" and "computed" are
+# both "comput"), so "computer use" matched papers that computed something using something.
+# Only nouns whose verb means something else in this field; "controller", "planner",
+# "encoder" or "simulator" still fold with what they do.
+_THINGS = {
+    f"{noun}{s}": noun
+    for noun in ("computer", "transformer", "optimizer", "tokenizer", "adapter")
+    for s in ("", "s")
+} | {"optimiser": "optimizer", "optimisers": "optimizer", "tokeniser": "tokenizer"}
 
 
 def fold(text: str) -> str:
@@ -75,6 +84,8 @@ def fold(text: str) -> str:
 def stem(word: str) -> str:
     if len(word) <= 2 or not word.isalpha():
         return word
+    if word in _THINGS:
+        return _THINGS[word]
     if word.endswith("s") and not _VOWEL.search(word):
         return word[:-1]  # "LLMs", "RNNs": Snowball keeps the s of a word with no vowel
     return _STEMMER.stemWord(word)

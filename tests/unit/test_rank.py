@@ -66,6 +66,21 @@ def test_inflections_do_not_matter() -> None:
     assert titles(everything("partially observable"), [paper("RL under partial observability")])
 
 
+def test_a_thing_is_not_what_it_does() -> None:
+    """"computer use" is not "computed using" (Snowball folds both onto "comput us"), nor
+    "transformer" "transforming"; their plurals, and the inflections of other words, still
+    fold ("agents", "learned", "planning")."""
+    computed = paper("Fast kernels", "The loss is computed using a kernel we transform.")
+    assert not titles(everything("computer use"), [computed])
+    assert not titles(everything("transformer"), [paper("Transforming images", "We transform.")])
+    assert not titles(everything("optimizer"), [paper("Convex optimization", "We optimize.")])
+    assert titles(everything("computer use"), [paper("Computer-use agents", "They use computers.")])
+    assert titles(everything("transformer"), [paper("Transformers for video")])
+    assert titles(everything("LLM agent"), [paper("LLM agents that plan")])
+    assert titles(everything("planning"), [paper("Agents that plan", "A learned planner plans.")])
+    assert titles(everything("learned dynamics"), [paper("Learning dynamics from video")])
+
+
 def test_abbreviations_match_their_expansions_both_ways() -> None:
     cases = {
         "RL": "Offline reinforcement learning at scale",
