@@ -13,7 +13,7 @@ from email.utils import format_datetime, make_msgid
 from jinja2 import Environment
 
 from ..domain.digest import Outgoing
-from ..domain.subscriber import Subscriber
+from ..domain.subscriber import Subscriber, entry_of
 from ..subscriptions.links import MAX_AGE, Links
 from .mime import header_text, serialize
 from .render import spoken_list
@@ -36,7 +36,7 @@ def compose_notice(
         keyword_list=spoken_list([k.term for k in sub.keywords]),
         frequency_label="once a week" if sub.frequency == "weekly" else "every day",
         hours=int(confirm_age.total_seconds() // 3600),
-        confirm_url=links.confirm(sub.uid),
+        confirm_url=links.confirm(sub.uid, entry_of(sub)),
         preferences_url=links.preferences(sub.uid),
         unsubscribe_url=links.unsubscribe(sub.uid),
         subscribe_url=links.subscribe(),

@@ -61,8 +61,9 @@ class Visitors:
     def request(self, sub: Subscriber) -> tuple[str, Subscription] | None:
         """Someone asked, on the subscribe page, for digests to `sub.email`. Returns what to mail
         them (`rules.notice_to_send`) and to whom, or None when that address was mailed too
-        recently. Only a request's profile is kept; its status stays until the link is
-        followed."""
+        recently. A new address is kept, pending, with the profile asked for; an address the
+        store has keeps its own until the link mailed to it, which carries the profile asked
+        for, is followed."""
 
         def work(conn: Tx) -> tuple[str, Subscription] | None:
             stamp = now()
@@ -76,8 +77,6 @@ class Visitors:
             notices = rules.notices_after_one_more(current.notices, stamp)
             if notices is None:
                 return None
-            if kind == "confirm":
-                store.subscribers.set_profile(conn, replace(sub, uid=current.uid))
             store.subscribers.set_notices(conn, sub.email, notices)
             found = store.subscribers.get(conn, sub.email)
             assert found is not None
@@ -95,15 +94,24 @@ class Visitors:
 
         self.db.retried(work)
 
-    def confirm(self, current: Subscription, issued: datetime) -> bool:
-        """Activate a subscription from a confirmation link issued at `issued`."""
+    def confirm(
+        self, current: Subscription, issued: datetime, profile: Subscriber | None = None
+    ) -> bool:
+        """Activate a subscription from a confirmation link issued at `issued`, with the
+        `profile` the link carries (a link from before they carried one: the stored one)."""
         if not rules.confirms(current, issued):
             return False
-        self.db.retried(
-            lambda conn: store.subscribers.change(
+
+        def work(conn: Tx) -> None:
+            if profile is not None:
+                store.subscribers.set_profile(
+                    conn, replace(profile, email=current.email, uid=current.uid)
+                )
+            store.subscribers.change(
                 conn, current.email, status=ACTIVE, paused=False, confirmed_at=now()
             )
-        )
+
+        self.db.retried(work)
         return True
 
     def unsubscribe(self, current: Subscription) -> datetime:

@@ -59,8 +59,12 @@ class Links:
         self.base = base_url.rstrip("/")
         self.signer = signer
 
-    def confirm(self, uid: str) -> str:
-        return f"{self.base}/confirm/{self.signer.make('confirm', uid)}"
+    def confirm(self, uid: str, profile: dict[str, Any] | None = None) -> str:
+        """The confirmation link; `profile` (a subscriber-file entry) is what confirming it
+        sets, so a request for someone else's address changes nothing they have."""
+        if profile is None:
+            return f"{self.base}/confirm/{self.signer.make('confirm', uid)}"
+        return f"{self.base}/confirm/{self.signer.make('confirm', uid, profile)}"
 
     def preferences(self, uid: str) -> str:
         return f"{self.base}/preferences/{self.signer.make('preferences', uid)}"

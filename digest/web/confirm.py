@@ -1,15 +1,17 @@
 """The confirmation link (`/confirm/<token>`): a page with a Confirm button, so a mail scanner
-that fetches links confirms nothing; the post activates the subscription."""
+that fetches links confirms nothing; the post activates the subscription with the profile
+the link carries (what was asked for on the subscribe page; nothing stored changed before)."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..domain.subscriber import ACTIVE
+from ..domain.subscriber import ACTIVE, Subscriber, parse_entry
 from .site import Site
 
 log = logging.getLogger("digest.web")
@@ -19,17 +21,19 @@ def page(site: Site, request: Request) -> Response:
     linked = site.linked(request, "confirm", " Subscribe again to get a fresh one.")
     if isinstance(linked, Response):
         return linked
-    current = linked[0]
+    current, payload, _ = linked
     if current.status == ACTIVE:
         return site.say(
             request, title="You are subscribed", text=f"{current.email} already gets Paper Digest."
         )
+    profile = asked_for(payload) or current.subscriber
     return site.page(
         request,
         "confirm",
         scope=f"confirm:{current.uid}",
         member=current,
-        keywords=[k.term for k in current.subscriber.keywords],
+        keywords=[k.term for k in profile.keywords],
+        weekly=profile.frequency == "weekly",
     )
 
 
@@ -37,15 +41,16 @@ def post(site: Site, request: Request, form: FormData) -> Response:
     acting = site.authorized(request, form, "confirm")
     if isinstance(acting, Response):
         return acting
-    current, _, issued = acting
-    done = site.visitors.confirm(current, issued)
+    current, payload, issued = acting
+    profile = asked_for(payload)
+    done = site.visitors.confirm(current, issued, profile)
     if not done and current.status != ACTIVE:
         return site.refused(
             request,
             "This link is older than your last unsubscribe. Subscribe again to get a fresh one.",
         )
     log.info(f"{current.email} confirmed")
-    every = "week" if current.subscriber.frequency == "weekly" else "day"
+    every = "week" if (profile or current.subscriber).frequency == "weekly" else "day"
     return site.say(
         request,
         title="You are subscribed",
@@ -53,3 +58,13 @@ def post(site: Site, request: Request, form: FormData) -> Response:
         link=site.links.preferences(current.uid),
         link_text="Change your keywords",
     )
+
+
+def asked_for(payload: list[Any]) -> Subscriber | None:
+    """The profile a confirmation link carries (one from before links carried it: None)."""
+    if len(payload) < 2 or not isinstance(payload[1], dict):
+        return None
+    try:
+        return parse_entry(payload[1])
+    except ValueError:
+        return None

@@ -44,14 +44,19 @@ async def secure(request: Request, call_next: Callable[[Request], Awaitable[Resp
 
 
 async def read_form(request: Request) -> FormData | None:
-    """The posted form, or None when it is too large to be one of ours (refused unread when
-    it says so up front)."""
+    """The posted form, or None when it is too large to be one of ours: refused unread when
+    it says so up front, and read no further than MAX_BODY when it does not (a chunked
+    body), so a large post never sits in memory."""
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
         return None
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    request._body = b"".join(chunks)  # what Starlette's form parser then reads
     return await request.form(max_files=0, max_fields=50, max_part_size=MAX_BODY)
 
 
@@ -83,6 +88,13 @@ class Window:
                 return self.seconds - (now - q[0])
             q.append(now)
             return 0.0
+
+    def full(self, key: str) -> bool:
+        """Whether `allow(key)` would refuse now (nothing counted)."""
+        now = time.monotonic()
+        with self.lock:
+            q = self.events.get(key, ())
+            return sum(1 for t in q if now - t <= self.seconds) >= self.limit
 
 
 def origin(url: str) -> str:

@@ -4,6 +4,7 @@ address is new, pending, subscribed or unsubscribed, so the form reveals nobody.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -73,18 +74,22 @@ async def subscribe(site: Site, request: Request) -> Response:
 
 def asked(site: Site, request: Request, sub: Subscriber) -> Response:
     """Mail the address its confirmation link (or, if it is subscribed, its preferences link),
-    within the rations; then the one answer for every address."""
+    within the rations; then the one answer for every address. At the app's hourly cap every
+    address gets the same refusal, whatever its state or its own ration."""
+    if site.confirmations.full("all"):
+        return at_the_cap(site, request)
     outcome = site.visitors.request(sub)
-    if outcome is not None:
+    if outcome is None:
+        log.info(f"{sub.email} was mailed a few minutes ago: not mailed again")
+    else:
         kind, current = outcome
-        if kind == "confirm" and site.confirmations.allow("all"):
+        if site.confirmations.allow("all"):  # filled meanwhile by another request
             site.visitors.forget_notice(current.email)
-            log.warning("confirmation mails at their hourly limit; refused one")
-            return site.refused(
-                request, "Too many sign-ups right now. Please try again in an hour.", 503
-            )
+            return at_the_cap(site, request)
+        # a confirmation carries the profile asked for; a subscriber's own stays theirs
+        mailed = replace(sub, uid=current.uid) if kind == "confirm" else current.subscriber
         try:
-            send_notice(site.settings, site.env, site.links, kind, current.subscriber)
+            send_notice(site.settings, site.env, site.links, kind, mailed)
         except (Refused, DeliveryError) as exc:
             site.visitors.forget_notice(current.email)
             log.error(f"could not mail {current.email}: {exc}")
@@ -102,3 +107,8 @@ def asked(site: Site, request: Request, sub: Subscriber) -> Response:
             "to confirm. Nothing is sent until you follow it."
         ),
     )
+
+
+def at_the_cap(site: Site, request: Request) -> Response:
+    log.warning("subscribe page mails at their hourly limit; refused a request")
+    return site.refused(request, "Too many sign-ups right now. Please try again in an hour.", 503)

@@ -10,6 +10,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,9 +19,18 @@ from sqlalchemy import create_engine
 
 from digest import store
 from digest.domain.subscriber import Subscription
+from digest.web.security import CONFIRMATIONS_PER_HOUR
 from tests.support.databases import HOW, admin_url, fresh_postgres
 from tests.support.served import CSRF as CSRF_RE
-from tests.support.served import SECRET, Client, Served, links_in, mail_to, served, wait_for_mail
+from tests.support.served import (
+    SECRET,
+    Client,
+    Served,
+    links_in,
+    mail_to,
+    served,
+    wait_for_mail,
+)
 from tests.support.smtp import SMTPServer
 
 
@@ -235,6 +245,28 @@ def test_a_huge_form_is_refused_before_it_is_read(site) -> None:
     assert big.status_code == 413
 
 
+def test_a_chunked_flood_is_cut_off_while_it_streams(site) -> None:
+    """A body that does not say its length is read no further than a form's limit: the
+    server's memory does not grow with it (it grew by 200 MB for 100 MiB before)."""
+    app, _ = site
+    status = Path(f"/proc/{app.process.pid}/status")
+
+    def rss_kb() -> int:
+        return int(re.search(r"VmRSS:\s+(\d+)", status.read_text()).group(1))
+
+    def flood() -> Iterator[bytes]:
+        for _ in range(1024):  # 64 MiB, chunked
+            yield b"x" * 65536
+
+    before = rss_kb()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-For": "10.3.0.2"}
+    with contextlib.suppress(httpx.TransportError):  # answered, and closed, mid-stream
+        answer = httpx.post(app.url + "/", content=flood(), headers=headers, timeout=30)
+        assert answer.status_code == 413
+    assert rss_kb() - before < 16_000
+    assert httpx.get(app.url + "/healthz").status_code == 200
+
+
 def test_one_click_unsubscribe_works_without_cookies_or_a_page(site) -> None:
     app, smtp = site
     email = "oneclick@example.org"
@@ -392,3 +424,54 @@ def test_a_rating_link_is_signed_for_its_paper_and_verdict(site) -> None:
     forged = URLSafeTimedSerializer("not-the-key", salt="paper-digest/rate")
     assert client.http.get(f"/rate/{forged.dumps([uid, 'x', 'more'])}").status_code == 403
     assert ratings_of(app, email) == {}
+
+
+def test_a_subscribe_post_for_a_known_address_changes_nothing_until_its_owner_confirms(
+    site,
+) -> None:
+    app, smtp = site
+    email = "owner@example.org"
+    client, prefs = confirmed(app, smtp, email, "10.8.0.1")
+    page = client.http.get(prefs)
+    unsubscribe = re.search(r'href="[^"]*(/unsubscribe/[^"]+)"', page.text).group(1)
+    client.submit(unsubscribe)
+    assert member(app, email).status == "unsubscribed"
+
+    engine = create_engine(app.env["DIGEST_DATABASE_URL"])
+    with engine.begin() as conn:  # its last mail long ago: the next request mails it
+        store.subscribers.set_notices(conn, email, [])
+    engine.dispose()
+
+    stranger = Client(app.url, forwarded_for="10.8.0.2")
+    assert stranger.subscribe(email, keywords="crypto spam", name="Mallory").status_code == 200
+    stored = member(app, email)
+    assert [k.term for k in stored.subscriber.keywords] == ["world model"]
+    assert stored.subscriber.name is None and stored.status == "unsubscribed"
+
+    # the link mailed to the owner carries what was asked for, and shows it before anything
+    (link,) = links_in(wait_for_mail(smtp, email, count=2)[-1])
+    ask = client.http.get(link.removeprefix(app.url))
+    assert "crypto spam" in ask.text and member(app, email).status == "unsubscribed"
+    assert stranger.subscribe(email, keywords="more spam").status_code == 200
+    assert "was mailed a few minutes ago: not mailed again" in app.log()
+
+
+@pytest.fixture
+def capped(tmp_path: Path, database: str) -> Iterator[tuple[Served, SMTPServer]]:
+    """A `digest serve` of its own, whose hourly mail cap a test may use up."""
+    with SMTPServer() as smtp, served(tmp_path, smtp) as app:
+        yield app, smtp
+
+
+def test_at_the_hourly_cap_every_address_gets_the_same_answer(capped) -> None:
+    app, smtp = capped
+    confirmed(app, smtp, "known@example.org", "10.9.1.1")
+    for i in range(CONFIRMATIONS_PER_HOUR):  # the cap, from ten clients
+        Client(app.url, forwarded_for=f"10.9.2.{i % 10}").subscribe(f"new{i}@example.org")
+    answers = [
+        Client(app.url, forwarded_for=f"10.9.3.{i}").subscribe(email)
+        for i, email in enumerate(("known@example.org", "never-seen@example.org"))
+    ]
+    assert [a.status_code for a in answers] == [503, 503]
+    assert answers[0].text == answers[1].text
+    assert len(mail_to(smtp, "known@example.org")) == 1  # its confirmation only

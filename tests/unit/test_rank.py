@@ -67,7 +67,7 @@ def test_inflections_do_not_matter() -> None:
 
 
 def test_a_thing_is_not_what_it_does() -> None:
-    """"computer use" is not "computed using" (Snowball folds both onto "comput us"), nor
+    """ "computer use" is not "computed using" (Snowball folds both onto "comput us"), nor
     "transformer" "transforming"; their plurals, and the inflections of other words, still
     fold ("agents", "learned", "planning")."""
     computed = paper("Fast kernels", "The loss is computed using a kernel we transform.")
