@@ -13,6 +13,8 @@ from typing import IO, Protocol
 
 from rich.markup import escape
 
+from .domain.text import printable
+
 Advance = Callable[[], None]
 
 
@@ -49,7 +51,7 @@ class Plain:
 
     def _line(self, level: str, message: str) -> None:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        print(f"{stamp} {level}: {message}", file=self.stream, flush=True)
+        print(f"{stamp} {level}: {printable(message)}", file=self.stream, flush=True)
 
     def info(self, message: str) -> None:
         self._line("info", message)
@@ -115,13 +117,14 @@ class Fancy(Plain):
         self.console = Console(stderr=True)
 
     def info(self, message: str) -> None:
-        self.console.print(message, markup=False, highlight=False)
+        self.console.print(printable(message), markup=False, highlight=False)
 
     def warn(self, message: str) -> None:
-        self.console.print("[yellow]warning:[/yellow]", escape(message), highlight=False)
+        self.console.print("[yellow]warning:[/yellow]", escape(printable(message)), highlight=False)
 
     def error(self, message: str) -> None:
-        self.console.print("[bold red]error:[/bold red]", escape(message), highlight=False)
+        line = escape(printable(message))
+        self.console.print("[bold red]error:[/bold red]", line, highlight=False)
 
     @contextmanager
     def steps(self, description: str, total: int) -> Iterator[Advance]:

@@ -10,6 +10,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from ..domain.text import printable
 from ..errors import Busy, ConfigError, NotAllowed
 from ..settings import Settings, load_settings
 
@@ -32,7 +33,7 @@ def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {printable(message)}", err=True)
     sys.exit(code)
 
 

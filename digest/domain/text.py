@@ -16,3 +16,12 @@ def one_line(text: str) -> str:
         return " ".join(text.translate(_ASCII_CONTROLS).split())
     cleaned = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text)
     return " ".join(cleaned.split())
+
+
+def printable(text: str) -> str:
+    """A message made safe for one line of a log or a terminal: every control or line
+    character shown as its escape (a newline as \\n, ESC as \\x1b), so text from a file or
+    an argument can neither forge a line nor drive a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

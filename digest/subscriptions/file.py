@@ -33,6 +33,8 @@ def read_subscribers(path: Path) -> tuple[str, list[Subscriber]]:
         raise ConfigError(f"{path}: cannot read subscriber file: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not a subscriber file: values nested too deeply") from None
 
     unknown = set(data) - {"subscriber"}
     if unknown:

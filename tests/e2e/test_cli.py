@@ -86,6 +86,25 @@ def test_broken_subscriber_file_refuses_the_whole_run(cwd: Path) -> None:
     assert not (cwd / "outbox").exists() and not (cwd / "digest.db").exists()
 
 
+def test_a_subscriber_file_nested_too_deeply_is_one_line_and_exit_2(cwd: Path) -> None:
+    (cwd / "subscribers.toml").write_text("a = " + "[" * 5000 + "]" * 5000)
+    result = digest(cwd, "run", "--date", "2025-11-06")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "subscribers.toml: not a subscriber file: values nested too deeply" in line
+
+
+def test_control_characters_from_the_command_line_never_forge_a_line(cwd: Path) -> None:
+    """An address given on the command line is shown with its control characters escaped:
+    it cannot start a new log line, nor drive a terminal."""
+    forged = "evil\n2026-01-01T00:00:00Z info: all good\x1b[2K"
+    for args in (("subscribers", "remove", forged), ("subscribers", "add", forged, "-k", "x")):
+        result = digest(cwd, *args)
+        assert result.returncode in (1, 2) and "Traceback" not in result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert "evil\\n2026-01-01T00:00:00Z info: all good\\x1b[2K" in line
+
+
 def test_bad_date_is_a_usage_error(cwd: Path) -> None:
     result = digest(cwd, "run", "--date", "06/11/2025")
     assert result.returncode == 2 and "is not a date like" in result.stderr
