@@ -13,6 +13,7 @@ from email.headerregistry import Address
 from email.utils import parseaddr
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -158,7 +159,7 @@ def load_settings(
         sources=_sources(env, names),
         mail=_mail(env, backend, host, security),
         web=WebSettings(
-            base_url=_get(env, "DIGEST_BASE_URL").rstrip("/") or None,
+            base_url=_base_url(env),
             secret_key=_secret(env.get("DIGEST_SECRET_KEY") or None),
         ),
         schedule=_schedule(env, timezone),
@@ -203,7 +204,7 @@ def _source_names(env: Mapping[str, str]) -> tuple[str, ...]:
 def _sources(env: Mapping[str, str], names: tuple[str, ...]) -> SourceSettings:
     return SourceSettings(
         names=names,
-        hf_api_url=(_get(env, "DIGEST_HF_API_URL") or SourceSettings.hf_api_url).rstrip("/"),
+        hf_api_url=_url(env, "DIGEST_HF_API_URL", SourceSettings.hf_api_url),
         arxiv_rss_url=_url(env, "DIGEST_ARXIV_RSS_URL", SourceSettings.arxiv_rss_url),
         arxiv_categories=_categories(
             env.get("DIGEST_ARXIV_CATEGORIES", ""), needed="arxiv" in names
@@ -329,10 +330,34 @@ def _categories(raw: str, needed: bool) -> tuple[str, ...]:
 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    """An http(s) URL with a host, parsed (not only its prefix checked)."""
     raw = _get(env, name) or default
-    if not raw.lower().startswith(("http://", "https://")):
-        raise ConfigError(f"{name}={raw!r} is not an http(s) URL")
+    try:
+        parts = urlsplit(raw)
+        _ = parts.port  # a port out of range raises ValueError
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok or not raw.isprintable() or any(c.isspace() for c in raw):
+        raise ConfigError(f"{name}={raw!r} is not an http(s) URL with a host")
     return raw.rstrip("/")
+
+
+def _base_url(env: Mapping[str, str]) -> str | None:
+    """DIGEST_BASE_URL, which every digest's preferences, rating and unsubscribe links carry:
+    https (RFC 8058 one-click unsubscribe requires it), or http on this machine for a try."""
+    if not _get(env, "DIGEST_BASE_URL"):
+        return None
+    url = _url(env, "DIGEST_BASE_URL", "")
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        raise ConfigError(f"DIGEST_BASE_URL={url!r} must not have a query or a fragment")
+    if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+        raise ConfigError(
+            f"DIGEST_BASE_URL={url!r} must be https:// (mail clients' one-click unsubscribe "
+            "needs it); http:// only for localhost"
+        )
+    return url
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:

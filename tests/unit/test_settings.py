@@ -75,3 +75,24 @@ def test_a_password_holding_an_at_sign_is_masked_whole() -> None:
 
     shown = safe_url("postgresql+psycopg://digest:top@secret@db.example.org/pd")
     assert shown == "'postgresql+psycopg://digest:***@db.example.org/pd'"
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ("javascript:alert(1)", "is not an http(s) URL with a host"),
+        ("https:///no-host", "is not an http(s) URL with a host"),
+        ("https://digest.example:99999", "is not an http(s) URL with a host"),
+        ("https://digest example.org", "is not an http(s) URL with a host"),
+        ("http://digest.example.org", "must be https://"),
+        ("https://digest.example.org/?x=1", "must not have a query"),
+    ],
+)
+def test_a_base_url_digests_cannot_use_is_refused_at_start(value: str, needle: str) -> None:
+    """Every digest's unsubscribe, preferences and rating links carry DIGEST_BASE_URL."""
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        load_settings({"DIGEST_BASE_URL": value}, dotenv_path=None)
+    ok = load_settings({"DIGEST_BASE_URL": "https://digest.example.org/"}, dotenv_path=None)
+    assert ok.web.base_url == "https://digest.example.org"
+    local = load_settings({"DIGEST_BASE_URL": "http://127.0.0.1:8000"}, dotenv_path=None)
+    assert local.web.base_url == "http://127.0.0.1:8000"
