@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,13 +24,17 @@ class SourceState:
     failed_at: datetime | None = None
 
     def answered(self, days: Sequence[date], listed: Sequence[date], at: datetime) -> SourceState:
-        """This state after the source answered for `days`, listing papers on `listed`."""
-        newest = max(listed, default=None)
+        """This state after the source answered for `days`, listing papers on `listed`. A
+        day after tomorrow (a feed's wrong date, a run's --date in the future) moves neither
+        mark, or the stale warning would stay quiet until that day."""
+        latest = at.date() + timedelta(days=1)  # a day ahead: time zones
+        newest = max((d for d in listed if d <= latest), default=None)
+        through = max((d for d in days if d <= latest), default=None)
         return dataclasses.replace(
             self,
             last_listed=_latest(self.last_listed, newest),
             first_checked=self.first_checked or min(days, default=None),
-            checked_through=_latest(self.checked_through, max(days, default=None)),
+            checked_through=_latest(self.checked_through, through),
             checked_at=at,
             last_error=None,
             failed_at=None,

@@ -29,3 +29,15 @@ def test_three_announcement_days_without_papers_or_a_new_build_are_stale() -> No
     )
     assert stale(frozen, date(2025, 11, 10)) is None  # Fri, Mon: two days
     assert "has not moved for 3 announcement days" in (stale(frozen, date(2025, 11, 11)) or "")
+
+
+def test_a_listing_dated_in_the_future_does_not_silence_the_stale_warning() -> None:
+    monday, thursday = date(2025, 11, 3), date(2025, 11, 6)
+    at = datetime(2025, 11, 6, 12, tzinfo=UTC)
+    state = SourceState("arxiv", last_listed=monday, checked_through=thursday)
+    future = date(2030, 1, 1)
+    after = state.answered([thursday, future], [future], at)
+    assert after.last_listed == monday and after.checked_through == thursday
+    assert "listed nothing on the last 3 announcement days" in (stale(after, thursday) or "")
+    tomorrow = state.answered([date(2025, 11, 7)], [date(2025, 11, 7)], at)  # time zones
+    assert tomorrow.last_listed == date(2025, 11, 7)
