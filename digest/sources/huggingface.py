@@ -22,6 +22,9 @@ PAGE_URL = "https://huggingface.co/papers/{id}"
 PDF_URL = "https://arxiv.org/pdf/{id}"
 
 
+COUNT_MAX = 2**31 - 1  # upvotes, stars: what a count can be (and the store's column holds)
+
+
 def _text(obj: dict[str, Any], key: str, where: str, required: bool = False) -> str | None:
     value = obj.get(key)
     if value is None or value == "":
@@ -30,6 +33,16 @@ def _text(obj: dict[str, Any], key: str, where: str, required: bool = False) -> 
         return None
     if not isinstance(value, str):
         raise ValueError(f"{where}: '{key}' should be a string, got {type(value).__name__}")
+    return _valid(value, f"{where}: '{key}'")
+
+
+def _valid(value: str, what: str) -> str:
+    """Text that can be stored and mailed: JSON allows lone UTF-16 surrogates ("\\ud800"),
+    which no UTF-8 text holds."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not valid text (a lone surrogate)") from None
     return value
 
 
@@ -38,7 +51,9 @@ def _int(obj: dict[str, Any], key: str, where: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{where}: '{key}' should be a number, got {value!r}")
+        raise ValueError(f"{where}: '{key}' should be a number, got {str(value)[:40]}")
+    if not 0 <= value <= COUNT_MAX:
+        raise ValueError(f"{where}: '{key}' is out of range ({str(value)[:40]})")
     return value
 
 
@@ -54,7 +69,8 @@ def _when(raw: str | None, where: str) -> datetime | None:
 def _org(obj: Any) -> str | None:
     if isinstance(obj, dict):
         name = obj.get("fullname") or obj.get("name")
-        return one_line(name) if isinstance(name, str) and name.strip() else None
+        if isinstance(name, str) and name.strip():
+            return one_line(_valid(name, "'organization'"))
     return None
 
 
@@ -76,13 +92,15 @@ def parse_item(item: Any, listed_on: date, where: str) -> Paper:
     if not isinstance(raw_authors, list):
         raise ValueError(f"{where} ({pid}): 'authors' should be a list")
     authors = tuple(
-        one_line(a["name"])
+        one_line(_valid(a["name"], f"{where} ({pid}): an author's name"))
         for a in raw_authors
         if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip()
     )
     keywords = paper.get("ai_keywords") or []
     if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
         raise ValueError(f"{where} ({pid}): 'ai_keywords' should be a list of strings")
+    for k in keywords:
+        _valid(k, f"{where} ({pid}): a keyword")
 
     aid = arxiv_id(pid)
     return Paper(
@@ -160,6 +178,8 @@ class HuggingFaceSource:
             raise SourceError(
                 self.name, str(url), f"malformed payload, not JSON ({exc}); truncated?"
             ) from None
+        except RecursionError:
+            raise SourceError(self.name, str(url), "a JSON payload nested too deeply") from None
 
     def fetch_window(self, days: Sequence[date], known: SourceState) -> Fetched:
         return by_day(self.fetch, days, known)

@@ -4,6 +4,7 @@ Face listings of the same papers, and per-subscriber categories."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -267,3 +268,28 @@ def test_a_subscriber_kept_to_a_category_gets_only_papers_known_to_be_in_it(
     any_text = anyone.get_body(("plain",)).get_content()
     assert "Scaling world models with video" in any_text
     assert "Diffusion world model for video" in any_text
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (
+            json.dumps([hf_item("2511.02001", "World models at scale", upvotes=10**30)]),
+            "'upvotes' is out of range",
+        ),
+        (json.dumps([hf_item("2511.02002", "World models \ud800 broken")]), "lone surrogate"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ],
+)
+def test_a_hostile_listing_fails_its_source_in_one_line_and_the_other_still_mails(
+    workdir, hf_api, arxiv_feed, smtp_server, body, needle
+) -> None:
+    """Numbers no count reaches, text no UTF-8 holds, a document nested beyond reason: the
+    Hugging Face source fails with one line naming it, and arXiv's papers go out."""
+    announcement(arxiv_feed)
+    hf_api.script = [Scripted(200, body.encode())]
+    settings = both(workdir, hf_api, arxiv_feed, smtp_server)
+    report = daily.run(settings, ANNOUNCED, sources=[hf(hf_api), arxiv(arxiv_feed)])
+    assert report.sent >= 1  # arXiv's world-model papers
+    (problem,) = [p for p in report.problems if "huggingface" in p]
+    assert needle in problem and "\n" not in problem
