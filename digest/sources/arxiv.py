@@ -100,6 +100,10 @@ def parse_entry(entry: Any, day: date | None, where: str) -> tuple[str, Paper]:
         )
     )
     published = _when(entry.get("published") or entry.get("updated"))
+    try:  # a character reference may name a lone surrogate, which no UTF-8 text holds
+        "".join((title, summary, *map(str, categories))).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{where} ({aid}): not valid text (a lone surrogate)") from None
     return kind, Paper(
         key=canonical_key(aid, title),
         source=NAME,
@@ -115,12 +119,21 @@ def parse_entry(entry: Any, day: date | None, where: str) -> tuple[str, Paper]:
     )
 
 
+def read_feed(body: bytes, where: str) -> Any:
+    """feedparser's reading of `body`; SourceError where feedparser itself gives up (a
+    character reference to a lone surrogate, a document nested beyond its recursion)."""
+    try:
+        return feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+    except (UnicodeError, ValueError, RecursionError) as exc:
+        raise SourceError(NAME, where, f"unreadable feed ({type(exc).__name__})") from None
+
+
 def parse_feed(body: bytes, where: str, *, today: date) -> Announcement:
     """A whole feed, or SourceError: not a feed, truncated, arXiv's error document for an
     unknown category, or an item without an id. Items are plain text, never HTML."""
     # Unsanitized: arXiv's titles and abstracts are text, and feedparser's HTML sanitizer
     # would eat "$k<n$ and $n>m$" as a tag. The templates escape everything.
-    feed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+    feed = read_feed(body, where)
     problem = feed.get("bozo_exception")
     if feed.get("bozo") and not isinstance(problem, feedparser.CharacterEncodingOverride):
         raise SourceError(NAME, where, f"malformed feed ({problem}); truncated?")

@@ -15,7 +15,7 @@ from ..domain.paper import Paper
 from ..domain.text import one_line
 from ..errors import SourceError
 from ..pace import Pace
-from .arxiv import NAME, PACE, parse_entry
+from .arxiv import NAME, PACE, parse_entry, read_feed
 from .http import Fetcher
 
 BATCH = 50  # ids per request
@@ -71,7 +71,7 @@ def _entries(body: bytes, where: str) -> list[Paper]:
     """The papers of an export API answer. An entry without an id or a title is how the API
     answers for an id it does not know, so it is skipped; an entry under arXiv's errors
     (a refused request) is a SourceError, so no id of the batch is taken for missing."""
-    feed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+    feed = read_feed(body, where)
     problem = feed.get("bozo_exception")
     if feed.get("bozo") and not isinstance(problem, feedparser.CharacterEncodingOverride):
         raise SourceError(NAME, where, f"malformed answer ({problem})")

@@ -134,6 +134,23 @@ def test_a_truncated_feed_is_refused_whole(arxiv_feed) -> None:
         arxiv(arxiv_feed).fetch_window([ANNOUNCED], SourceState("arxiv"))
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>cs.LG</title><item>'
+        b"<title>A &#xD800; title</title><link>https://arxiv.org/abs/2511.00001</link>"
+        b"</item></channel></rss>",
+        b'<?xml version="1.0"?><rss version="2.0"><channel>' + b"<x>" * 50_000,
+    ],
+    ids=["lone surrogate", "nested"],
+)
+def test_a_hostile_feed_is_one_source_error(arxiv_feed, body: bytes) -> None:
+    arxiv_feed.script.append(Scripted(200, body))
+    with pytest.raises(SourceError) as err:
+        arxiv(arxiv_feed).fetch_window([ANNOUNCED], SourceState("arxiv"))
+    assert "rss/cs.LG+cs.RO" in str(err.value) and "\n" not in str(err.value)
+
+
 # --- runs ----------------------------------------------------------------------------------
 
 
