@@ -66,7 +66,7 @@ def run(
     check_file(settings.subscribers)
     composer = composer_for(settings)
     result.destination = transport_for(settings).describe()
-    with opened(settings) as db:
+    with opened(settings, look_only=dry_run) as db:
         reporter = reporter or Silent()
         if db.upgraded:
             reporter.info(f"{db.upgraded} (DIGEST_AUTO_MIGRATE)")

@@ -32,7 +32,7 @@ from .wiring import composer_for, opened
 
 def find_subscriber(settings: Settings, email: str) -> Subscriber:
     """The subscriber as the next run would see them (the file imported, then undone)."""
-    with opened(settings) as db, db.transaction(keep=False) as conn:
+    with opened(settings, look_only=True) as db, db.transaction(keep=False) as conn:
         sync_file(conn, settings.subscribers)
         return require(conn, email).subscriber
 
@@ -50,7 +50,7 @@ def snapshot(
     days = window(settings.schedule, day)
     result = RunResult(days=days, dry_run=not keep)
     with (
-        opened(settings) as db,
+        opened(settings, look_only=not keep) as db,
         collected(db, settings, days, result, reporter or Silent(), keep=keep, sources=sources) as (
             conn,
             candidates,

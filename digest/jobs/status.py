@@ -66,7 +66,7 @@ def health(state: SourceState, why_stale: str | None) -> str:
 def status(settings: Settings, *, runs: int = 10) -> Status:
     """Read-only."""
     today = settings.schedule.today()
-    with opened(settings) as db:
+    with opened(settings, look_only=True) as db:
         with db.reading() as conn:
             records = store.runs.recent(conn, runs)
             sources = [store.runs.source_state(conn, name) for name in settings.sources.names]

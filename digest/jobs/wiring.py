@@ -3,8 +3,13 @@ transports, each handed only its own settings."""
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from ..compose.render import Composer
 from ..deliver.transport import Transport, make_transport
@@ -14,17 +19,35 @@ from ..subscriptions.links import links_for
 
 
 @contextmanager
-def opened(settings: Settings) -> Iterator[Database]:
-    """The configured database, disposed of on the way out."""
-    db = open_database(
-        settings.database.url,
-        migrate=settings.database.auto_migrate,
-        connections=settings.mail.smtp.max_connections + 4,  # the lanes, the run, the locks
+def opened(settings: Settings, *, look_only: bool = False) -> Iterator[Database]:
+    """The configured database, disposed of on the way out. For a look that changes no
+    state (`look_only`: a dry run, `digest rank`, `preview`, `status`), a SQLite file that
+    does not exist yet is not created: the look goes to an empty one in a temporary folder."""
+    url = settings.database.url
+    with contextlib.ExitStack() as stack:
+        if look_only and _absent_sqlite_file(url):
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="digest-look-"))
+            url = f"sqlite:///{Path(folder) / 'digest.db'}"
+        db = open_database(
+            url,
+            migrate=settings.database.auto_migrate,
+            connections=settings.mail.smtp.max_connections + 4,  # the lanes, the run, the locks
+        )
+        try:
+            yield db
+        finally:
+            db.dispose()
+
+
+def _absent_sqlite_file(url: str) -> bool:
+    parsed = make_url(url)
+    name = parsed.database
+    return (
+        parsed.get_backend_name() == "sqlite"
+        and bool(name)
+        and name != ":memory:"
+        and not (Path(name).exists())
     )
-    try:
-        yield db
-    finally:
-        db.dispose()
 
 
 def upgrade(settings: Settings) -> tuple[Version, str]:

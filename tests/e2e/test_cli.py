@@ -138,9 +138,14 @@ def test_dry_run_and_preview_change_no_state(cwd: Path) -> None:
     pre = digest(cwd, "preview", "ada@example.org", "--date", "2025-11-06", "--out", str(out))
     assert pre.returncode == 0, pre.stderr
     assert out.read_text().count('class="card"') >= 1 and out.with_suffix(".eml").exists()
+    for look in (("status",), ("rank", "ada@example.org", "--date", "2025-11-06")):
+        assert digest(cwd, *look).returncode == 0
     assert not (cwd / "outbox").exists()
-    for table in (schema.papers, schema.claims, schema.runs):
-        assert count(cwd, table) == 0
+    assert not (cwd / "digest.db").exists()  # not even an empty database
+    assert digest(cwd, "run", "--date", "2025-11-06").returncode == 0
+    runs = count(cwd, schema.runs)
+    again = digest(cwd, "run", "--date", "2025-11-07", "--dry-run")
+    assert again.returncode == 0 and count(cwd, schema.runs) == runs
 
 
 def test_rank_json_explains_each_score(cwd: Path) -> None:
