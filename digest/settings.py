@@ -23,6 +23,7 @@ from .errors import ConfigError
 from .schedule.cron import trigger
 
 N = TypeVar("N", int, float)
+MIN_RATE = 0.001  # messages a second: one every 1,000 s
 
 BACKENDS = ("smtp", "file", "console")
 SECURITY = ("starttls", "ssl", "none")
@@ -234,7 +235,7 @@ def _mail(env: Mapping[str, str], backend: str, host: str | None, security: str)
         retries=_number(env, "SMTP_RETRIES", 3, 0, 20, int),
         retry_delay=_number(env, "SMTP_RETRY_DELAY", 10.0, 0, 3600, float),
         max_connections=_number(env, "SMTP_MAX_CONNECTIONS", 4, 1, 100, int),
-        rate_limit=_number(env, "SMTP_RATE_LIMIT", 0.0, 0, 100_000, float),
+        rate_limit=_rate(env),
         messages_per_connection=_number(
             env, "SMTP_MESSAGES_PER_CONNECTION", 100, 1, 1_000_000, int
         ),
@@ -287,6 +288,17 @@ def _templates(env: Mapping[str, str]) -> Path | None:
     if templates and not Path(templates).is_dir():
         raise ConfigError(f"DIGEST_TEMPLATES_DIR={templates!r} is not a directory")
     return Path(templates) if templates else None
+
+
+def _rate(env: Mapping[str, str]) -> float:
+    """SMTP_RATE_LIMIT: 0 (none), or at least MIN_RATE: slower than one message in 1,000 s
+    is no relay's limit, and a rate of 1e-300 would wait past the end of the calendar."""
+    rate = _number(env, "SMTP_RATE_LIMIT", 0.0, 0, 100_000, float)
+    if 0 < rate < MIN_RATE:
+        raise ConfigError(
+            f"SMTP_RATE_LIMIT={rate:g} is out of range (0 for none, or {MIN_RATE:g} to 100000)"
+        )
+    return rate
 
 
 def _number(

@@ -15,6 +15,7 @@ from ..errors import Busy, ConfigError, NotAllowed
 from ..settings import Settings, load_settings
 
 T = TypeVar("T")
+FIRST_DAY, LAST_DAY = date(1991, 8, 14), date(2999, 12, 31)  # from arXiv's first paper on
 
 
 def settings() -> Settings:
@@ -41,9 +42,12 @@ def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dat
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date like 2025-11-06") from None
+    if not FIRST_DAY <= day <= LAST_DAY:  # a window or a week around it must stay a date
+        raise click.BadParameter(f"{value} is not a listing day ({FIRST_DAY} to {LAST_DAY})")
+    return day
 
 
 date_option = click.option(

@@ -108,6 +108,10 @@ def test_control_characters_from_the_command_line_never_forge_a_line(cwd: Path) 
 def test_bad_date_is_a_usage_error(cwd: Path) -> None:
     result = digest(cwd, "run", "--date", "06/11/2025")
     assert result.returncode == 2 and "is not a date like" in result.stderr
+    for edge in ("0001-01-01", "9999-12-31"):  # a window or a week would leave the calendar
+        result = digest(cwd, "run", "--date", edge)
+        assert result.returncode == 2 and "is not a listing day" in result.stderr
+        assert "Traceback" not in result.stderr
 
 
 def test_unreachable_source_exits_1_with_one_clear_line(cwd: Path) -> None:

@@ -96,3 +96,12 @@ def test_a_base_url_digests_cannot_use_is_refused_at_start(value: str, needle: s
     assert ok.web.base_url == "https://digest.example.org"
     local = load_settings({"DIGEST_BASE_URL": "http://127.0.0.1:8000"}, dotenv_path=None)
     assert local.web.base_url == "http://127.0.0.1:8000"
+
+
+def test_a_rate_limit_no_relay_has_is_refused_at_start() -> None:
+    """1e-300 messages a second waited past the end of the calendar, 73 s into a run."""
+    for raw in ("1e-300", "0.0001", "-1", "nan", "1e9"):
+        with pytest.raises(ConfigError, match="SMTP_RATE_LIMIT"):
+            load_settings({"SMTP_RATE_LIMIT": raw}, dotenv_path=None)
+    for raw, rate in (("0", 0.0), ("0.001", 0.001), ("14", 14.0)):
+        assert load_settings({"SMTP_RATE_LIMIT": raw}, dotenv_path=None).mail.smtp.rate_limit == rate
