@@ -104,4 +104,5 @@ def test_a_rate_limit_no_relay_has_is_refused_at_start() -> None:
         with pytest.raises(ConfigError, match="SMTP_RATE_LIMIT"):
             load_settings({"SMTP_RATE_LIMIT": raw}, dotenv_path=None)
     for raw, rate in (("0", 0.0), ("0.001", 0.001), ("14", 14.0)):
-        assert load_settings({"SMTP_RATE_LIMIT": raw}, dotenv_path=None).mail.smtp.rate_limit == rate
+        settings = load_settings({"SMTP_RATE_LIMIT": raw}, dotenv_path=None)
+        assert settings.mail.smtp.rate_limit == rate
