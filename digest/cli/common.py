@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any, NoReturn, TypeVar
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from ..domain.text import printable
 from ..errors import Busy, ConfigError, NotAllowed
@@ -24,13 +25,21 @@ def settings() -> Settings:
 
 def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call into the library; a ConfigError is bad usage (exit 2), a held lock or a refused
-    request means nothing was done (exit 1): one line each, no traceback."""
+    request means nothing was done (exit 1): one line each, no traceback. So is a database
+    that refuses to write (read-only, full, locked by another program) or a disk that does:
+    what was not committed was not done, and the next run does it (exit 1)."""
     try:
         return fn(*args, **kwargs)
     except ConfigError as exc:
         fail(str(exc), 2)
     except (Busy, NotAllowed) as exc:
         fail(str(exc), 1)
+    except DBAPIError as exc:
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
+        fail(f"the database refused: {reason}; nothing it did not commit was done", 1)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        fail(f"{exc.strerror or exc}{where}; nothing unfinished was marked done", 1)
 
 
 def fail(message: str, code: int) -> NoReturn:

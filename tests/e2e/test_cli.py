@@ -105,6 +105,17 @@ def test_control_characters_from_the_command_line_never_forge_a_line(cwd: Path) 
         assert "evil\\n2026-01-01T00:00:00Z info: all good\\x1b[2K" in line
 
 
+def test_a_database_that_refuses_to_write_is_one_line_and_exit_1(cwd: Path) -> None:
+    assert digest(cwd, "run", "--date", "2025-06-26").returncode == 0
+    runs = count(cwd, schema.runs)
+    read_only = f"sqlite:///file:{cwd / 'digest.db'}?mode=ro&uri=true"
+    result = digest(cwd, "run", "--date", "2025-11-06", DIGEST_DATABASE_URL=read_only)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "the database refused: attempt to write a readonly database" in line
+    assert count(cwd, schema.runs) == runs and not list((cwd / "outbox").glob("2025-11-06*"))
+
+
 def test_bad_date_is_a_usage_error(cwd: Path) -> None:
     result = digest(cwd, "run", "--date", "06/11/2025")
     assert result.returncode == 2 and "is not a date like" in result.stderr
