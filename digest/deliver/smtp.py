@@ -30,8 +30,15 @@ def dot_stuffed(data: bytes) -> bytes:
     return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
+# How long the relay may take to answer the end of DATA (RFC 5321 4.5.3.2.6: 10 minutes).
+# A relay that answers late has usually queued the message: giving up after SMTP_TIMEOUT
+# and sending it again made two copies.
+DATA_END_TIMEOUT = 600.0
+
+
 class _FastData:
-    """smtplib's DATA, with the body dot-stuffed by `dot_stuffed`; the rest unchanged."""
+    """smtplib's DATA, with the body dot-stuffed by `dot_stuffed`, and the relay's answer to
+    its end awaited DATA_END_TIMEOUT (every other command waits SMTP_TIMEOUT)."""
 
     def data(self, msg: bytes | str) -> tuple[int, bytes]:
         if not isinstance(msg, bytes):
@@ -45,7 +52,13 @@ class _FastData:
         if q[-2:] != b"\r\n":
             q += b"\r\n"
         conn.send(q + b".\r\n")
-        return conn.getreply()
+        if conn.sock is not None:
+            conn.sock.settimeout(max(DATA_END_TIMEOUT, conn.timeout))
+        try:
+            return conn.getreply()
+        finally:
+            if conn.sock is not None:
+                conn.sock.settimeout(conn.timeout)
 
 
 class _SMTP(_FastData, smtplib.SMTP):

@@ -207,3 +207,17 @@ def test_filling_waits_for_sending_so_the_outbox_never_holds_a_whole_run(
         assert smtp.handler.count() == dict.fromkeys(emails, 1)
     # the limit, the batch stored meanwhile, and the sent ones whose bytes are dropped next
     assert 0 < peak[0] <= 10 + 5 + 5 + 2
+
+
+def test_a_relay_slow_to_answer_the_end_of_data_gets_each_message_once(
+    workdir, smtp_server
+) -> None:
+    """Taking longer than SMTP_TIMEOUT over the end of DATA is not a lost message: the relay
+    has usually queued it (RFC 5321 4.5.3.2.6 gives it ten minutes). Waiting for the answer,
+    not sending again, is what keeps one copy."""
+    smtp_server.handler.data_delay = 2.5
+    settings = settings_for(workdir, smtp_server, SMTP_TIMEOUT="1")
+    report = daily.run(settings, DAY)
+    assert (report.sent, report.deferred, report.exit_code) == (2, 0, 0)
+    assert smtp_server.handler.count() == {ADA: 1, GRACE: 1}
+    assert outbox(settings)[ADA][:2] == ("sent", 1)
