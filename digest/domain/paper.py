@@ -49,12 +49,53 @@ def arxiv_ids(names: Iterable[str]) -> tuple[str, ...]:
 
 def arxiv_categories(names: Iterable[str]) -> tuple[str, ...]:
     """`names` checked as arXiv categories (or archives), each once in its first place;
-    ValueError naming the first that is not one."""
+    ValueError naming the first that is not one: a category arXiv does not have filters
+    out every paper, so a digest that names one would silently stop."""
     cats = tuple(dict.fromkeys(names))
     for c in cats:
         if not CATEGORY.match(c):
             raise ValueError(f"{c!r} is not an arXiv category like cs.RO or hep-th")
+        if c not in ARXIV_ARCHIVES and c not in ARXIV_TAXONOMY:
+            raise ValueError(f"{c!r} is not an arXiv category (arxiv.org/category_taxonomy)")
     return cats
+
+
+def _taxonomy(groups: dict[str, str]) -> frozenset[str]:
+    return frozenset(
+        f"{archive}.{sub}" if sub else archive
+        for archive, subs in groups.items()
+        for sub in (subs.split() or [""])
+    )
+
+
+# arXiv's category taxonomy (arxiv.org/category_taxonomy): archive -> its subject classes.
+_GROUPS = {
+    "cs": "AI AR CC CE CG CL CR CV CY DB DC DL DM DS ET FL GL GR GT HC IR IT LG LO MA MM MS "
+    "NA NE NI OH OS PF PL RO SC SD SE SI SY",
+    "econ": "EM GN TH",
+    "eess": "AS IV SP SY",
+    "math": "AC AG AP AT CA CO CT CV DG DS FA GM GN GR GT HO IT KT LO MG MP NA NT OA OC PR "
+    "QA RA RT SG SP ST",
+    "astro-ph": "CO EP GA HE IM SR",
+    "cond-mat": "dis-nn mes-hall mtrl-sci other quant-gas soft stat-mech str-el supr-con",
+    "gr-qc": "",
+    "hep-ex": "",
+    "hep-lat": "",
+    "hep-ph": "",
+    "hep-th": "",
+    "math-ph": "",
+    "nlin": "AO CD CG PS SI",
+    "nucl-ex": "",
+    "nucl-th": "",
+    "physics": "acc-ph ao-ph app-ph atm-clus atom-ph bio-ph chem-ph class-ph comp-ph data-an "
+    "ed-ph flu-dyn gen-ph geo-ph hist-ph ins-det med-ph optics plasm-ph pop-ph soc-ph space-ph",
+    "q-bio": "BM CB GN MN NC OT PE QM SC TO",
+    "q-fin": "CP EC GN MF PM PR RM ST TR",
+    "quant-ph": "",
+    "stat": "AP CO ME ML OT TH",
+}
+ARXIV_ARCHIVES = frozenset(_GROUPS)
+ARXIV_TAXONOMY = _taxonomy(_GROUPS)
 
 
 def normalize_title(title: str) -> str:

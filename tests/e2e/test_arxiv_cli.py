@@ -9,9 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select
 
-from digest.store import schema
 from tests.support.cli import digest
 from tests.support.listings import ANNOUNCED, SATURDAY, announcement
 
@@ -33,9 +31,9 @@ def test_a_weekend_feed_is_a_quiet_day_not_a_failure(cwd: Path, arxiv_feed) -> N
     assert "Traceback" not in done.stderr
 
 
-def test_an_unknown_category_fails_the_run_in_one_line_and_stores_nothing(
-    cwd: Path, arxiv_feed
-) -> None:
+def test_an_unknown_category_is_refused_at_start_in_one_line(cwd: Path, arxiv_feed) -> None:
+    """arXiv has no cs.XX: refused before anything is fetched (a category arXiv lacks would
+    fetch nothing, every day, or filter every paper out of a digest)."""
     done = digest(
         cwd,
         "run",
@@ -45,12 +43,10 @@ def test_an_unknown_category_fails_the_run_in_one_line_and_stores_nothing(
         DIGEST_ARXIV_RSS_URL=arxiv_feed.rss_url,
         DIGEST_ARXIV_CATEGORIES="cs.XX",
     )
-    assert done.returncode == 1
-    assert "arxiv: " in done.stderr and "Feed error for query: cs.XX" in done.stderr
-    assert "Traceback" not in done.stderr
-    assert "1 source(s) failed" in done.stdout
-    with create_engine(f"sqlite:///{cwd / 'digest.db'}").connect() as conn:
-        assert conn.execute(select(func.count()).select_from(schema.papers)).scalar_one() == 0
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "DIGEST_ARXIV_CATEGORIES: 'cs.XX' is not an arXiv category" in line
+    assert not arxiv_feed.requests and not (cwd / "digest.db").exists()
 
 
 @pytest.mark.parametrize(
