@@ -61,6 +61,35 @@ def subscriber_from(fields: Mapping[str, Any]) -> Subscriber:
     return parse_entry(entry)
 
 
+def problems(fields: Mapping[str, Any]) -> dict[str, str]:
+    """Each entered field's problem (empty: none), every field checked on its own, so a form
+    with several mistakes says all of them, each beside its field."""
+    email = fields.get("email")
+    out: dict[str, str] = {}
+    for key, value in fields.items():
+        if key == "email" or not _given(value):
+            continue
+        entry = {
+            "email": email,
+            "keywords": ["x"],
+            key: list(value) if isinstance(value, tuple) else value,
+        }
+        try:
+            parse_entry(entry)
+        except ValueError as exc:
+            out[key] = _beside(readable(exc), key)
+    return out
+
+
+def _beside(message: str, key: str) -> str:
+    """A message without the field's own name, which the label beside it already says."""
+    for prefix in (f"'{key}': ", f"'{key}' "):
+        if message.lower().startswith(prefix.lower()):
+            message = message[len(prefix) :]
+            return message[:1].upper() + message[1:]
+    return message
+
+
 def readable(exc: Exception) -> str:
     """A validation message as a person at a form reads it."""
     text = str(exc).replace("'keywords' must be a non-empty list", "Enter at least one keyword")

@@ -20,6 +20,7 @@ from ..subscriptions.forms import (
     keywords_from,
     keywords_text,
     lines,
+    problems,
     readable,
     subscriber_from,
 )
@@ -56,6 +57,20 @@ def _values(current: Subscription) -> dict[str, Any]:
     }
 
 
+NO_ARXIV = (
+    "Only arXiv says which categories a paper is in, and this digest reads Hugging Face "
+    "alone: with categories you would get nothing. Leave this empty."
+)
+
+
+def _whole(raw: str, default: int) -> Any:
+    """The papers-per-digest box: a whole number, else the text itself, for its message."""
+    raw = raw.strip()
+    if not raw:
+        return default
+    return int(raw) if raw.isdigit() else raw
+
+
 def page(
     site: Site,
     request: Request,
@@ -63,6 +78,7 @@ def page(
     values: dict[str, Any] | None = None,
     error: str | None = None,
     status: int = 200,
+    errors: dict[str, str] | None = None,
 ) -> Response:
     if current is None:
         linked = site.linked(request, "preferences", " The link in your latest digest works.")
@@ -85,6 +101,7 @@ def page(
         member=current,
         values=values or _values(current),
         error=error,
+        errors=errors or {},
         saved=request.query_params.get("saved") == "1",
         removed=request.query_params.get("removed") == "1",
         ratings=site.visitors.ratings(current),
@@ -110,23 +127,29 @@ def post(site: Site, request: Request, form: FormData) -> Response:
     values: dict[str, Any] = {k: field(form, k) for k in FIELDS}
     values["paused"] = form.get("paused") == "on"
     before = current.subscriber
+    fields = {
+        "email": current.email,
+        "name": values["name"],
+        "keywords": keywords_from(values["keywords"], before.keywords),
+        "exclude": lines(values["exclude"]),
+        "authors": lines(values["authors"]),
+        "papers": categories_from(values["papers"]),
+        "frequency": values["frequency"] or before.frequency,
+        "categories": categories_from(values["categories"]),
+        "min_score": before.min_score,
+        "max_papers": _whole(values["max_papers"], before.max_papers),
+    }
+    errors = problems(fields)
+    if not fields["keywords"]:
+        errors["keywords"] = "Enter at least one keyword."
+    if fields["categories"] and "arxiv" not in site.settings.sources.names:
+        errors.setdefault("categories", NO_ARXIV)
+    if errors:
+        return page(site, request, current, values, errors=errors, status=400)
     try:
-        sub = subscriber_from(
-            {
-                "email": current.email,
-                "name": values["name"],
-                "keywords": keywords_from(values["keywords"], before.keywords),
-                "exclude": lines(values["exclude"]),
-                "authors": lines(values["authors"]),
-                "papers": categories_from(values["papers"]),
-                "frequency": values["frequency"] or before.frequency,
-                "categories": categories_from(values["categories"]),
-                "min_score": before.min_score,
-                "max_papers": int(values["max_papers"] or before.max_papers),
-            }
-        )
-    except ValueError as exc:
-        return page(site, request, current, values, readable(exc), 400)
+        sub = subscriber_from(fields)
+    except ValueError as exc:  # what no field alone says
+        return page(site, request, current, values, readable(exc), status=400)
     site.visitors.save_preferences(current, replace(sub, uid=current.uid), values["paused"])
     log.info(f"{current.email} saved preferences")
     return RedirectResponse(f"/preferences/{token}?saved=1", status_code=303)

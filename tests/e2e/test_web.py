@@ -5,6 +5,7 @@ through the form, floods, RFC 8058 one-click unsubscribe."""
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import os
 import re
@@ -330,17 +331,44 @@ def test_an_old_confirmation_link_does_not_undo_a_later_unsubscribe(site) -> Non
     assert member(app, email).status == "unsubscribed"
 
 
-def test_preferences_keep_the_digest_to_arxiv_categories(site) -> None:
+def test_the_preferences_form_says_every_problem_beside_its_field(site) -> None:
     app, smtp = site
-    client, prefs = confirmed(app, smtp, "x-cat@example.org", "10.0.0.9")
-    assert 'name="categories"' in client.http.get(prefs).text
-    bad = client.submit(prefs, keywords="robot", max_papers="5", categories="robots!")
-    assert bad.status_code == 400 and "is not an arXiv category" in bad.text
-    assert member(app, "x-cat@example.org").subscriber.categories == ()
-    done = client.submit(prefs, keywords="robot", max_papers="5", categories="cs.RO, cs.LG")
-    assert done.status_code == 303
-    assert member(app, "x-cat@example.org").subscriber.categories == ("cs.RO", "cs.LG")
-    assert 'value="cs.RO cs.LG"' in client.http.get(prefs).text
+    email = "x-form@example.org"
+    client, prefs = confirmed(app, smtp, email, "10.0.0.9")
+    bad = client.submit(
+        prefs, keywords="", max_papers="500", categories="cs.XYZ", papers="not-an-id"
+    )
+    assert bad.status_code == 400
+    page = html.unescape(bad.text)
+    assert "Nothing was saved: 4 fields need a change" in page
+    for message, field in (
+        ("Enter at least one keyword", "keywords"),
+        ("'cs.XYZ' is not an arXiv category", "categories"),
+        ("'not-an-id' is not an arXiv id", "papers"),
+        ("must be a whole number from 1 to 100", "max_papers"),
+    ):
+        assert re.search(rf'id="{field}-error">[^<]*{re.escape(message)}', page, re.I), message
+    assert "'max_papers'" not in page  # the file's key names stay in the file
+    assert member(app, email).subscriber.keywords[0].term == "world model"
+    # this app reads no arXiv listing: categories would filter out every paper
+    alone = client.submit(prefs, keywords="robot", max_papers="5", categories="cs.RO")
+    assert alone.status_code == 400 and "Only arXiv says which categories" in alone.text
+    assert member(app, email).subscriber.categories == ()
+
+
+def test_preferences_keep_the_digest_to_arxiv_categories(tmp_path: Path, database: str) -> None:
+    with (
+        SMTPServer() as smtp,
+        served(
+            tmp_path, smtp, DIGEST_SOURCES="sample,arxiv", DIGEST_ARXIV_CATEGORIES="cs.RO,cs.LG"
+        ) as app,
+    ):
+        email = "x-cat@example.org"
+        client, prefs = confirmed(app, smtp, email, "10.0.0.9")
+        done = client.submit(prefs, keywords="robot", max_papers="5", categories="cs.RO, cs.LG")
+        assert done.status_code == 303
+        assert member(app, email).subscriber.categories == ("cs.RO", "cs.LG")
+        assert 'value="cs.RO cs.LG"' in client.http.get(prefs).text
 
 
 def ratings_of(app: Served, email: str) -> dict[str, str]:
