@@ -92,6 +92,8 @@ def suppressed_table(rows: list[Suppression]) -> Table:
 
 
 def show(st: Status, console: Console) -> None:
+    for line in st.warnings:
+        console.print(Text(f"warning: {line}"))
     console.print(runs_table(st.runs) if st.runs else "no runs yet")
     if st.running:
         console.print(Text(f"a run is in progress: {st.running}"))

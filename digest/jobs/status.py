@@ -12,6 +12,7 @@ from ..domain.records import MessageRecord, RunRecord, Suppression
 from ..domain.source import SourceState
 from ..settings import Settings
 from ..sources.freshness import stale
+from ..store import Tx
 from ..store.lock import gone, holder
 from .wiring import opened
 
@@ -51,6 +52,7 @@ class Status:
     pending: Messages
     failed: Messages
     suppressed: list[Suppression]
+    warnings: list[str]  # settings that silently stop someone's mail
 
 
 def health(state: SourceState, why_stale: str | None) -> str:
@@ -75,6 +77,7 @@ def status(settings: Settings, *, runs: int = 10) -> Status:
             )
             failed = Messages(store.outbox.count(conn, FAILED), store.outbox.latest(conn, FAILED))
             suppressed = store.suppressions.suppressions_now(conn)
+            warnings = _silenced(settings, conn)
         running = holder(db)
         dead = gone(db, {r.worker for r in records if r.status == "running" and r.worker})
     return Status(
@@ -85,7 +88,24 @@ def status(settings: Settings, *, runs: int = 10) -> Status:
         pending=pending,
         failed=failed,
         suppressed=suppressed,
+        warnings=warnings,
     )
+
+
+def _silenced(settings: Settings, conn: Tx) -> list[str]:
+    """Subscribers whose mail stops without a word: they keep to arXiv categories, and no
+    arXiv listing is read (only arXiv says which categories a paper is in)."""
+    if "arxiv" in settings.sources.names:
+        return []
+    kept = store.subscribers.keeping_to_categories(conn)
+    if not kept:
+        return []
+    example = ", ".join(kept[:3]) + (", ..." if len(kept) > 3 else "")
+    return [
+        f"{len(kept)} subscriber(s) keep to arXiv categories ({example}) but DIGEST_SOURCES "
+        "reads no arXiv listing: they get nothing until arxiv is added or their categories "
+        "are removed"
+    ]
 
 
 def _state(run: RunRecord, dead: set[str]) -> str:

@@ -106,6 +106,16 @@ def receiving_counts(conn: Connection) -> tuple[int, int]:
     return sum(counts.values()), weekly
 
 
+def keeping_to_categories(conn: Connection) -> list[str]:
+    """The receiving subscribers whose profile keeps to arXiv categories."""
+    stmt = (
+        select(subscribers.c.email, subscribers.c.profile)
+        .where(subscribers.c.status == ACTIVE, subscribers.c.paused.is_(False))
+        .order_by(subscribers.c.email)
+    )
+    return [email for email, profile in conn.execute(stmt) if (profile or {}).get("categories")]
+
+
 def receiving_among(conn: Connection, emails: Sequence[str]) -> set[str]:
     """Of `emails`, those active and not paused now. Their rows stay locked against change
     until the transaction ends (FOR SHARE on PostgreSQL; SQLite's write lock is already

@@ -366,3 +366,16 @@ def test_auto_migrate_upgrades_without_asking(cwd: Path) -> None:
         r"\(DIGEST_AUTO_MIGRATE\)",
         run.stderr,
     )
+
+
+def test_status_warns_of_subscribers_whose_categories_no_source_can_match(cwd: Path) -> None:
+    (cwd / "subscribers.toml").write_text(
+        SUBSCRIBERS + '\n[[subscriber]]\nemail = "rob@example.org"\nkeywords = ["robot"]\n'
+        'categories = ["cs.RO"]\n'
+    )
+    assert digest(cwd, "subscribers", "list").returncode == 0
+    shown = digest(cwd, "status", COLUMNS="200")
+    assert shown.returncode == 0
+    assert "warning: 1 subscriber(s) keep to arXiv categories (rob@example.org)" in shown.stdout
+    with_arxiv = digest(cwd, "status", DIGEST_SOURCES="arxiv", DIGEST_ARXIV_CATEGORIES="cs.RO")
+    assert "keep to arXiv categories" not in with_arxiv.stdout
