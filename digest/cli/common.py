@@ -3,19 +3,21 @@ exit code (0 ok, 1 the run failed, 2 bad usage, settings or subscriber file), an
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Callable
 from datetime import date
 from typing import Any, NoReturn, TypeVar
 
 import click
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import OperationalError
 
 from ..domain.text import printable
 from ..errors import Busy, ConfigError, NotAllowed
 from ..settings import Settings, load_settings
 
 T = TypeVar("T")
+_DISK = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}  # the disk refused a write
 FIRST_DAY, LAST_DAY = date(1991, 8, 14), date(2999, 12, 31)  # from arXiv's first paper on
 
 
@@ -34,10 +36,13 @@ def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         fail(str(exc), 2)
     except (Busy, NotAllowed) as exc:
         fail(str(exc), 1)
-    except DBAPIError as exc:
-        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
+    except OperationalError as exc:  # read-only, full, locked: not a bug, a state
+        lines = str(exc.orig or exc).splitlines()
+        reason = lines[0] if lines else type(exc).__name__
         fail(f"the database refused: {reason}; nothing it did not commit was done", 1)
     except OSError as exc:
+        if exc.errno not in _DISK:
+            raise
         where = f" ({exc.filename})" if exc.filename else ""
         fail(f"{exc.strerror or exc}{where}; nothing unfinished was marked done", 1)
 

@@ -36,7 +36,7 @@ def compose_notice(
         keyword_list=spoken_list([k.term for k in sub.keywords]),
         frequency_label="once a week" if sub.frequency == "weekly" else "every day",
         hours=int(confirm_age.total_seconds() // 3600),
-        confirm_url=links.confirm(sub.uid, entry_of(sub)),
+        confirm_url=links.confirm(sub.uid, _requested(sub)),
         preferences_url=links.preferences(sub.uid),
         unsubscribe_url=links.unsubscribe(sub.uid),
         subscribe_url=links.subscribe(),
@@ -57,3 +57,11 @@ def compose_notice(
         raw=serialize(msg),
         attempts=0,
     )
+
+
+def _requested(sub: Subscriber) -> dict[str, object]:
+    """The profile a confirmation link carries: the entry without the address (a link names
+    nobody by address; confirming adds the one the link's id names)."""
+    entry = entry_of(sub)
+    entry.pop("email", None)
+    return entry

@@ -53,7 +53,8 @@ class _FastData:
             q += b"\r\n"
         conn.send(q + b".\r\n")
         if conn.sock is not None:
-            conn.sock.settimeout(max(DATA_END_TIMEOUT, conn.timeout))
+            wait = getattr(self, "data_end_timeout", DATA_END_TIMEOUT)
+            conn.sock.settimeout(max(wait, conn.timeout))
         try:
             return conn.getreply()
         finally:
@@ -75,8 +76,11 @@ class SMTPTransport:
 
     name = "smtp"
 
-    def __init__(self, smtp: SMTPSettings, sender: str) -> None:
+    def __init__(self, smtp: SMTPSettings, sender: str, *, patient: bool = True) -> None:
+        """`patient`: wait DATA_END_TIMEOUT for the answer to a message's end (a run); else
+        SMTP_TIMEOUT (a person waiting at a web form)."""
         assert smtp.host
+        self.data_end_timeout = DATA_END_TIMEOUT if patient else smtp.timeout
         self.lanes = smtp.max_connections
         self.per_connection = smtp.messages_per_connection
         self.used = 0  # transactions on the current connection
@@ -111,6 +115,7 @@ class SMTPTransport:
                 conn = _SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
             else:
                 conn = _SMTP(self.host, self.port, timeout=self.timeout)
+            conn.data_end_timeout = self.data_end_timeout  # type: ignore[attr-defined]
             conn.ehlo()
             if self.security == "starttls":
                 if not conn.has_extn("starttls"):

@@ -26,10 +26,10 @@ class Transport(Protocol):
     def describe(self) -> str: ...
 
 
-def make_transport(mail: MailSettings) -> Transport:
-    """The transport DIGEST_EMAIL_BACKEND names."""
+def make_transport(mail: MailSettings, *, patient: bool = True) -> Transport:
+    """The transport DIGEST_EMAIL_BACKEND names (`patient`: see SMTPTransport)."""
     if mail.backend == "smtp":
-        return SMTPTransport(mail.smtp, mail.sender.addr_spec)
+        return SMTPTransport(mail.smtp, mail.sender.addr_spec, patient=patient)
     if mail.backend == "console":
         return ConsoleTransport()
     return FileTransport(mail.outbox_dir)

@@ -47,17 +47,21 @@ def arxiv_ids(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def arxiv_categories(names: Iterable[str]) -> tuple[str, ...]:
-    """`names` checked as arXiv categories (or archives), each once in its first place;
-    ValueError naming the first that is not one: a category arXiv does not have filters
-    out every paper, so a digest that names one would silently stop."""
-    cats = tuple(dict.fromkeys(names))
-    for c in cats:
+def arxiv_categories(names: Iterable[str], *, known: bool = True) -> tuple[str, ...]:
+    """`names` as arXiv categories (or archives), written as arXiv writes them ("cs.lg" is
+    cs.LG), each once in its first place; ValueError naming the first that is not one: a
+    category arXiv does not have filters out every paper, so a digest that names one would
+    silently stop. `known=False` (a profile stored before the taxonomy was checked) checks
+    the shape only."""
+    out: list[str] = []
+    for c in names:
         if not CATEGORY.match(c):
             raise ValueError(f"{c!r} is not an arXiv category like cs.RO or hep-th")
-        if c not in ARXIV_ARCHIVES and c not in ARXIV_TAXONOMY:
+        spelled = _SPELLED.get(c.lower())
+        if spelled is None and known:
             raise ValueError(f"{c!r} is not an arXiv category (arxiv.org/category_taxonomy)")
-    return cats
+        out.append(spelled or c)
+    return tuple(dict.fromkeys(out))
 
 
 def _taxonomy(groups: dict[str, str]) -> frozenset[str]:
@@ -96,6 +100,7 @@ _GROUPS = {
 }
 ARXIV_ARCHIVES = frozenset(_GROUPS)
 ARXIV_TAXONOMY = _taxonomy(_GROUPS)
+_SPELLED = {c.lower(): c for c in ARXIV_ARCHIVES | ARXIV_TAXONOMY}
 
 
 def normalize_title(title: str) -> str:

@@ -33,7 +33,7 @@ class SourceState:
         return dataclasses.replace(
             self,
             last_listed=_latest(self.last_listed, newest),
-            first_checked=self.first_checked or min(days, default=None),
+            first_checked=self.first_checked or min((d for d in days if d <= latest), default=None),
             checked_through=_latest(self.checked_through, through),
             checked_at=at,
             last_error=None,

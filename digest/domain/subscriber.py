@@ -114,9 +114,9 @@ def _terms(value: Any, what: str) -> tuple[str, ...]:
     return terms
 
 
-def _categories(value: Any) -> tuple[str, ...]:
+def _categories(value: Any, known: bool = True) -> tuple[str, ...]:
     try:
-        return arxiv_categories(_terms(value, "categories"))
+        return arxiv_categories(_terms(value, "categories"), known=known)
     except ValueError as exc:
         raise ValueError(f"'categories': {exc}") from None
 
@@ -173,8 +173,10 @@ def _keywords(value: Any) -> tuple[Keyword, ...]:
     return tuple(out)
 
 
-def parse_entry(entry: Any) -> Subscriber:
-    """A subscriber from an entry, or ValueError saying what is wrong with it."""
+def parse_entry(entry: Any, *, stored: bool = False) -> Subscriber:
+    """A subscriber from an entry, or ValueError saying what is wrong with it. A `stored`
+    entry (the database's) is read as it was accepted: its categories are not checked
+    against a taxonomy newer than it."""
     if not isinstance(entry, dict):
         raise ValueError("is not a table")
     unknown = set(entry) - ENTRY_KEYS
@@ -208,7 +210,7 @@ def parse_entry(entry: Any) -> Subscriber:
         max_papers=max_papers,
         min_score=min_score,
         frequency=frequency,
-        categories=_categories(entry.get("categories", [])),
+        categories=_categories(entry.get("categories", []), known=not stored),
         papers=_papers(entry.get("papers", [])),
     )
 

@@ -36,7 +36,7 @@ def send_notice(
     now, as the answer to a person waiting at a form; raises Refused or DeliveryError."""
     today = settings.schedule.today()
     notice = compose_notice(settings.mail.sender, today, env, links, kind, sub)
-    with make_transport(settings.mail) as transport:
+    with make_transport(settings.mail, patient=False) as transport:
         transport.send(notice)
 
 

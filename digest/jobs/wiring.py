@@ -40,14 +40,17 @@ def opened(settings: Settings, *, look_only: bool = False) -> Iterator[Database]
 
 
 def _absent_sqlite_file(url: str) -> bool:
-    parsed = make_url(url)
-    name = parsed.database
-    return (
-        parsed.get_backend_name() == "sqlite"
-        and bool(name)
-        and name != ":memory:"
-        and not (Path(name).exists())
-    )
+    """A plain SQLite file path that does not exist (not a `file:` URI, not memory)."""
+    try:
+        parsed = make_url(url)
+    except ValueError:  # open_database says what is wrong with it
+        return False
+    name = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or name in ("", ":memory:"):
+        return False
+    if name.startswith("file:") or parsed.query.get("uri"):
+        return False
+    return not Path(name).exists()
 
 
 def upgrade(settings: Settings) -> tuple[Version, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -174,7 +173,7 @@ class HuggingFaceSource:
         resp = self.http.get(url)
         try:
             return resp.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer too long
             raise SourceError(
                 self.name, str(url), f"malformed payload, not JSON ({exc}); truncated?"
             ) from None

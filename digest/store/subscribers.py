@@ -29,7 +29,7 @@ def _subscription(row: Any) -> Subscription:
     entry = {k: v for k, v in (row.profile or {}).items() if k in ENTRY_KEYS and v is not None}
     entry["email"] = row.email
     return Subscription(
-        subscriber=replace(parse_entry(entry), uid=row.uid),
+        subscriber=replace(parse_entry(entry, stored=True), uid=row.uid),
         status=row.status,
         paused=bool(row.paused),
         origin=row.origin,

@@ -26,12 +26,13 @@ def page(site: Site, request: Request) -> Response:
         return site.say(
             request, title="You are subscribed", text=f"{current.email} already gets Paper Digest."
         )
-    profile = asked_for(payload) or current.subscriber
+    profile = asked_for(payload, current.email) or current.subscriber
     return site.page(
         request,
         "confirm",
         scope=f"confirm:{current.uid}",
         member=current,
+        requested_name=profile.name,
         keywords=[k.term for k in profile.keywords],
         weekly=profile.frequency == "weekly",
     )
@@ -42,7 +43,7 @@ def post(site: Site, request: Request, form: FormData) -> Response:
     if isinstance(acting, Response):
         return acting
     current, payload, issued = acting
-    profile = asked_for(payload)
+    profile = asked_for(payload, current.email)
     done = site.visitors.confirm(current, issued, profile)
     if not done and current.status != ACTIVE:
         return site.refused(
@@ -60,11 +61,12 @@ def post(site: Site, request: Request, form: FormData) -> Response:
     )
 
 
-def asked_for(payload: list[Any]) -> Subscriber | None:
-    """The profile a confirmation link carries (one from before links carried it: None)."""
+def asked_for(payload: list[Any], email: str) -> Subscriber | None:
+    """The profile a confirmation link carries, for `email` (a link from before links
+    carried one: None)."""
     if len(payload) < 2 or not isinstance(payload[1], dict):
         return None
     try:
-        return parse_entry(payload[1])
+        return parse_entry({**payload[1], "email": email})
     except ValueError:
         return None

@@ -68,7 +68,7 @@ def _whole(raw: str, default: int) -> Any:
     raw = raw.strip()
     if not raw:
         return default
-    return int(raw) if raw.isdigit() else raw
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else raw
 
 
 def page(

@@ -114,6 +114,8 @@ def test_a_database_that_refuses_to_write_is_one_line_and_exit_1(cwd: Path) -> N
     (line,) = result.stderr.strip().splitlines()
     assert "the database refused: attempt to write a readonly database" in line
     assert count(cwd, schema.runs) == runs and not list((cwd / "outbox").glob("2025-11-06*"))
+    looked = digest(cwd, "status", DIGEST_DATABASE_URL=read_only, COLUMNS="200")
+    assert looked.returncode == 0 and "no runs yet" not in looked.stdout  # that file, read
 
 
 def test_bad_date_is_a_usage_error(cwd: Path) -> None:

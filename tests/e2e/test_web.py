@@ -503,3 +503,32 @@ def test_at_the_hourly_cap_every_address_gets_the_same_answer(capped) -> None:
     assert [a.status_code for a in answers] == [503, 503]
     assert answers[0].text == answers[1].text
     assert len(mail_to(smtp, "known@example.org")) == 1  # its confirmation only
+
+
+def test_confirming_applies_the_profile_its_link_carries_and_the_link_names_no_address(
+    site,
+) -> None:
+    app, smtp = site
+    email = "pending-owner@example.org"
+    stranger = Client(app.url, forwarded_for="10.8.1.1")
+    stranger.subscribe(email, keywords="crypto spam", name="Mallory")
+    engine = create_engine(app.env["DIGEST_DATABASE_URL"])
+    with engine.begin() as conn:  # the stranger's mail long ago: the owner's request mails
+        store.subscribers.set_notices(conn, email, [])
+    engine.dispose()
+    owner = Client(app.url, forwarded_for="10.8.1.2")
+    owner.subscribe(email, keywords="diffusion policy\nworld model", name="Ada")
+    (link,) = links_in(wait_for_mail(smtp, email, count=2)[-1])
+    token = link.rsplit("/", 1)[1]
+    payload = URLSafeTimedSerializer(SECRET, salt="paper-digest/confirm").loads(token)
+    assert email not in json.dumps(payload)  # a link names nobody by address
+    ask = owner.http.get(link.removeprefix(app.url))
+    assert "diffusion policy, world model" in ask.text and "(as Ada)" in ask.text
+    assert [k.term for k in member(app, email).subscriber.keywords] == ["crypto spam"]
+    assert owner.submit(link.removeprefix(app.url)).status_code == 200
+    confirmed_sub = member(app, email)
+    assert confirmed_sub.status == "active" and confirmed_sub.subscriber.name == "Ada"
+    assert [k.term for k in confirmed_sub.subscriber.keywords] == [
+        "diffusion policy",
+        "world model",
+    ]

@@ -83,3 +83,16 @@ def test_missing_file_says_how_to_make_one(tmp_path: Path) -> None:
 def test_a_name_with_a_newline_is_folded_to_one_line(tmp_path: Path) -> None:
     (s,) = load_subscribers(write(tmp_path, GOOD.replace('"Ada"', '"Ada\\nBcc: evil@example.com"')))
     assert s.name == "Ada Bcc: evil@example.com"
+
+
+def test_categories_are_written_as_arxiv_writes_them_and_stored_ones_still_read() -> None:
+    from digest.domain.subscriber import parse_entry
+
+    cats = ["cs.lg", "cond-mat.Stat-Mech"]
+    sub = parse_entry({"email": "a@example.org", "keywords": ["x"], "categories": cats})
+    assert sub.categories == ("cs.LG", "cond-mat.stat-mech")
+    with pytest.raises(ValueError, match=r"'cs\.XYZ' is not an arXiv category"):
+        parse_entry({"email": "a@example.org", "keywords": ["x"], "categories": ["cs.XYZ"]})
+    # a profile the database kept from before the taxonomy was checked is still read
+    old = {"email": "a@example.org", "keywords": ["x"], "categories": ["cs.XYZ"]}
+    assert parse_entry(old, stored=True).categories == ("cs.XYZ",)
