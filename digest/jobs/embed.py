@@ -4,7 +4,7 @@ context, so the whole-profile fit and likes compare papers by meaning."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from functools import cache
 
@@ -33,10 +33,7 @@ def vectors_of(conn: Tx, papers: Sequence[Paper]) -> dict[str, np.ndarray]:
     (a one-off look, whose transaction is rolled back: `digest rank`, `preview`, a dry run)."""
     keys = [p.key for p in papers]
     have = store.embeddings.of(conn, keys, MODEL)
-    todo = [p for p in {p.key: p for p in papers}.values() if p.key not in have]
-    for at in range(0, len(todo), CHUNK):
-        part = todo[at : at + CHUNK]
-        made = dict(zip((p.key for p in part), embedder().vectors(part), strict=True))
+    for made in _computed([p for p in {p.key: p for p in papers}.values() if p.key not in have]):
         store.embeddings.add(conn, made, MODEL)
         have.update(made)
     return have
@@ -47,16 +44,20 @@ def embed(db: Database, papers: Sequence[Paper]) -> int:
     or named lately that have none, computed with no transaction open and stored CHUNK at a
     time, so the model never holds the database's write lock. Returns how many were made."""
     with db.reading() as conn:
-        todo = store.embeddings.lacking(conn, [p.key for p in papers], MODEL)
+        todo = set(store.embeddings.lacking(conn, [p.key for p in papers], MODEL))
         extra = store.embeddings.rated_lacking(conn, MODEL, now() - RATED_LATELY)
-    wanted = {p.key: p for p in papers if p.key in set(todo)} | {p.key: p for p in extra}
-    todo_papers = list(wanted.values())
-    for at in range(0, len(todo_papers), CHUNK):
-        part = todo_papers[at : at + CHUNK]
-        made = dict(zip((p.key for p in part), embedder().vectors(part), strict=True))
+    wanted = {p.key: p for p in papers if p.key in todo} | {p.key: p for p in extra}
+    for made in _computed(list(wanted.values())):
         with db.writing() as conn:
             store.embeddings.add(conn, made, MODEL)
-    return len(todo_papers)
+    return len(wanted)
+
+
+def _computed(papers: Sequence[Paper]) -> Iterator[dict[str, np.ndarray]]:
+    """The papers' vectors, CHUNK papers at a time, by key."""
+    for at in range(0, len(papers), CHUNK):
+        part = papers[at : at + CHUNK]
+        yield dict(zip((p.key for p in part), embedder().vectors(part), strict=True))
 
 
 def understood(conn: Tx, listing: Listing, *, compute: bool) -> Listing:

@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ..domain.digest import MORE, VERDICTS
 from ..domain.paper import Paper
-from ..domain.subscriber import UNSUBSCRIBED
+from ..domain.subscriber import UNSUBSCRIBED, Subscription
 from .site import Acting, Site
 
 log = logging.getLogger("digest.web")
@@ -22,13 +22,10 @@ log = logging.getLogger("digest.web")
 
 def page(site: Site, request: Request) -> Response:
     linked = site.linked(request, "rate", " The links in your latest digest work.")
-    if isinstance(linked, Response):
-        return linked
     rating = _rating(site, request, linked)
     if isinstance(rating, Response):
         return rating
-    paper, verdict = rating
-    current = linked[0]
+    current, paper, verdict = rating
     noted = request.query_params.get("noted")
     if noted is not None:  # where the post sends the browser: a reload rates nothing again
         return site.page(
@@ -53,14 +50,10 @@ def page(site: Site, request: Request) -> Response:
 
 
 def post(site: Site, request: Request, form: FormData) -> Response:
-    acting = site.authorized(request, form, "rate")
-    if isinstance(acting, Response):
-        return acting
-    rating = _rating(site, request, acting)
+    rating = _rating(site, request, site.authorized(request, form, "rate"))
     if isinstance(rating, Response):
         return rating
-    paper, verdict = rating
-    current = acting[0]
+    current, paper, verdict = rating
     prefs = site.links.preferences(current.uid)
     if form.get("undo") == "1":
         was = form.get("was")
@@ -81,8 +74,13 @@ def post(site: Site, request: Request, form: FormData) -> Response:
     return RedirectResponse(f"/rate/{token}?noted={noted}", status_code=303)
 
 
-def _rating(site: Site, request: Request, acting: Acting) -> tuple[Paper, str] | Response:
-    """The paper and verdict the link names; else the page that says why."""
+def _rating(
+    site: Site, request: Request, acting: Acting | Response
+) -> tuple[Subscription, Paper, str] | Response:
+    """Who the link (or the form posted from it) acts for, and the paper and verdict it
+    names; else the page that says why."""
+    if isinstance(acting, Response):
+        return acting
     current, payload, _ = acting
     if current.status == UNSUBSCRIBED:
         return site.say(
@@ -94,4 +92,4 @@ def _rating(site: Site, request: Request, acting: Acting) -> tuple[Paper, str] |
     paper = site.visitors.paper(key)
     if paper is None:
         return site.refused(request, "This paper is no longer in the digest's records.", 404)
-    return paper, str(verdict)
+    return current, paper, str(verdict)
