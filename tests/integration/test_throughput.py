@@ -56,8 +56,10 @@ def test_the_rate_limit_holds_in_every_second(tmp_path: Path, workers: str) -> N
         at = sorted(smtp.handler.accepted_at)
         closest = min(b - a for a, b in zip(at, at[20:], strict=False))
         assert closest >= 1.0, f"21 messages within {closest:.3f} s"
-        rate = (len(at) - 1) / (at[-1] - at[0])
-        assert 15 <= rate <= 20.5, rate
+        # Used, not undercut: the busiest second comes near the limit. (The mean over the run
+        # would also count a helper's start-up, which is the machine's, not the limiter's.)
+        busiest = max(sum(1 for b in at[i:] if b - a < 1.0) for i, a in enumerate(at))
+        assert busiest >= 15, f"at most {busiest} messages in any one second"
 
 
 def test_a_connection_carries_at_most_so_many_messages(tmp_path: Path) -> None:
