@@ -72,6 +72,8 @@ class SMTPSettings:
     password: str | None = field(default=None, repr=False)
     security: str = "starttls"
     timeout: float = 30.0
+    # How long the relay may take to answer a message's end (RFC 5321 4.5.3.2.6: 10 minutes).
+    data_timeout: float = 600.0
     retries: int = 3
     retry_delay: float = 10.0
     max_connections: int = 4
@@ -232,6 +234,7 @@ def _mail(env: Mapping[str, str], backend: str, host: str | None, security: str)
         password=env.get("SMTP_PASSWORD") or None,
         security=security,
         timeout=_number(env, "SMTP_TIMEOUT", 30.0, 0.1, 600, float),
+        data_timeout=_number(env, "SMTP_DATA_TIMEOUT", 600.0, 1, 3600, float),
         retries=_number(env, "SMTP_RETRIES", 3, 0, 20, int),
         retry_delay=_number(env, "SMTP_RETRY_DELAY", 10.0, 0, 3600, float),
         max_connections=_number(env, "SMTP_MAX_CONNECTIONS", 4, 1, 100, int),

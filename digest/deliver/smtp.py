@@ -30,15 +30,13 @@ def dot_stuffed(data: bytes) -> bytes:
     return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
-# How long the relay may take to answer the end of DATA (RFC 5321 4.5.3.2.6: 10 minutes).
-# A relay that answers late has usually queued the message: giving up after SMTP_TIMEOUT
-# and sending it again made two copies.
-DATA_END_TIMEOUT = 600.0
-
-
 class _FastData:
     """smtplib's DATA, with the body dot-stuffed by `dot_stuffed`, and the relay's answer to
-    its end awaited DATA_END_TIMEOUT (every other command waits SMTP_TIMEOUT)."""
+    its end awaited `data_end_timeout` (every other command waits SMTP_TIMEOUT). A relay that
+    answers late has usually queued the message: giving up after SMTP_TIMEOUT and sending it
+    again made two copies."""
+
+    data_end_timeout: float = 0.0
 
     def data(self, msg: bytes | str) -> tuple[int, bytes]:
         if not isinstance(msg, bytes):
@@ -53,8 +51,7 @@ class _FastData:
             q += b"\r\n"
         conn.send(q + b".\r\n")
         if conn.sock is not None:
-            wait = getattr(self, "data_end_timeout", DATA_END_TIMEOUT)
-            conn.sock.settimeout(max(wait, conn.timeout))
+            conn.sock.settimeout(max(self.data_end_timeout, conn.timeout))
         try:
             return conn.getreply()
         finally:
@@ -77,10 +74,10 @@ class SMTPTransport:
     name = "smtp"
 
     def __init__(self, smtp: SMTPSettings, sender: str, *, patient: bool = True) -> None:
-        """`patient`: wait DATA_END_TIMEOUT for the answer to a message's end (a run); else
+        """`patient`: wait SMTP_DATA_TIMEOUT for the answer to a message's end (a run); else
         SMTP_TIMEOUT (a person waiting at a web form)."""
         assert smtp.host
-        self.data_end_timeout = DATA_END_TIMEOUT if patient else smtp.timeout
+        self.data_end_timeout = smtp.data_timeout if patient else smtp.timeout
         self.lanes = smtp.max_connections
         self.per_connection = smtp.messages_per_connection
         self.used = 0  # transactions on the current connection

@@ -26,7 +26,7 @@ ADA, GRACE = "ada@example.org", "grace@example.org"
 
 
 def settings_for(workdir, smtp: SMTPServer, **env: str):
-    return make_settings(workdir, **smtp.env(SMTP_RETRIES="2", **env))
+    return make_settings(workdir, **smtp.env(**{"SMTP_RETRIES": "2", **env}))
 
 
 def outbox(settings) -> dict[str, tuple[str, int, str | None]]:
@@ -221,3 +221,22 @@ def test_a_relay_slow_to_answer_the_end_of_data_gets_each_message_once(
     assert (report.sent, report.deferred, report.exit_code) == (2, 0, 0)
     assert smtp_server.handler.count() == {ADA: 1, GRACE: 1}
     assert outbox(settings)[ADA][:2] == ("sent", 1)
+
+
+def test_a_relay_silent_past_smtp_data_timeout_leaves_the_message_pending(
+    workdir, smtp_server
+) -> None:
+    """Past SMTP_DATA_TIMEOUT the run stops waiting: the message is not marked sent (the
+    relay said nothing), stays pending with why, and the next run sends it again."""
+    smtp_server.handler.data_delay = 2.5
+    settings = settings_for(
+        workdir, smtp_server, SMTP_TIMEOUT="1", SMTP_DATA_TIMEOUT="1", SMTP_RETRIES="0"
+    )
+    first = daily.run(settings, DAY)
+    assert (first.sent, first.deferred) == (0, 2)
+    status, attempts, answer = outbox(settings)[ADA]
+    assert (status, attempts) == ("pending", 1) and "timed out" in (answer or "")
+    smtp_server.handler.data_delay = 0
+    second = daily.run(settings, DAY)
+    assert (second.sent, second.exit_code) == (2, 0)
+    assert outbox(settings)[ADA][0] == "sent"
