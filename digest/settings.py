@@ -102,6 +102,7 @@ class MailSettings:
 class WebSettings:
     base_url: str | None = None
     secret_key: str | None = field(default=None, repr=False)
+    mails_per_hour: int = 100  # from the subscribe page, for the whole app
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,7 @@ def load_settings(
         web=WebSettings(
             base_url=_base_url(env),
             secret_key=_secret(env.get("DIGEST_SECRET_KEY") or None),
+            mails_per_hour=_number(env, "DIGEST_SIGNUP_MAILS_PER_HOUR", 100, 1, 100_000, int),
         ),
         schedule=_schedule(env, timezone),
         templates_dir=templates_dir,

@@ -28,7 +28,7 @@ from ..jobs.visitors import Visitors
 from ..settings import Settings
 from ..subscriptions.links import Links, Signer
 from . import confirm, preferences, rate, subscribe, unsubscribe
-from .security import CONFIRMATIONS_PER_HOUR, PER_CLIENT, Csrf, Window, read_form, secure
+from .security import PER_CLIENT, PER_NETWORK, Csrf, Window, read_form, secure
 from .site import Site
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -83,7 +83,8 @@ def make_site(settings: Settings, base_url: str) -> Site:
         env=make_environment(settings.templates_dir),
         csrf=Csrf(signer, links.base),
         per_client=Window(*PER_CLIENT),
-        confirmations=Window(CONFIRMATIONS_PER_HOUR, 3600.0),
+        per_network=Window(*PER_NETWORK),
+        confirmations=Window(settings.web.mails_per_hour, 3600.0),
     )
 
 

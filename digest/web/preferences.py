@@ -140,8 +140,6 @@ def post(site: Site, request: Request, form: FormData) -> Response:
         "max_papers": _whole(values["max_papers"], before.max_papers),
     }
     errors = problems(fields)
-    if not fields["keywords"]:
-        errors["keywords"] = "Enter at least one keyword."
     if fields["categories"] and "arxiv" not in site.settings.sources.names:
         errors.setdefault("categories", NO_ARXIV)
     if errors:

@@ -4,6 +4,7 @@ subject."""
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections import deque
@@ -19,9 +20,11 @@ from ..subscriptions.links import Signer
 
 MAX_BODY = 32 * 1024
 CSRF_COOKIE = "digest_csrf"
-# Subscribe-form posts per client address, and confirmation mails for the whole app.
+# Subscribe-form posts per client address, and mails it may cause per client network (the
+# whole app's are DIGEST_SIGNUP_MAILS_PER_HOUR): one flood uses up its own network's ration,
+# not everyone's.
 PER_CLIENT = (10, 600.0)
-CONFIRMATIONS_PER_HOUR = 100
+PER_NETWORK = (20, 3600.0)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -85,16 +88,32 @@ class Window:
             while q and now - q[0] > self.seconds:
                 q.popleft()
             if len(q) >= self.limit:
-                return self.seconds - (now - q[0])
+                return max(self.seconds - (now - q[0]), 1e-6)
             q.append(now)
             return 0.0
 
-    def full(self, key: str) -> bool:
-        """Whether `allow(key)` would refuse now (nothing counted)."""
+    def wait(self, key: str) -> float:
+        """What `allow(key)` would answer now, nothing counted."""
         now = time.monotonic()
         with self.lock:
-            q = self.events.get(key, ())
-            return sum(1 for t in q if now - t <= self.seconds) >= self.limit
+            q = [t for t in self.events.get(key, ()) if now - t <= self.seconds]
+            return max(self.seconds - (now - q[0]), 1e-6) if len(q) >= self.limit else 0.0
+
+    def full(self, key: str) -> bool:
+        return self.wait(key) > 0
+
+
+def network(host: str) -> str:
+    """The network a client address is one of: a /24 for IPv4, a /64 for IPv6 (what one
+    household, office or cloud machine is usually given)."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    bits = 24 if ip.version == 4 else 64
+    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
 
 
 def origin(url: str) -> str:

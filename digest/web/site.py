@@ -35,8 +35,9 @@ class Site:
     links: Links
     env: Environment
     csrf: Csrf
-    per_client: Window
-    confirmations: Window
+    per_client: Window  # subscribe posts, per client address
+    per_network: Window  # mails they cause, per client network
+    confirmations: Window  # mails they cause, for the whole app
     _popular: tuple[float, list[str]] = (float("-inf"), [])
 
     def popular(self) -> list[str]:

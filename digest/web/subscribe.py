@@ -13,8 +13,8 @@ from starlette.responses import PlainTextResponse, Response
 from ..domain.subscriber import Subscriber
 from ..errors import DeliveryError, Refused
 from ..jobs.visitors import send_notice
-from ..subscriptions.forms import keywords_from, readable, subscriber_from
-from .security import field, read_form
+from ..subscriptions.forms import keywords_from, problems, readable, subscriber_from
+from .security import field, network, read_form
 from .site import HINT, Site
 
 log = logging.getLogger("digest.web")
@@ -28,6 +28,7 @@ def form_page(
     values: dict[str, str] | None = None,
     error: str | None = None,
     status: int = 200,
+    errors: dict[str, str] | None = None,
 ) -> Response:
     return site.page(
         request,
@@ -36,6 +37,7 @@ def form_page(
         scope="subscribe",
         values={**dict.fromkeys(FIELDS, ""), **(values or {})},
         error=error,
+        errors=errors or {},
         hint=HINT,
         popular=site.popular(),
     )
@@ -47,35 +49,36 @@ async def subscribe(site: Site, request: Request) -> Response:
     client = request.client.host if request.client else "?"
     wait = site.per_client.allow(client)
     if wait:
-        response = site.refused(
-            request, "Too many requests from your address. Please try again later.", 429
-        )
-        response.headers["Retry-After"] = str(int(wait) + 1)
-        return response
+        return too_many(site, request, wait)
     form = await read_form(request)
     if form is None:
         return PlainTextResponse("request too large", 413)
     if not site.csrf.ok(request, form, "subscribe"):
         return site.refused(request, "This form has expired. Please load the page again.")
     values = {k: field(form, k) for k in FIELDS}
+    fields = {
+        "email": values["email"],
+        "name": values["name"],
+        "keywords": keywords_from(values["keywords"]),
+        "frequency": values["frequency"] or "daily",
+    }
+    errors = problems(fields)
+    if errors:
+        return await run_in_threadpool(form_page, site, request, values, None, 400, errors)
     try:
-        sub = subscriber_from(
-            {
-                "email": values["email"],
-                "name": values["name"],
-                "keywords": keywords_from(values["keywords"]),
-                "frequency": values["frequency"] or "daily",
-            }
-        )
-    except ValueError as exc:
+        sub = subscriber_from(fields)
+    except ValueError as exc:  # what no field alone says
         return await run_in_threadpool(form_page, site, request, values, readable(exc), 400)
-    return await run_in_threadpool(asked, site, request, sub)
+    return await run_in_threadpool(asked, site, request, sub, network(client))
 
 
-def asked(site: Site, request: Request, sub: Subscriber) -> Response:
+def asked(site: Site, request: Request, sub: Subscriber, net: str) -> Response:
     """Mail the address its confirmation link (or, if it is subscribed, its preferences link),
-    within the rations; then the one answer for every address. At the app's hourly cap every
-    address gets the same refusal, whatever its state or its own ration."""
+    within the rations: the address's own, then the client network's, then the app's; then
+    the one answer for every address. A ration used up gives every address the same refusal,
+    whatever its state, and is looked at before the address is."""
+    if wait := site.per_network.wait(net):
+        return too_many(site, request, wait)
     if site.confirmations.full("all"):
         return at_the_cap(site, request)
     outcome = site.visitors.request(sub)
@@ -83,7 +86,11 @@ def asked(site: Site, request: Request, sub: Subscriber) -> Response:
         log.info(f"{sub.email} was mailed a few minutes ago: not mailed again")
     else:
         kind, current = outcome
-        if site.confirmations.allow("all"):  # filled meanwhile by another request
+        # filled meanwhile by another request: nothing mailed, nothing counted against it
+        if wait := site.per_network.allow(net):
+            site.visitors.forget_notice(current.email)
+            return too_many(site, request, wait)
+        if site.confirmations.allow("all"):
             site.visitors.forget_notice(current.email)
             return at_the_cap(site, request)
         # a confirmation carries the profile asked for; a subscriber's own stays theirs
@@ -107,6 +114,14 @@ def asked(site: Site, request: Request, sub: Subscriber) -> Response:
             "to confirm. Nothing is sent until you follow it."
         ),
     )
+
+
+def too_many(site: Site, request: Request, wait: float) -> Response:
+    response = site.refused(
+        request, "Too many requests from your address. Please try again later.", 429
+    )
+    response.headers["Retry-After"] = str(int(wait) + 1)
+    return response
 
 
 def at_the_cap(site: Site, request: Request) -> Response:

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine
 
 from digest import store
 from digest.domain.subscriber import Subscription
-from digest.web.security import CONFIRMATIONS_PER_HOUR
+from digest.web.security import PER_NETWORK
 from tests.support.databases import HOW, admin_url, fresh_postgres
 from tests.support.served import CSRF as CSRF_RE
 from tests.support.served import (
@@ -356,6 +356,24 @@ def test_the_preferences_form_says_every_problem_beside_its_field(site) -> None:
     assert member(app, email).subscriber.categories == ()
 
 
+def test_the_subscribe_form_says_every_problem_beside_its_field(site) -> None:
+    app, smtp = site
+    client = Client(app.url, forwarded_for="10.0.1.1")
+    bad = client.subscribe("not-an-address", keywords=" , ", frequency="hourly")
+    assert bad.status_code == 400
+    page = html.unescape(bad.text)
+    assert "Not subscribed yet: 3 fields need a change" in page
+    for message, field in (
+        ("That is not an email address", "email"),
+        ("Enter at least one keyword", "keywords"),
+        ("Must be one of: daily, weekly", "frequency"),
+    ):
+        assert re.search(rf'id="{field}-error">[^<]*{re.escape(message)}', page), message
+        assert re.search(rf'aria-describedby="[^"]*{field}-error"', page), field
+    assert 'value="not-an-address"' in page  # what was typed stays to be corrected
+    assert member(app, "not-an-address") is None and not mail_to(smtp, "not-an-address")
+
+
 def test_preferences_keep_the_digest_to_arxiv_categories(tmp_path: Path, database: str) -> None:
     with (
         SMTPServer() as smtp,
@@ -486,23 +504,50 @@ def test_a_subscribe_post_for_a_known_address_changes_nothing_until_its_owner_co
 
 @pytest.fixture
 def capped(tmp_path: Path, database: str) -> Iterator[tuple[Served, SMTPServer]]:
-    """A `digest serve` of its own, whose hourly mail cap a test may use up."""
-    with SMTPServer() as smtp, served(tmp_path, smtp) as app:
+    """A `digest serve` of its own, whose mail rations a test may use up."""
+    with SMTPServer() as smtp, served(tmp_path, smtp, DIGEST_SIGNUP_MAILS_PER_HOUR="50") as app:
         yield app, smtp
+
+
+def same_answer_for_known_and_unknown(app: Served, ips: tuple[str, str]) -> int:
+    answers = [
+        Client(app.url, forwarded_for=ip).subscribe(email)
+        for ip, email in zip(ips, ("known@example.org", "never-seen@example.org"), strict=True)
+    ]
+    assert answers[0].status_code == answers[1].status_code
+    assert answers[0].text == answers[1].text
+    assert member(app, "never-seen@example.org") is None
+    return answers[0].status_code
+
+
+def test_a_flood_from_one_network_uses_up_its_own_ration_only(capped) -> None:
+    """Many clients of one /24 (or /64) cause at most PER_NETWORK mails an hour; past that the
+    network gets the same 429 for every address, and the rest of the world can still sign up."""
+    app, smtp = capped
+    confirmed(app, smtp, "known@example.org", "10.9.1.1")
+    codes = [
+        Client(app.url, forwarded_for=f"10.9.2.{i}").subscribe(f"new{i}@example.org").status_code
+        for i in range(PER_NETWORK[0] + 5)
+    ]
+    assert codes == [200] * PER_NETWORK[0] + [429] * 5
+    assert len(smtp.received) == 1 + PER_NETWORK[0]
+    assert same_answer_for_known_and_unknown(app, ("10.9.2.200", "10.9.2.201")) == 429
+    six = ("2001:db8:1:2::1", "2001:db8:1:2:ffff::9")  # one /64: one ration
+    for i in range(PER_NETWORK[0]):
+        Client(app.url, forwarded_for=f"2001:db8:1:2::{i + 2:x}").subscribe(f"v6-{i}@example.org")
+    assert same_answer_for_known_and_unknown(app, six) == 429
+    welcome = Client(app.url, forwarded_for="192.0.2.7").subscribe("elsewhere@example.org")
+    assert welcome.status_code == 200 and len(mail_to(smtp, "elsewhere@example.org")) == 1
 
 
 def test_at_the_hourly_cap_every_address_gets_the_same_answer(capped) -> None:
     app, smtp = capped
     confirmed(app, smtp, "known@example.org", "10.9.1.1")
-    for i in range(CONFIRMATIONS_PER_HOUR):  # the cap, from ten clients
-        Client(app.url, forwarded_for=f"10.9.2.{i % 10}").subscribe(f"new{i}@example.org")
-    answers = [
-        Client(app.url, forwarded_for=f"10.9.3.{i}").subscribe(email)
-        for i, email in enumerate(("known@example.org", "never-seen@example.org"))
-    ]
-    assert [a.status_code for a in answers] == [503, 503]
-    assert answers[0].text == answers[1].text
+    for i in range(49):  # the app's cap of 50, from networks of 10 clients each
+        Client(app.url, forwarded_for=f"10.{20 + i // 10}.0.{i % 10}").subscribe(f"n{i}@ex.org")
+    assert same_answer_for_known_and_unknown(app, ("10.9.3.1", "10.9.4.1")) == 503
     assert len(mail_to(smtp, "known@example.org")) == 1  # its confirmation only
+    assert "mails at their hourly limit" in app.log()
 
 
 def test_confirming_applies_the_profile_its_link_carries_and_the_link_names_no_address(
