@@ -1,7 +1,7 @@
 """Every exception the package raises on purpose, in one place, each saying what it means
-to whoever catches it: the CLI turns ConfigError into exit 2 and Busy or NotAllowed into
-exit 1 (one line, no traceback); a run turns SourceError, DeliveryError and Refused into
-its result."""
+to whoever catches it: the CLI turns ConfigError into exit 2 and Busy, Unavailable or
+NotAllowed into exit 1 (one line, no traceback); a run turns SourceError, DeliveryError and
+Refused into its result."""
 
 from __future__ import annotations
 
@@ -12,6 +12,12 @@ class ConfigError(Exception):
 
 class Busy(Exception):
     """Another process holds the run lock."""
+
+
+class Unavailable(Exception):
+    """The database is there but refuses for now (read-only, full, locked by another
+    program): a state, not a mistake in the settings; the next run does what this one could
+    not."""
 
 
 class NotAllowed(Exception):

@@ -13,7 +13,7 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from ..domain.text import printable
-from ..errors import Busy, ConfigError, NotAllowed
+from ..errors import Busy, ConfigError, NotAllowed, Unavailable
 from ..settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -36,8 +36,8 @@ def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         fail(str(exc), 2)
     except (Busy, NotAllowed) as exc:
         fail(str(exc), 1)
-    except OperationalError as exc:  # read-only, full, locked: not a bug, a state
-        lines = str(exc.orig or exc).splitlines()
+    except (OperationalError, Unavailable) as exc:  # read-only, full, locked: a state
+        lines = str(getattr(exc, "orig", None) or exc).splitlines()
         reason = lines[0] if lines else type(exc).__name__
         fail(f"the database refused: {reason}; nothing it did not commit was done", 1)
     except OSError as exc:

@@ -65,12 +65,17 @@ def parse(raw: bytes) -> EmailMessage:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
+    """Whole or not at all: a full disk leaves neither a partial file nor its temporary."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class ConsoleTransport:

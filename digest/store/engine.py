@@ -3,6 +3,7 @@ or brought up to date on opening, and the helpers the table modules share."""
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -13,9 +14,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
-from ..errors import ConfigError
+from ..errors import ConfigError, Unavailable
 from . import migrations
 
 # A connection inside a transaction, as the jobs hand it to the table modules' functions.
@@ -180,9 +181,11 @@ def _checked(db: Database, url: str, migrate: bool) -> migrations.Version:
             return version
     except SQLAlchemyError as exc:
         db.dispose()
+        why = _first_line(exc.orig or exc)
+        if isinstance(exc, OperationalError) and _refusing(url, why):
+            raise Unavailable(f"{safe_url(url)}: {why}{_sqlite_folder(url)}") from None
         raise ConfigError(
-            f"DIGEST_DATABASE_URL={safe_url(url)}: cannot open database: "
-            f"{_first_line(exc.orig or exc)}"
+            f"DIGEST_DATABASE_URL={safe_url(url)}: cannot open database: {why}"
         ) from None
     except ConfigError:
         db.dispose()
@@ -275,6 +278,40 @@ def _lost_a_race(exc: DBAPIError) -> bool:
         return code in ("40001", "40P01", "55P03")
     text = str(exc.orig).lower()
     return "database is locked" in text or "database table is locked" in text
+
+
+_REFUSING = ("readonly", "read-only", "locked", "disk is full", "disk i/o error")
+
+
+def _refusing(url: str, why: str) -> bool:
+    """Whether a database that failed to open is there but refusing for now, rather than
+    misnamed: a SQLite file that exists, or a refusal that only a state explains."""
+    if any(word in why.lower() for word in _REFUSING):
+        return True
+    path = _sqlite_path(url)
+    return path is not None and path.exists()
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _sqlite_folder(url: str) -> str:
+    """Why SQLite cannot write beside its file, when the folder says: it keeps its journal
+    there, so a read-only folder makes even reading fail with "unable to open"."""
+    path = _sqlite_path(url)
+    if path is None:
+        return ""
+    folder = path.resolve().parent
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return f" ({folder} is on a read-only file system)"
+    except OSError:
+        return ""
+    return "" if os.access(folder, os.W_OK) else f" ({folder} is not writable)"
 
 
 def safe_url(url: str) -> str:
