@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from ..domain.text import printable
 from ..errors import Busy, ConfigError, NotAllowed, Unavailable
 from ..settings import Settings, load_settings
+from ..store.engine import refusal
 
 T = TypeVar("T")
 _DISK = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}  # the disk refused a write
@@ -37,9 +38,7 @@ def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     except (Busy, NotAllowed) as exc:
         fail(str(exc), 1)
     except (OperationalError, Unavailable) as exc:  # read-only, full, locked: a state
-        lines = str(getattr(exc, "orig", None) or exc).splitlines()
-        reason = lines[0] if lines else type(exc).__name__
-        fail(f"the database refused: {reason}; nothing it did not commit was done", 1)
+        fail(f"the database refused: {refusal(exc)}; nothing it did not commit was done", 1)
     except OSError as exc:
         if exc.errno not in _DISK:
             raise

@@ -21,6 +21,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from ..errors import Busy, ConfigError
 from ..progress import Plain, Reporter
+from ..store.engine import refusal
 from .cron import trigger
 
 MISFIRE_GRACE = 3600  # a run the machine slept through still starts within the hour
@@ -66,7 +67,10 @@ class Daemon:
         except Busy as exc:
             log.warn(f"run skipped: {exc}")
         except Exception as exc:  # a bug must not end the schedule; the next run still fires
-            log.error(f"run crashed: {type(exc).__name__}: {exc}")
+            if (why := refusal(exc)) is not None:
+                log.error(f"run failed, the database refused: {why}")
+            else:
+                log.error(f"run crashed: {type(exc).__name__}: {exc}")
         else:
             (log.info if outcome.ok else log.error)(outcome.summary())
         nxt = self.next_run()

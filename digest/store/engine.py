@@ -324,6 +324,16 @@ def safe_url(url: str) -> str:
     return repr(f"{scheme}://{rest}")
 
 
+def refusal(exc: BaseException) -> str | None:
+    """Why the database refused, in one line, when `exc` is its refusing for now (read-only,
+    full, locked: a state, not a bug); else None."""
+    if isinstance(exc, Unavailable):
+        return str(exc)
+    if isinstance(exc, OperationalError):
+        return _first_line(exc.orig or exc)
+    return None
+
+
 def _first_line(exc: BaseException) -> str:
     """A driver's message without its hints and context lines: one line for the operator."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
