@@ -58,13 +58,37 @@ def topics(papers: Sequence[Ranked], limit: int = 3) -> list[str]:
 
 
 def subject_line(digest: Digest) -> str:
-    """ "7 new papers for world model, offline RL": the count, and the keywords that carried
-    most papers."""
+    """ "Ctrl-World: A Controllable World Model… and 5 more (6 Nov)": the top paper and the
+    day. A subject of its own each day, so mail clients that thread by subject (Gmail) keep
+    each day's digest apart, and the inbox line already says what the best paper is. (Our
+    own words stay ASCII: a non-ASCII separator becomes an encoded word, and folding beside
+    one doubles a space.)"""
+    papers = digest.papers
+    if not papers:
+        return f"Paper Digest ({short_day(digest)})"
+    top = trim_words(plain_math(one_line(papers[0].paper.title)), SUBJECT_TITLE)
+    more = f" and {len(papers) - 1} more" if len(papers) > 1 else ""
+    return f"{top}{more} ({short_day(digest)})"
+
+
+# Characters of the top paper's title in a subject: what a phone's inbox shows of it.
+SUBJECT_TITLE = 70
+
+
+def short_day(digest: Digest) -> str:
+    """ "6 Nov", or "week to 6 Nov" for a weekly digest."""
+    day = digest.day
+    return f"{day.day} {day:%b}" if digest.since is None else f"week to {day.day} {day:%b}"
+
+
+def headline(digest: Digest) -> str:
+    """ "6 new papers on world model, robot and offline RL": how many, and the keywords
+    that carried most of them."""
     n = len(digest.papers)
     noun = "paper" if n == 1 else "papers"
     count = f"{n} {noun} this week" if digest.since else f"{n} new {noun}"
-    about = ", ".join(topics(digest.papers))
-    return f"{count} for {about}" if about else count
+    about = spoken_list(topics(digest.papers))
+    return f"{count} on {about}" if about else count
 
 
 def day_label(digest: Digest) -> str:
@@ -83,13 +107,10 @@ def spoken_list(items: list[str]) -> str:
     return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
 
 
-def preheader(digest: Digest, limit: int = 110) -> str:
-    """The line an inbox shows after the subject: the top paper, and how many follow."""
-    if not digest.papers:
-        return ""
-    top = trim_words(plain_math(one_line(digest.papers[0].paper.title)), limit)
-    more = len(digest.papers) - 1
-    return f"Top pick: {top}" + (f" · and {more} more" if more else "")
+def preheader(digest: Digest) -> str:
+    """The line an inbox shows after the subject (which names the top paper): what else
+    the digest holds."""
+    return headline(digest) if digest.papers else ""
 
 
 # Figure spaces and combining grapheme joiners after the preheader, so an inbox preview shows
@@ -159,7 +180,7 @@ class Composer:
         cards = [card(i, r, d, self.rate_links(sub, r, d)) for i, (r, d) in enumerate(levels, 1)]
         return {
             "subject": subject,
-            "headline": subject,
+            "headline": headline(digest),
             "preheader": preheader(digest),
             "preheader_padding": PREHEADER_PADDING,
             "day": digest.day,
@@ -172,6 +193,8 @@ class Composer:
             "keyword_list": spoken_list(keywords),
             "unsubscribe_url": self.unsubscribe_links(sub)[0],
             "preferences_url": self.links.preferences(sub.uid) if self.web(sub) else None,
+            "more": len(digest.passed_over),
+            **self.reading_links(digest),
             "sender": self.sender.addr_spec,
         }
 
@@ -185,6 +208,20 @@ class Composer:
             Link("More like this", self.links.rate(sub.uid, key, MORE)),
             Link("Less like this", self.links.rate(sub.uid, key, LESS)),
         )
+
+    def reading_links(self, digest: Digest) -> dict[str, str | None]:
+        """Where the web app runs: this digest as a page (with every paper that matched,
+        when some did not fit), the subscriber's archive and feed."""
+        sub = digest.subscriber
+        if self.links is None or not sub.uid:
+            return dict.fromkeys(("view_url", "full_list_url", "archive_url", "feed_url"))
+        view = self.links.view(sub.uid, digest.message_id)
+        return {
+            "view_url": view,
+            "full_list_url": f"{view}#more" if digest.passed_over else None,
+            "archive_url": self.links.archive(sub.uid),
+            "feed_url": self.links.feed(sub.uid),
+        }
 
     def web(self, sub: Subscriber) -> bool:
         return self.links is not None and bool(sub.uid)

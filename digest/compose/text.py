@@ -10,9 +10,9 @@ from functools import lru_cache
 
 from pylatexenc.latex2text import LatexNodes2Text
 
-ABSTRACT_CHARS = 420
-SHORT_CHARS = 160
-AUTHORS_SHOWN = 4
+ABSTRACT_CHARS = 150
+SHORT_CHARS = 90
+AUTHORS_SHOWN = 3
 # A run of this many characters with no break opportunity gets one in HTML: an unbroken URL or
 # identifier otherwise widens a phone's layout in clients that ignore overflow-wrap (Outlook).
 BREAK_EVERY = 24

@@ -21,6 +21,12 @@ MAX_AGE: dict[str, timedelta | None] = {
     "undo": timedelta(days=1),
     "rate": timedelta(days=180),
     "csrf": timedelta(hours=12),
+    # A subscriber's own reading links (a digest in the browser, their archive, their feed):
+    # no age, as a feed reader keeps its URL for years; they stop when the subscriber goes
+    # (410), and unsubscribing revokes every one made before it.
+    "view": None,
+    "archive": None,
+    "feed": None,
 }
 
 
@@ -75,6 +81,17 @@ class Links:
     def rate(self, uid: str, key: str, verdict: str) -> str:
         """A card's "more like this" (`verdict` MORE) or "less like this" (LESS) link."""
         return f"{self.base}/rate/{self.signer.make('rate', uid, key, verdict)}"
+
+    def view(self, uid: str, message_id: str) -> str:
+        """One digest as a web page ("view in browser")."""
+        return f"{self.base}/view/{self.signer.make('view', uid, message_id)}"
+
+    def archive(self, uid: str) -> str:
+        return f"{self.base}/archive/{self.signer.make('archive', uid)}"
+
+    def feed(self, uid: str) -> str:
+        """The subscriber's private Atom feed of the papers they were sent."""
+        return f"{self.base}/feed/{self.signer.make('feed', uid)}"
 
     def subscribe(self) -> str:
         return f"{self.base}/"

@@ -61,6 +61,7 @@ def hostile_items() -> list[dict[str, Any]]:
             f"{UNBROKEN} World Model",
             f"A world model with code at {LONG_URL} and the identifier {UNBROKEN * 2}. {ABSTRACT}",
             authors=[{"name": UNBROKEN}],
+            projectPage=LONG_URL,
         ),
         hf_item(
             "2511.00005",
@@ -139,11 +140,44 @@ def test_a_reader_sees_every_paper_whole(
     for paper in papers:
         for url in (paper.url, paper.pdf_url, paper.code_url, paper.project_url):
             assert url is None or url in hrefs, f"link missing: {url}"
-    assert any(h.startswith("mailto:") and "unsubscribe" in h for h in hrefs)
+    assert any("unsubscribe" in h for h in hrefs)
 
     assert r.low_contrast() == [], f"text below WCAG AA: {r.low_contrast()[:3]}"
     dark_page = r.background in ("rgb(11, 15, 23)",)
     assert dark_page == (scheme == "dark"), f"{scheme} mode shows background {r.background}"
+
+
+# A phone's screen, in CSS pixels (iPhone X to 13 mini: 375 x 812).
+PHONE = {"width": 375, "height": 812}
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [375, 800])
+def test_cards_can_be_scanned_on_a_phone_and_every_link_is_a_thumbs_width(
+    browser: Browser, digests: dict[str, tuple[Path, Composed]], width: int, scheme: str
+) -> None:
+    """The showcase's 10 papers: title first on each card, the first screen holds the header
+    and at least two whole cards, the whole digest about 2.5 screens (2.7 at most), and every
+    link of a card at least 44 px tall."""
+    page_file, composed = digests["showcase"]
+    assert len(composed.digest.papers) == 10
+    with opened(browser, page_file, width, scheme) as page:
+        page.set_viewport_size({"width": width, "height": PHONE["height"]})
+        cards = page.eval_on_selector_all(
+            "td.card",
+            """els => els.map(e => ({bottom: e.getBoundingClientRect().bottom,
+                first: e.querySelector('*').className}))""",
+        )
+        links = page.eval_on_selector_all(
+            "td.card .links a, td.more a",
+            "els => els.map(e => [e.textContent, e.getBoundingClientRect().height])",
+        )
+        height = page.evaluate("document.documentElement.scrollHeight")
+    assert len(cards) == 10 and {c["first"] for c in cards} == {"title"}
+    assert links and all(h >= 44 for _, h in links), links
+    if width == 375:
+        assert cards[1]["bottom"] <= PHONE["height"], "two whole cards on the first screen"
+        assert height / PHONE["height"] <= 2.7, f"{height} px: {height / 812:.2f} screens"
 
 
 def test_math_is_read_and_links_stay_whole_in_text(

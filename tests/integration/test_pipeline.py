@@ -95,7 +95,8 @@ def test_each_message_is_what_the_contract_says(workdir, hf_api, smtp_server) ->
     daily.run(settings, D1, sources=fast(hf_api))
     assert len(smtp_server.received) == 2 and len(smtp_server.handler.peers) == 1  # one connection
     (msg,) = mail_for(smtp_server, "ada@example.org")
-    assert msg["Subject"] == "2 new papers for world model, robot, reinforcement learning"
+    top = msg.get_body(("plain",)).get_content().split("\n  1. ", 1)[1].split("\n")[0].strip()
+    assert msg["Subject"] == f"{top} and 1 more (4 Nov)"  # the top paper, and the day
     assert msg["To"] == "Ada Lovelace <ada@example.org>"
     assert msg.get_content_type() == "multipart/alternative"
     html = msg.get_body(("html",)).get_content()

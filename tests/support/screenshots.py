@@ -32,7 +32,7 @@ email = "ada@example.org"
 name = "Ada Lovelace"
 keywords = ["world model", "robot", "in-context learning", "vision-language model"]
 authors = ["Marco Garosi"]
-max_papers = 6
+max_papers = 10
 """
 
 
@@ -48,6 +48,8 @@ def preview_of(workdir: Path, items: list[dict[str, Any]], profile: str) -> Comp
             "DIGEST_DATABASE_URL": f"sqlite:///{workdir / 'digest.db'}",
             "DIGEST_SUBSCRIBERS": str(workdir / "subscribers.toml"),
             "DIGEST_FROM": "Paper Digest <digest@papers.example>",
+            "DIGEST_BASE_URL": "https://digest.example.org",
+            "DIGEST_SECRET_KEY": "showcase-" * 4,
         },
         dotenv_path=None,
     )

@@ -70,8 +70,10 @@ def test_multipart_alternative_with_headers(tmp_path: Path) -> None:
     assert msg.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
     assert all(p.get_content_charset() == "utf-8" for p in msg.iter_parts())
-    assert msg["Subject"] == "3 new papers for world model"
-    assert "3 new papers for world model" in c.html  # the headline says it too
+    # the top paper and the day: a subject of its own each day (no threading across days)
+    top = '<script>alert("x")</script> World Models & <b>friends</b>'
+    assert msg["Subject"].strip() == f"{top} and 2 more (6 Nov)"
+    assert "3 new papers on world model" in c.html  # the headline says how many, and on what
     assert msg["From"] == "Paper Digest <digest@papers.example>"
     assert msg["To"] == "Ada <ada@example.org>"
     assert msg["Message-ID"].startswith("<digest.20251106.") and msg["Message-ID"].endswith(
@@ -101,19 +103,22 @@ def test_untrusted_title_stays_text(tmp_path: Path) -> None:
     assert '<script>alert("x")</script> World Models & <b>friends</b>' in " ".join(text.split())
 
 
-def test_each_paper_has_its_links_authors_votes_and_chips(tmp_path: Path) -> None:
+def test_each_paper_has_its_links_authors_votes_and_reason(tmp_path: Path) -> None:
     c = composer(tmp_path).compose(digest())
     for i in range(3):
-        assert f'href="https://huggingface.co/papers/2511.{i:05d}"' in c.html
+        # the title is the link to the paper page; no other link repeats it
+        assert c.html.count(f'href="https://huggingface.co/papers/2511.{i:05d}"') == 1
         assert f'href="https://arxiv.org/pdf/2511.{i:05d}"' in c.html
         assert f"https://arxiv.org/pdf/2511.{i:05d}" in c.text
+        assert f"Paper:          https://huggingface.co/papers/2511.{i:05d}" in c.text
     assert (
         'href="https://github.com/o/r"' in c.html
         and "Code:           https://github.com/o/r" in c.text
     )
-    assert "Author 0, Author 1, Author 2, Author 3 et al." in c.html
+    assert "Author 0, Author 1, Author 2 et al." in c.html
     assert "12 upvotes" in c.html and "12 upvotes" in c.text
-    assert ">world model</span>" in c.html
+    assert re.search(r"<b[^>]*>world model</b> in the title", c.html)
+    assert "Why: world model in the title" in c.text
     assert 'style="' in c.html and "<style" in c.html  # inlined, media queries kept
 
 
@@ -158,8 +163,8 @@ def test_a_digest_of_25_long_papers_stays_whole_under_gmail_clipping(tmp_path: P
     c = composer(tmp_path).compose(d)
     assert html_size(c.html) <= HTML_BUDGET < GMAIL_CLIP_BYTES
     assert c.html.count('class="blurb"') == 25  # nothing needed shortening
-    blurbs = re.findall(r'class="blurb"[^>]*>([^<]*)</p>', c.html)
-    assert len(blurbs) == 25 and all(len(b) > 400 for b in blurbs)
+    blurbs = re.findall(r'class="blurb"[^>]*>(?:<span class="why".*?</span> )?([^<]*)</p>', c.html)
+    assert len(blurbs) == 25 and all(len(b) > 100 for b in blurbs)
 
 
 def test_too_much_content_shortens_the_least_relevant_cards_first(tmp_path: Path) -> None:
@@ -200,10 +205,10 @@ def test_ai_summary_is_shown_where_the_listing_has_one(tmp_path: Path) -> None:
     assert c.html.count("The long abstract.") == 1
 
 
-def test_preheader_names_the_top_paper(tmp_path: Path) -> None:
+def test_preheader_says_what_the_subject_does_not(tmp_path: Path) -> None:
     c = composer(tmp_path).compose(digest(3))
     pre = c.html.split('class="preheader"', 1)[1].split("</div>", 1)[0]
-    assert "Top pick: &lt;script&gt;" in pre and "and 2 more" in pre
+    assert "3 new papers on world model" in pre  # the subject already names the top paper
 
 
 def test_templates_dir_overrides_some_templates_and_keeps_the_rest(tmp_path: Path) -> None:
@@ -216,13 +221,16 @@ def test_templates_dir_overrides_some_templates_and_keeps_the_rest(tmp_path: Pat
     assert c.text.splitlines()[1] == "Paper 1 on world models"
 
 
-def test_one_upvote_is_singular(tmp_path: Path) -> None:
-    d = digest(1)
-    one = Ranked(dataclasses.replace(d.papers[0].paper, upvotes=1), 3.0, d.papers[0].matches)
-    d = dataclasses.replace(d, papers=(one,))
+def test_a_handful_of_upvotes_or_stars_is_not_shown(tmp_path: Path) -> None:
+    d = digest(2)
+    few = Ranked(
+        dataclasses.replace(d.papers[0].paper, upvotes=1, github_stars=3), 3.0, d.papers[0].matches
+    )
+    d = dataclasses.replace(d, papers=(few, d.papers[1]))
     c = composer(tmp_path).compose(d)
-    assert "1 upvote" in c.html and "1 upvotes" not in c.html
-    assert "1 upvote" in c.text and "1 upvotes" not in c.text
+    assert "1 upvote" not in c.html and "1 upvote" not in c.text
+    assert "GitHub star" not in c.html.split("Paper 1 on world models")[0]
+    assert "12 upvotes" in c.html and "12 upvotes" in c.text  # enough to say something
 
 
 HOSTILE_TITLES = [
@@ -381,6 +389,34 @@ def test_each_card_carries_signed_rating_links_and_says_when_a_rating_moved_it(
     assert c.text.count("More like this: https://digest.example/rate/") == 3
     links = re.findall(r"https://digest.example/rate/[\w.\-]+", c.text)
     assert len(set(links)) == 6  # one per paper and verdict
-    assert "Like “Legged &lt;robots&gt;”, which you liked" in c.html
-    assert "Like “Legged <robots>”, which you liked" in c.text
+    assert "like “Legged &lt;robots&gt;”, which you liked" in c.html
+    assert "like “Legged <robots>”, which you liked" in " ".join(c.text.split())
     assert "which you liked" not in c.html.split("Paper 1 on world models")[1]
+
+
+def test_papers_that_did_not_fit_are_counted_and_linked_and_the_digest_reads_elsewhere(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(
+        tmp_path, DIGEST_BASE_URL="https://digest.example", DIGEST_SECRET_KEY="k" * 32
+    )
+    d = dataclasses.replace(
+        digest(3),
+        passed_over=tuple(f"arxiv:2511.1{i:04d}" for i in range(4)),
+        subscriber=dataclasses.replace(digest(3).subscriber, uid="u1", max_papers=3),
+    )
+    c = composer_for(settings).compose(d)
+    html = " ".join(c.html.split())
+    assert "4 more papers matched your keywords but did not fit in 3." in html
+    assert re.search(r'<a href="https://digest.example/view/[^"#]+#more"[^>]*>See all 7</a>', html)
+    assert re.search(
+        r'<a href="https://digest.example/preferences/[^"]+"[^>]*>get more a day', html
+    )
+    text = " ".join(c.text.split())
+    assert "4 more papers matched your keywords but did not fit in 3." in text
+    assert re.search(r"All of them: https://digest.example/view/\S+#more", text)
+    for label, path in (("View in browser", "view"), ("Past digests", "archive"), ("Feed", "feed")):
+        assert re.search(rf'href="https://digest.example/{path}/[^"]+"[^>]*>{label}</a>', html)
+    # without the web app: the count, and nothing to follow
+    plain = composer(tmp_path).compose(dataclasses.replace(d, subscriber=digest(3).subscriber))
+    assert "4 more papers matched" in plain.html and "/view/" not in plain.html
