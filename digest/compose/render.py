@@ -194,6 +194,7 @@ class Composer:
             "unsubscribe_url": self.unsubscribe_links(sub)[0],
             "preferences_url": self.links.preferences(sub.uid) if self.web(sub) else None,
             "more": len(digest.passed_over),
+            "also": [],
             **self.reading_links(digest),
             "sender": self.sender.addr_spec,
         }
@@ -260,6 +261,18 @@ class Composer:
             if excess <= 0 or not lower_details(digest.papers, details, excess):
                 return html, body
             ctx = self.context(digest, subject, details)
+
+    def page(self, digest: Digest, subject: str, also: Sequence[Ranked] = ()) -> str:
+        """The digest as a web page ("view in browser"): the HTML part as sent, then the
+        papers it passed over (`also`), under the heading its "N more" line links to."""
+        ctx = self.context(digest, subject)
+        first = len(digest.papers) + 1
+        ctx["also"] = [
+            card(i, r, FULL, self.rate_links(digest.subscriber, r, FULL))
+            for i, r in enumerate(also, first)
+        ]
+        ctx["full_list_url"] = "#more" if also else None
+        return self.render_html(ctx)
 
     def compose(self, digest: Digest) -> Composed:
         """The message of a decided digest, under the Message-ID the decision fixed."""

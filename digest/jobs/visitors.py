@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from jinja2 import Environment
@@ -15,6 +15,7 @@ from jinja2 import Environment
 from .. import store
 from ..compose.notices import compose_notice
 from ..deliver.transport import make_transport
+from ..domain.digest import Ranked
 from ..domain.paper import Paper
 from ..domain.subscriber import (
     ACTIVE,
@@ -23,8 +24,12 @@ from ..domain.subscriber import (
     Subscriber,
     Subscription,
 )
+from ..rank.index import Listing
+from ..rank.profile import compile_profile
+from ..rank.select import rank
 from ..settings import DatabaseSettings, Settings
 from ..store import Database, Tx, now, open_database
+from ..store.sent import Sent
 from ..subscriptions import rules
 from ..subscriptions.links import Links
 
@@ -38,6 +43,24 @@ def send_notice(
     notice = compose_notice(settings.mail.sender, today, env, links, kind, sub)
     with make_transport(settings.mail, patient=False) as transport:
         transport.send(notice)
+
+
+@dataclass(frozen=True)
+class Reread:
+    """A digest sent earlier, to be shown again: as sent, what it carried, what it passed
+    over."""
+
+    sent: Sent
+    papers: list[Ranked]
+    passed_over: list[Ranked]
+
+
+def explained(sub: Subscriber, keys: Sequence[str], found: dict[str, Paper]) -> list[Ranked]:
+    """The stored papers of `keys`, in that order, each with the reasons the reader's
+    profile gives for it now (none for one it no longer matches)."""
+    papers = [found[k] for k in keys if k in found]
+    why = {r.paper.key: r for r in rank(compile_profile(sub), Listing(papers))}
+    return [why.get(p.key) or Ranked(p, 0.0, ()) for p in papers]
 
 
 class Visitors:
@@ -192,6 +215,27 @@ class Visitors:
         """The papers the reader rated, with their verdicts, most recent first."""
         with self.db.reading() as conn:
             return store.ratings.of(conn, [current.email]).get(current.email, [])
+
+    def sent(self, current: Subscription, limit: int) -> list[Sent]:
+        """The digests sent to the reader last, newest first (their archive, their feed)."""
+        with self.db.reading() as conn:
+            return store.sent.latest(conn, current.email, limit)
+
+    def sent_papers(self, keys: Sequence[str]) -> dict[str, Paper]:
+        with self.db.reading() as conn:
+            return store.papers.stored(conn, keys)
+
+    def digest_sent(self, current: Subscription, message_id: str) -> Reread | None:
+        """A digest sent to the reader, with the papers it carried and those it passed over
+        (while they are kept), explained by the reader's profile as it is now."""
+        with self.db.reading() as conn:
+            sent = store.sent.one(conn, current.email, message_id)
+            if sent is None:
+                return None
+            over = store.sent.passed_over(conn, message_id)
+            found = store.papers.stored(conn, [*sent.papers, *over])
+        sub = current.subscriber
+        return Reread(sent, explained(sub, sent.papers, found), explained(sub, over, found))
 
     def popular_keywords(self, limit: int = 12) -> list[str]:
         """The listing keywords most used by the papers the store saw last: hints for the form."""

@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from ..compose.render import Composer
 from ..domain.subscriber import Subscription
 from ..errors import BadToken
 from ..jobs.visitors import Visitors
@@ -39,6 +40,15 @@ class Site:
     per_network: Window  # mails they cause, per client network
     confirmations: Window  # mails they cause, for the whole app
     _popular: tuple[float, list[str]] = (float("-inf"), [])
+    _composer: Composer | None = None
+
+    def composer(self) -> Composer:
+        """The digest's composer, for its pages in the browser: made on first use, with this
+        app's links."""
+        if self._composer is None:
+            s = self.settings
+            self._composer = Composer(s.mail.sender, self.links, s.templates_dir)
+        return self._composer
 
     def popular(self) -> list[str]:
         """The form's "popular in recent papers" hint, read from the store at most every
