@@ -151,7 +151,7 @@ def face(p: Paper) -> Face:
             ("PDF", p.pdf_url),
             ("Code", p.code_url),
             ("Project", p.project_url),
-            ("Discussion", p.discussion_url),
+            ("Hugging Face", p.discussion_url),
         )
         if url and url != p.url
     ]

@@ -67,6 +67,8 @@ def subject_line(digest: Digest) -> str:
     if not papers:
         return f"Paper Digest ({short_day(digest)})"
     top = trim_words(plain_math(one_line(papers[0].paper.title)), SUBJECT_TITLE)
+    if top.endswith("…"):  # ASCII, so an ASCII title's subject needs no encoded word
+        top = top[:-1] + "..."
     more = f" and {len(papers) - 1} more" if len(papers) > 1 else ""
     return f"{top}{more} ({short_day(digest)})"
 

@@ -26,6 +26,7 @@ from ..subscriptions.forms import (
 )
 from .security import field
 from .site import HINT, Site
+from .subscribe import weekly_day
 
 log = logging.getLogger("digest.web")
 
@@ -109,6 +110,7 @@ def page(
         max_papers_limit=MAX_PAPERS_LIMIT,
         unsubscribe_url=site.links.unsubscribe(current.uid),
         hint=HINT,
+        weekly_day=weekly_day(site.settings),
     )
 
 

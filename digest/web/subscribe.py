@@ -13,6 +13,7 @@ from starlette.responses import PlainTextResponse, Response
 from ..domain.subscriber import Subscriber
 from ..errors import DeliveryError, Refused
 from ..jobs.visitors import send_notice
+from ..settings import WEEKDAYS, Settings
 from ..subscriptions.forms import keywords_from, problems, readable, subscriber_from
 from .security import field, network, read_form
 from .site import HINT, Site
@@ -20,6 +21,12 @@ from .site import HINT, Site
 log = logging.getLogger("digest.web")
 
 FIELDS = ("email", "name", "keywords", "frequency")
+
+
+def weekly_day(settings: Settings) -> str:
+    """The day weekly digests go out, as the pages name it ("Monday"): DIGEST_WEEKLY_DAY. A run
+    on that day sends them (or the first run after it, when none runs that day)."""
+    return WEEKDAYS[settings.schedule.weekly_day].capitalize()
 
 
 def form_page(
@@ -40,6 +47,7 @@ def form_page(
         errors=errors or {},
         hint=HINT,
         popular=site.popular(),
+        weekly_day=weekly_day(site.settings),
     )
 
 

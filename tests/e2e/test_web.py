@@ -275,7 +275,7 @@ def test_one_click_unsubscribe_works_without_cookies_or_a_page(site) -> None:
     run = app.digest("run", "--date", "2025-11-06")
     assert run.returncode == 0, run.stderr
     digest = next(
-        r.message for r in smtp.received if email in r.rcpt_tos and "papers" in r.message["Subject"]
+        r.message for r in smtp.received if email in r.rcpt_tos and "List-Unsubscribe" in r.message
     )
     header = digest["List-Unsubscribe"]
     https, mailto = re.findall(r"<([^>]+)>", header)

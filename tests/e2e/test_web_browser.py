@@ -1,11 +1,15 @@
 """A subscriber's whole life in headless Chromium against a real `digest serve`, with a real
 SMTP server catching the mail: subscribe, confirm, get a digest, change keywords, leave with
-the mail client's one-click unsubscribe, get nothing more."""
+the mail client's one-click unsubscribe, get nothing more. And the pages as a reader sees them
+on a phone and a desktop, light and dark: one background on a phone, thumb-sized controls with
+a visible focus ring, text and placeholders above WCAG AA contrast, the weekly day named."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -13,15 +17,16 @@ import pytest
 from digest.compose.text import ZWSP
 from tests.e2e.test_web import confirmed, ratings_of
 from tests.support.needs_browser import require_chromium
-from tests.support.served import links_in, served, wait_for_mail
+from tests.support.served import Served, links_in, served, wait_for_mail
 from tests.support.smtp import SMTPServer
 
 require_chromium()
 
-from tests.support.browser import chromium, opened  # noqa: E402
+from playwright.sync_api import Browser, Page  # noqa: E402
 
-# On SQLite and on PostgreSQL (`database` in conftest.py).
-pytestmark = pytest.mark.usefixtures("database")
+from tests.support.browser import SCHEMES, chromium, opened, read  # noqa: E402
+from tests.support.page_shots import WIDTHS as PAGE_WIDTHS  # noqa: E402
+from tests.support.page_shots import subscriber  # noqa: E402
 
 EMAIL = "lin@example.org"
 
@@ -34,6 +39,7 @@ def digests_to(smtp: SMTPServer, email: str) -> list:
     ]
 
 
+@pytest.mark.usefixtures("database")  # on SQLite and on PostgreSQL (conftest.py)
 @pytest.mark.parametrize("width", [375, 1024])
 def test_subscribe_confirm_receive_change_keywords_unsubscribe(tmp_path: Path, width: int) -> None:
     with SMTPServer() as smtp, served(tmp_path, smtp) as app, chromium() as browser:
@@ -60,7 +66,8 @@ def test_subscribe_confirm_receive_change_keywords_unsubscribe(tmp_path: Path, w
         first = app.digest("run", "--date", "2025-06-26")
         assert first.returncode == 0, first.stderr
         (digest,) = digests_to(smtp, EMAIL)
-        assert "new papers for" in digest["Subject"] and "reasoning" in digest["Subject"]
+        # the day's top paper, how many more, the day (compose/render.py subject_line)
+        assert re.fullmatch(r".+ and \d+ more \(26 Jun\)", digest["Subject"]), digest["Subject"]
         html = digest.get_body(("html",)).get_content()
         prefs = re.search(r'href="([^"]+/preferences/[^"]+)"', html).group(1)
 
@@ -74,7 +81,8 @@ def test_subscribe_confirm_receive_change_keywords_unsubscribe(tmp_path: Path, w
         assert page.get_by_label("Keywords").input_value() == "diffusion\nvideo generation ^2"
         preview = app.digest("preview", EMAIL, "--date", "2025-11-06")
         assert preview.returncode == 0, preview.stderr
-        assert re.match(r"3 new papers for (diffusion|video generation)", preview.stdout)
+        subject = preview.stdout.splitlines()[0]
+        assert re.fullmatch(r".+ and 2 more \(6 Nov\)", subject), subject  # 3 papers at most
 
         # The mail client's unsubscribe button: RFC 8058, a POST with no cookies and no page.
         https, mailto = re.findall(r"<([^>]+)>", digest["List-Unsubscribe"])
@@ -91,6 +99,7 @@ def test_subscribe_confirm_receive_change_keywords_unsubscribe(tmp_path: Path, w
         assert not problems, problems  # no CSP violation, no script error
 
 
+@pytest.mark.usefixtures("database")
 @pytest.mark.parametrize("width", [375, 1024])
 def test_less_like_this_asks_first_then_notes_and_is_undone_or_removed(
     tmp_path: Path, width: int
@@ -157,3 +166,223 @@ def test_less_like_this_asks_first_then_notes_and_is_undone_or_removed(
         page.get_by_role("heading", name="Undone").wait_for()
         assert ratings_of(app, email) == {}
         assert not problems, problems  # no CSP violation, no script error
+
+
+# --- the pages as a reader sees them: 375 px (a phone) and 1280 px, light and dark ----------
+
+WEEKLY_DAY = "thursday"  # not the default Monday: the pages must read it from the settings
+
+# Runs in the page: what a reader notices of its layout and controls. A colour's background is
+# the first opaque one behind it; the canvas is the <html> element's, else the <body>'s.
+LOOK = """
+() => {
+  const opaque = el => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = getComputedStyle(e).backgroundColor, a = c.match(/[\\d.]+/g).map(Number);
+      if (a.length < 4 || a[3] > 0.99) return c;
+    }
+    return 'rgb(255, 255, 255)';
+  };
+  const shown = el => {
+    const r = el.getBoundingClientRect(), s = getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none';
+  };
+  const html = getComputedStyle(document.documentElement).backgroundColor;
+  const main = document.querySelector('main'), box = main.getBoundingClientRect();
+  // a link alone in its paragraph is a control; one inside a sentence is not (WCAG 2.5.8)
+  const alone = a => a.parentElement.textContent.trim() === a.textContent.trim();
+  const controls = [...document.querySelectorAll(
+    'input:not([type=hidden]), textarea, select, button, a[href]')]
+    .filter(el => shown(el) && (el.tagName !== 'A' || alone(el)))
+    .map(el => {
+      // a radio button or a checkbox is tapped anywhere on its label
+      const t = ['radio', 'checkbox'].includes(el.type) ? el.closest('label') || el : el;
+      const r = t.getBoundingClientRect();
+      return {what: el.outerHTML.slice(0, 90), width: r.width, height: r.height};
+    });
+  const fields = [...document.querySelectorAll('[placeholder]')].map(el => ({
+    placeholder: el.placeholder,
+    color: getComputedStyle(el, '::placeholder').color,
+    typed: getComputedStyle(el).color,
+    background: opaque(el),
+  }));
+  return {
+    canvas: html.match(/[\\d.]+/g).map(Number)[3] === 0
+      ? getComputedStyle(document.body).backgroundColor : html,
+    main: opaque(main),
+    left: box.left, right: window.innerWidth - box.right, width: box.width,
+    scrollWidth: document.documentElement.scrollWidth,
+    controls, fields,
+  };
+}
+"""
+
+# Runs in the page after a Tab: the focused control's ring (its outline, or its label's), and
+# the background the ring is drawn over.
+RING = """
+() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const opaque = el => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = getComputedStyle(e).backgroundColor, a = c.match(/[\\d.]+/g).map(Number);
+      if (a.length < 4 || a[3] > 0.99) return c;
+    }
+    return 'rgb(255, 255, 255)';
+  };
+  const ringed = [el, el.closest('label')].find(
+    e => e && getComputedStyle(e).outlineStyle !== 'none'
+      && parseFloat(getComputedStyle(e).outlineWidth) > 0) || el;
+  const s = getComputedStyle(ringed);
+  return {what: el.outerHTML.slice(0, 90), style: s.outlineStyle,
+          width: parseFloat(s.outlineWidth), color: s.outlineColor,
+          background: opaque(ringed.parentElement)};
+}
+"""
+
+
+def luminance(css: str) -> float:
+    def channel(c: float) -> float:
+        c /= 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (float(x) for x in re.findall(r"[\d.]+", css)[:3])
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def contrast(fg: str, bg: str) -> float:
+    """WCAG 2.x contrast ratio of two computed CSS colours (rgb/rgba, alpha ignored)."""
+    light, dark = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, str, Browser]]:
+    """One `digest serve` whose weekly digests go out on Thursdays, with a subscriber who rated
+    a paper (as `make screenshots` makes them); its preferences path; a browser."""
+    workdir = tmp_path_factory.mktemp("pages")
+    with (
+        SMTPServer() as smtp,
+        served(workdir, smtp, DIGEST_WEEKLY_DAY=WEEKLY_DAY) as app,
+        chromium() as browser,
+    ):
+        yield app, subscriber(app, smtp), browser
+
+
+def view(browser: Browser, url: str, width: int, scheme: str) -> Page:
+    context = browser.new_context(
+        viewport={"width": width, "height": 812 if width < 480 else 900}, color_scheme=scheme
+    )
+    page = context.new_page()
+    page.goto(url)
+    return page
+
+
+def looked(page: Page) -> dict[str, Any]:
+    return page.evaluate(LOOK)
+
+
+def short_page(app: Served) -> str:
+    """A page of one message, far shorter than a phone's screen: a link that is no longer
+    valid."""
+    return app.url + "/preferences/not-a-valid-token"
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("width", PAGE_WIDTHS)
+def test_a_phone_shows_one_background_and_a_desktop_a_centred_column(
+    pages: tuple[Served, str, Browser], width: int, scheme: str
+) -> None:
+    app, prefs, browser = pages
+    for url in (app.url + "/", app.url + prefs, short_page(app)):
+        page = view(browser, url, width, scheme)
+        try:
+            look = looked(page)
+        finally:
+            page.context.close()
+        assert look["scrollWidth"] <= width, url
+        if width <= 480:
+            # no second colour around or below the card, however short the page
+            assert look["canvas"] == look["main"], (url, look["canvas"], look["main"])
+        else:
+            assert abs(look["left"] - look["right"]) <= 1, url  # centred
+            assert 480 <= look["width"] <= 720, (url, look["width"])  # a readable measure
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("width", PAGE_WIDTHS)
+def test_every_control_is_a_thumb_sized_target_with_a_visible_focus_ring(
+    pages: tuple[Served, str, Browser], width: int, scheme: str
+) -> None:
+    app, prefs, browser = pages
+    for url in (app.url + "/", app.url + prefs, short_page(app)):
+        page = view(browser, url, width, scheme)
+        try:
+            controls = looked(page)["controls"]
+            assert controls, url
+            small = [c for c in controls if c["height"] < 44 or c["width"] < 44]
+            assert small == [], f"tap targets under 44 px on {url}: {small[:3]}"
+
+            # Tab through the page as a keyboard user: each stop shows a ring of 2 px or more
+            # that stands out 3:1 from what is around it (WCAG 2.4.7, 1.4.11).
+            seen: list[str] = []
+            for _ in range(len(controls) + 2):
+                page.keyboard.press("Tab")
+                ring = page.evaluate(RING)
+                if ring is None or ring["what"] in seen:
+                    break
+                seen.append(ring["what"])
+                assert ring["style"] not in ("none", "auto") and ring["width"] >= 2, ring
+                assert contrast(ring["color"], ring["background"]) >= 3, ring
+            assert len(seen) >= min(len(controls), 3), (url, seen)
+        finally:
+            page.context.close()
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("width", PAGE_WIDTHS)
+def test_text_errors_and_placeholders_read_and_a_placeholder_is_not_an_answer(
+    pages: tuple[Served, str, Browser], width: int, scheme: str
+) -> None:
+    app, prefs, browser = pages
+    page = view(browser, app.url + "/", width, scheme)
+    try:
+        (keywords,) = looked(page)["fields"]
+        # an example, said to be one, in a colour lighter than typed text yet readable
+        assert keywords["placeholder"].startswith("e.g. "), keywords
+        hint = contrast(keywords["color"], keywords["background"])
+        typed = contrast(keywords["typed"], keywords["background"])
+        assert 4.5 <= hint < typed, keywords
+        assert read(page, width, scheme).low_contrast() == []
+
+        # sent with two mistakes: each message beside its field, readable too
+        page.locator("form").evaluate("form => { form.noValidate = true; }")
+        page.get_by_label("Email").fill("nobody")
+        page.get_by_role("button", name="Subscribe").click()
+        page.get_by_text("Not subscribed yet").wait_for()
+        assert page.locator(".field-error").count() == 2
+        assert read(page, width, scheme).low_contrast() == []
+
+        page.goto(app.url + prefs)
+        assert read(page, width, scheme).low_contrast() == []
+        page.goto(short_page(app))
+        assert read(page, width, scheme).low_contrast() == []
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("width", PAGE_WIDTHS)
+def test_the_weekly_choice_names_the_day_it_comes(
+    pages: tuple[Served, str, Browser], width: int
+) -> None:
+    app, prefs, browser = pages
+    page = view(browser, app.url + "/", width, "light")
+    try:
+        weekly = page.get_by_label("Once a week, on Thursdays: the week's best", exact=True)
+        assert weekly.is_visible()
+        weekly.check()  # the label is the control
+        assert weekly.is_checked()
+        page.goto(app.url + prefs)
+        assert page.get_by_label("Once a week, on Thursdays").is_visible()
+    finally:
+        page.context.close()

@@ -282,7 +282,7 @@ def test_console_backend_prints_the_message(workdir, capsys, backend) -> None:
     out = capsys.readouterr().out
     assert (
         "To: Ada Lovelace <ada@example.org>" in out
-        and "Paper page:     https://huggingface.co/papers/" in out
+        and "Paper:          https://huggingface.co/papers/" in out
     )
 
 

@@ -92,7 +92,9 @@ def test_a_named_paper_is_looked_up_once_and_brings_in_papers_like_it(
     assert "World models for robot hands" in text
     # no keyword matches it: the named paper brought it in, and the card says so
     assert "Legged robots climb stairs" in text
-    assert "Like “Learning quadruped gait on rough terrain”, which you liked" in text
+    assert "like “Learning quadruped gait on rough terrain”, which you liked" in " ".join(
+        text.split()
+    )
     assert "Protein structure" not in text
 
     again, log = run(workdir, hf_api, arxiv_api, smtp_server, ANNOUNCED + timedelta(days=1))
