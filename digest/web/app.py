@@ -27,7 +27,7 @@ from ..errors import ConfigError
 from ..jobs.visitors import Visitors
 from ..settings import Settings
 from ..subscriptions.links import Links, Signer
-from . import confirm, preferences, rate, reading, subscribe, unsubscribe
+from . import confirm, preferences, rate, reading, sample, subscribe, unsubscribe
 from .security import PER_CLIENT, PER_NETWORK, Csrf, Window, read_form, secure
 from .site import Site
 
@@ -114,6 +114,7 @@ def build_app(settings: Settings, base_url: str) -> Starlette:
             Route("/unsubscribe/{token}", shown(site, unsubscribe.page), methods=["GET"]),
             Route("/unsubscribe/{token}", posted(site, unsubscribe.post), methods=["POST"]),
             Route("/undo/{token}", posted(site, unsubscribe.undo), methods=["POST"]),
+            Route("/sample", shown(site, sample.page), methods=["GET"]),
             Route("/view/{token}", shown(site, reading.view), methods=["GET"]),
             Route("/archive/{token}", shown(site, reading.archive), methods=["GET"]),
             Route("/feed/{token}", shown(site, reading.feed), methods=["GET"]),

@@ -109,6 +109,8 @@ def page(
         missing=site.visitors.missing(current.subscriber.papers),
         max_papers_limit=MAX_PAPERS_LIMIT,
         unsubscribe_url=site.links.unsubscribe(current.uid),
+        archive_url=site.links.archive(current.uid),
+        feed_url=site.links.feed(current.uid),
         hint=HINT,
         weekly_day=weekly_day(site.settings),
     )

@@ -41,6 +41,7 @@ class Site:
     confirmations: Window  # mails they cause, for the whole app
     _popular: tuple[float, list[str]] = (float("-inf"), [])
     _composer: Composer | None = None
+    sample: str | None = None  # the sample digest's page (web.sample), made on first view
 
     def composer(self) -> Composer:
         """The digest's composer, for its pages in the browser: made on first use, with this

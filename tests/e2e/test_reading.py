@@ -105,6 +105,15 @@ def test_the_feed_is_atom_holding_exactly_the_papers_sent(site) -> None:
     assert httpx.get(feed.feed.links[0].href).content == got.content  # rel="self" works
 
 
+def test_the_preferences_page_links_the_archive_and_the_feed(site) -> None:
+    _, smtp = site
+    mail = digests(smtp)[0]
+    prefs = httpx.get(footer_link(mail, "Preferences"))
+    assert prefs.status_code == 200
+    assert re.search(r'href="[^"]*/archive/[^"]+"[^>]*>Your past digests</a>', prefs.text)
+    assert re.search(r'href="[^"]*/feed/[^"]+"[^>]*>your private feed</a>', prefs.text)
+
+
 def test_links_not_ours_are_404_and_an_ended_subscription_answers_410(site) -> None:
     _, smtp = site
     mail = digests(smtp)[-1]

@@ -386,3 +386,29 @@ def test_the_weekly_choice_names_the_day_it_comes(
         assert page.get_by_label("Once a week, on Thursdays").is_visible()
     finally:
         page.context.close()
+
+
+@pytest.mark.parametrize("width", PAGE_WIDTHS)
+def test_the_subscribe_page_shows_what_a_digest_looks_like(
+    pages: tuple[Served, str, Browser], width: int
+) -> None:
+    """A sample digest, composed by the digest's own templates, framed below the form: its
+    cards read whole and its links open outside the frame."""
+    app, _, browser = pages
+    page = view(browser, app.url + "/", width, "light")
+    try:
+        frame_box = page.locator("section.sample iframe")
+        frame_box.scroll_into_view_if_needed()
+        assert frame_box.is_visible()
+        frame = page.frame_locator("section.sample iframe")
+        titles = frame.locator("h2.title a")
+        titles.first.wait_for()
+        assert titles.count() == 3
+        assert all(t.strip() for t in titles.all_inner_texts())
+        assert frame.locator("td.card").first.bounding_box()["width"] > 200
+        targets = {a.get_attribute("target") for a in frame.locator("a[href]").all()}
+        assert targets == {"_blank"}
+        below_form = page.locator("form").bounding_box()
+        assert frame_box.bounding_box()["y"] > below_form["y"] + below_form["height"]
+    finally:
+        page.context.close()
