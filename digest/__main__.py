@@ -1,3 +1,3 @@
 from .cli import main
 
-main()
+main(prog_name="digest")  # `python -m digest`: its messages say `digest ...`

@@ -6,7 +6,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import IO, Protocol
@@ -15,7 +15,17 @@ from rich.markup import escape
 
 from .domain.text import printable
 
-Advance = Callable[[], None]
+
+class Advance(Protocol):
+    """Moves a step's count: `advance()` when one step is done; `advance(False)` when one of
+    the steps the total counted will not come after all (a subscriber with nothing new to
+    mail), so the total shrinks and the count stays what was really done."""
+
+    def __call__(self, done: bool = True) -> None: ...
+
+
+def ignore(done: bool = True) -> None:
+    """An Advance that counts nothing."""
 
 
 class Reporter(Protocol):
@@ -37,7 +47,7 @@ class Silent:
 
     @contextmanager
     def steps(self, description: str, total: int) -> Iterator[Advance]:
-        yield lambda: None
+        yield ignore
 
 
 class Plain:
@@ -66,13 +76,20 @@ class Plain:
     def steps(self, description: str, total: int) -> Iterator[Advance]:
         count = Count(total)
 
-        def advance() -> None:
-            if count.step(self.every):
+        def advance(done: bool = True) -> None:
+            if not done:
+                count.drop()
+            elif count.step(self.every):
                 self.info(f"{description}: {count.line()}")
 
         yield advance
-        if total:
-            self.info(f"{description}: {count.done}/{total} in {count.elapsed():.1f}s")
+        self.finished(description, count)
+
+    def finished(self, description: str, count: Count) -> None:
+        """The step's last line, unless nothing was left to do (every subscriber had nothing
+        new: "mailing: 0/0" would say nothing)."""
+        if count.total:
+            self.info(f"{description}: {count.done}/{count.total} in {count.elapsed():.1f}s")
 
 
 class Count:
@@ -86,6 +103,11 @@ class Count:
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+    def drop(self) -> None:
+        """One step of the total will not come."""
+        with self.lock:
+            self.total = max(self.total - 1, self.done)
 
     def step(self, every: float) -> bool:
         """Count one; True when `every` seconds passed since the last True."""
@@ -151,14 +173,17 @@ class Fancy(Plain):
             task = bar.add_task(description, total=total, rate="")
             count = Count(total)
 
-            def advance() -> None:
+            def advance(done: bool = True) -> None:
+                if not done:
+                    count.drop()
+                    bar.update(task, total=count.total)
+                    return
                 count.step(float("inf"))
                 rate = count.done / max(count.elapsed(), 1e-9)
                 bar.update(task, advance=1, rate=f"{rate:,.0f}/s")
 
             yield advance
-        if total:
-            self.info(f"{description}: {count.done}/{total} in {count.elapsed():.1f}s")
+        self.finished(description, count)
 
 
 def for_terminal() -> Plain:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
+from .common import OneLine
 from .db import db_cmd
 from .run import fetch_cmd, preview_cmd, rank_cmd, run_cmd, send_cmd
 from .serve import daemon_cmd, serve_cmd
@@ -13,7 +14,7 @@ from .status import status_cmd
 from .subscribers import subscribers_cmd
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLine, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="paper-digest")
 def main() -> None:
     """Mail each subscriber the new papers that match their keywords."""

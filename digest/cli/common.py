@@ -1,13 +1,15 @@
-"""What every command shares: settings loaded once, library errors turned into one line and an
-exit code (0 ok, 1 the run failed, 2 bad usage, settings or subscriber file), and --date."""
+"""What every command shares: settings loaded once, library errors and usage errors turned
+into one line and an exit code (0 ok, 1 the run failed, 2 bad usage, settings or subscriber
+file), and --date."""
 
 from __future__ import annotations
 
 import errno
+import os
 import sys
 from collections.abc import Callable
 from datetime import date
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from sqlalchemy.exc import OperationalError
@@ -16,6 +18,9 @@ from ..domain.text import printable
 from ..errors import Busy, ConfigError, NotAllowed, Unavailable
 from ..settings import Settings, load_settings
 from ..store.engine import refusal
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 T = TypeVar("T")
 _DISK = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}  # the disk refused a write
@@ -46,9 +51,67 @@ def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         fail(f"{exc.strerror or exc}{where}; nothing unfinished was marked done", 1)
 
 
+UNBOUNDED = 10_000  # columns: wider than any table's content
+
+
+def console() -> Console:
+    """Where tables go: stdout, as wide as the terminal. Piped or redirected, a table is as
+    wide as its content (COLUMNS, when set, still rules), so nothing is folded or cut for
+    a width no one is looking at."""
+    from rich.console import Console
+
+    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS")
+    return Console(width=UNBOUNDED if piped else None)
+
+
 def fail(message: str, code: int) -> NoReturn:
     click.echo(f"error: {printable(message)}", err=True)
     sys.exit(code)
+
+
+class OneLine(click.Group):
+    """The root command: a usage error (an unknown option or command, a missing argument, a
+    bad value) is one line like every other error, exit 2, instead of click's usage, hint and
+    error lines: error: no such option '--frobnicate' (see `digest run --help`)."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise _usage(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:  # a subcommand's, or an unknown subcommand
+            raise _usage(exc) from None
+
+
+_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click 8.2 and later
+
+
+class _UsageLine(click.ClickException):
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {printable(self.message)}", err=True)
+
+
+def _usage(exc: click.UsageError) -> click.ClickException:
+    if isinstance(exc, _HELP):  # `digest subscribers` alone: its help, as click shows it
+        return exc
+    message = exc.format_message().strip().removesuffix(".")
+    if message[1:2].islower():  # "No such option" but "EMAIL"
+        message = message[0].lower() + message[1:]
+    if exc.ctx is not None:
+        message += f" (see `{exc.ctx.command_path} --help`)"
+    return _UsageLine(message)
 
 
 def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:

@@ -15,7 +15,7 @@ from ..domain.digest import Ranked
 from ..jobs import daily, inspect, send
 from ..jobs.plan import span
 from ..progress import for_terminal
-from .common import date_option, guarded, settings
+from .common import console, date_option, guarded, settings
 
 
 @click.command("run")
@@ -88,6 +88,8 @@ def rank_cmd(email: str, day: date | None, top: int, as_json: bool) -> None:
     ranked = ranked[:top]
     if as_json:
         click.echo(json.dumps(as_records(ranked), indent=2, ensure_ascii=False))
+    elif not ranked:
+        click.echo(f"{email}: no paper listed {span(result.days)} matches the profile")
     else:
         show_table(email, ranked)
     sys.exit(result.exit_code)
@@ -122,7 +124,6 @@ def as_records(ranked: list[Ranked]) -> list[dict[str, Any]]:
 
 
 def show_table(email: str, ranked: list[Ranked]) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -138,7 +139,7 @@ def show_table(email: str, ranked: list[Ranked]) -> None:
             for m in r.matches
         )
         table.add_row(str(i), f"{r.score:.2f}", Text(r.paper.title), Text(why))
-    Console().print(table)
+    console().print(table)
 
 
 @click.command("preview")
@@ -153,7 +154,10 @@ def preview_cmd(email: str, day: date | None, out: Path | None) -> None:
     """Write the email EMAIL would get, as HTML and .eml, touching no state."""
     result, composed = guarded(inspect.preview, settings(), email, day, reporter=for_terminal())
     if composed is None:
-        click.echo(f"nothing new for {email} {span(result.days)}")
+        click.echo(
+            f"nothing new for {email} {span(result.days)}, so no file was written "
+            f"(`digest rank {email}` ranks the listing, papers already sent included)"
+        )
         sys.exit(result.exit_code)
     html = inspect.write_preview(composed, out)
     click.echo(f"{composed.subject}\nwrote {html} and {html.with_suffix('.eml')}")

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from ..domain.records import Suppression
 from ..jobs.status import Messages, RunRow, SourceRow, Status, status
-from .common import guarded, settings
+from .common import console, guarded, settings
 
 
 def _when(value: datetime | None) -> str:
@@ -31,8 +31,10 @@ def runs_table(rows: list[RunRow]) -> Table:
     table = _compact("last runs (started in UTC)")
     for col in ("run", "started", "status", "window", "papers", "new", "mailed", "sent", "failed"):
         left = col in ("started", "status", "window")
-        width = {"started": 11, "window": 12}.get(col, len(col))
-        table.add_column(col, justify="left" if left else "right", min_width=width, no_wrap=True)
+        # No minimum width and nothing unwrappable: a narrow terminal folds cells (a count's
+        # header first) rather than cutting the columns on the right (failed) off the table
+        # or squeezing one out of it.
+        table.add_column(col, justify="left" if left else "right", overflow="fold")
     for row in rows:
         r = row.record
         window = (
@@ -53,7 +55,7 @@ def runs_table(rows: list[RunRow]) -> Table:
 def sources_table(rows: list[SourceRow]) -> Table:
     table = _compact("sources")
     for col in ("source", "last papers", "checked", "feed built", "state"):
-        table.add_column(col, overflow="fold", no_wrap=col != "state")
+        table.add_column(col, overflow="fold")
     for row in rows:
         s = row.state
         style = "" if row.healthy or row.health == "never fetched" else "red"
@@ -115,4 +117,4 @@ def show(st: Status, console: Console) -> None:
 @click.option("--runs", "n_runs", default=10, show_default=True, type=click.IntRange(min=1))
 def status_cmd(n_runs: int) -> None:
     """Show the last runs, pending and failed messages, and suppressed addresses."""
-    show(guarded(status, settings(), runs=n_runs), Console())
+    show(guarded(status, settings(), runs=n_runs), console())

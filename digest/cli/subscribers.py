@@ -9,7 +9,7 @@ import click
 
 from ..domain.subscriber import entry_of
 from ..jobs import roster
-from .common import fail, guarded, settings
+from .common import console, guarded, settings
 
 
 @click.group("subscribers")
@@ -28,11 +28,11 @@ def subscribers_cmd() -> None:
 def list_cmd(status: str, as_json: bool) -> None:
     """Show subscribers: state, frequency, keywords, where they came from."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    chosen = [m for m in guarded(roster.members, settings()) if status in ("all", m.state)]
+    everyone = guarded(roster.members, settings())
+    chosen = [m for m in everyone if status in ("all", m.state)]
     if as_json:
         rows = [
             {
@@ -45,13 +45,24 @@ def list_cmd(status: str, as_json: bool) -> None:
         ]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
+    if not chosen:
+        if everyone:
+            click.echo(f"no subscribers match --status {status} ({len(everyone)} in all)")
+        else:
+            click.echo(
+                "no subscribers yet: `digest subscribers add`, a subscriber file, "
+                "or the subscribe page of `digest serve`"
+            )
+        return
     table = Table(title=f"{len(chosen)} subscriber(s)" + ("" if status == "all" else f", {status}"))
     table.box = box.SIMPLE_HEAD
-    table.add_column("email", overflow="fold", min_width=20)
+    # As wide as the terminal, if need be: a narrow one folds the long columns (no minimum
+    # width, which would push the table past the edge), and none is ever cut short.
+    table.add_column("email", overflow="fold")
     table.add_column("state", no_wrap=True)
     table.add_column("digest", no_wrap=True)
-    table.add_column("keywords", overflow="fold", min_width=20)
-    table.add_column("from", overflow="ellipsis", no_wrap=True, max_width=12)
+    table.add_column("keywords", overflow="fold")
+    table.add_column("from", overflow="fold")
     for m in chosen:
         sub = m.subscriber
         table.add_row(
@@ -61,7 +72,7 @@ def list_cmd(status: str, as_json: bool) -> None:
             Text(", ".join(k.term for k in sub.keywords)),
             Text(Path(m.origin.removeprefix("file:")).name),
         )
-    Console().print(table)
+    console().print(table)
 
 
 @subscribers_cmd.command("add")
@@ -118,8 +129,7 @@ def add_cmd(
 def remove_cmd(email: str) -> None:
     """Delete EMAIL and cancel its pending mail (what it was sent stays in the ledger)."""
     config = settings()
-    if not guarded(roster.remove, config, email):
-        fail(f"{email}: no such subscriber", 1)
+    guarded(roster.remove, config, email)
     click.echo(f"{email}: removed")
     if roster.still_listed(config.subscribers, email):
         click.echo(

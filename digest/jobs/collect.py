@@ -42,9 +42,8 @@ def fetch_all(
                 result.source_failures.append(str(exc))
                 reporter.error(str(exc))
                 failed.append(state.failed(str(exc), datetime.now(UTC)))
-                continue
-            finally:
-                advance()
+                continue  # not counted: "fetching listings: 0/1" after a failure
+            advance()
             for note in got.notes:
                 reporter.info(note)
             fetched[source.name] = got

@@ -25,7 +25,7 @@ from .. import store
 from ..compose.render import Composer
 from ..domain.digest import PENDING
 from ..errors import Busy
-from ..progress import Reporter, Silent
+from ..progress import Reporter, Silent, ignore
 from ..settings import Settings
 from ..sources.base import Source
 from ..store import Database
@@ -116,7 +116,7 @@ class DailyRun:
             for batch in batches(lambda: contextlib.nullcontext(conn), who):
                 digests = decider.decide(conn, batch)
                 self.result.mailed += len(digests)
-                filler.passed_over(batch, digests, who, lambda: None)
+                filler.passed_over(batch, digests, who, ignore)
                 for c in filler.composed(digests):
                     self.reporter.info(f"would send to {c.digest.subscriber.email}: {c.subject}")
         self.summarize(who)

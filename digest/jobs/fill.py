@@ -62,6 +62,8 @@ class Filler:
                 stored = self.stored(composed, run_id, weekly, decider.day)
             if kept is not None:
                 kept.add((c.digest.message_id, c.raw) for c in stored)
+            for _ in range(len(digests) - len(composed)):  # could not be composed: no mail
+                advance(False)
             self.left(composed, stored, advance)
             self.result.mailed += len(digests)
             self.passed_over(batch, digests, who, advance)
@@ -108,7 +110,7 @@ class Filler:
                 self.reporter.info(
                     f"{c.digest.subscriber.email}: no longer receiving digests; not mailed"
                 )
-                advance()
+                advance(False)
 
     def composed(self, digests: Sequence[Digest]) -> Iterator[Composed]:
         """Each digest composed; one that cannot be is reported and skipped, its papers left
@@ -124,12 +126,13 @@ class Filler:
     def passed_over(
         self, batch: Sequence[Subscriber], digests: Sequence[Digest], who: Plan, advance: Advance
     ) -> None:
-        """Count the batch as decided; the subscribers with nothing new are done with."""
+        """Count the batch as decided; the subscribers with nothing new are done with, and
+        the progress of the mailing no longer waits for a message to them."""
         mailed = {d.subscriber.email for d in digests}
         for sub in batch:
             if sub.email not in mailed:
                 self.result.decided += 1
-                advance()
+                advance(False)
                 if who.receiving <= QUIET_ABOVE:
                     self.reporter.info(f"{sub.email}: no new matches, no email")
         self.result.decided += len(mailed)

@@ -52,6 +52,7 @@ class Relayed:
     def __init__(self, out: Out) -> None:
         self.out = out
         self.answered = 0
+        self.dropped = 0
         self.lock = threading.Lock()
 
     def info(self, message: str) -> None:
@@ -63,15 +64,19 @@ class Relayed:
     def error(self, message: str) -> None:
         self.out.send({"say": "error", "text": message})
 
-    def advance(self) -> None:
+    def advance(self, done: bool = True) -> None:
         with self.lock:
-            self.answered += 1
+            if done:
+                self.answered += 1
+            else:
+                self.dropped += 1
 
     def flush(self) -> None:
         with self.lock:
             count, self.answered = self.answered, 0
-        if count:
-            self.out.send({"advance": count})
+            dropped, self.dropped = self.dropped, 0
+        if count or dropped:
+            self.out.send({"advance": count, "dropped": dropped})
 
     @contextmanager
     def steps(self, description: str, total: int) -> Iterator[Advance]:

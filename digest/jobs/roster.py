@@ -138,11 +138,17 @@ def remove_subscriber(conn: Tx, email: str) -> bool:
     return removed
 
 
+def unknown(email: str) -> ConfigError:
+    """What every command that takes an address says when nobody has it: bad usage (exit 2),
+    in the same words."""
+    return ConfigError(f"no subscriber {email!r} (`digest subscribers list` shows them)")
+
+
 def require(conn: Tx, email: str) -> Subscription:
     """The subscription of `email`; ConfigError (bad usage) when there is none."""
     found = store.subscribers.get(conn, email.strip().lower())
     if found is None:
-        raise ConfigError(f"no subscriber {email!r} (`digest subscribers list` shows them)")
+        raise unknown(email)
     return found
 
 
@@ -177,10 +183,13 @@ def add(settings: Settings, fields: dict[str, object]) -> tuple[str, str | None]
         return what, note
 
 
-def remove(settings: Settings, email: str) -> bool:
+def remove(settings: Settings, email: str) -> None:
+    """Delete one subscriber; ConfigError (`unknown`) when there is none."""
     with opened(settings) as db, db.writing() as conn:
         sync_file(conn, settings.subscribers)
-        return remove_subscriber(conn, email.strip().lower())
+        removed = remove_subscriber(conn, email.strip().lower())
+    if not removed:
+        raise unknown(email)
 
 
 def import_path(settings: Settings, path: Path) -> Imported:
@@ -214,6 +223,13 @@ def still_listed(file: SubscriberFile, email: str) -> bool:
 
 
 def enable(settings: Settings, email: str) -> bool:
-    """Re-enable a suppressed address; False if it was not suppressed."""
+    """Re-enable a suppressed address; False if it was not suppressed. ConfigError
+    (`unknown`) for an address that is neither suppressed nor a subscriber."""
+    address = email.strip().lower()
     with opened(settings) as db, db.writing() as conn:
-        return store.suppressions.unsuppress(conn, email.strip().lower())
+        if store.suppressions.unsuppress(conn, address):
+            return True
+        known = store.subscribers.get(conn, address) is not None
+    if not known:
+        raise unknown(email)
+    return False

@@ -14,7 +14,7 @@ from .. import store
 from ..deliver.sender import Delivery, Sender, lease_seconds, open_lanes
 from ..domain.digest import PENDING
 from ..errors import DeliveryError
-from ..progress import Advance, Reporter, Silent
+from ..progress import Advance, Reporter, Silent, ignore
 from ..settings import Settings, SMTPSettings
 from ..store import Database
 from ..store.lock import forget, gone, holder, presence
@@ -192,7 +192,7 @@ def alongside(
     try:
         sender = worker.sender(
             reporter,
-            advance=lambda: None,
+            advance=ignore,
             more=deciding,
             delivery=delivery,
             stop=stop,

@@ -141,9 +141,11 @@ class Helper:
         self.filled.set()  # it ended: nothing more will come from it
 
     def _event(self, event: dict[str, Any]) -> None:
-        if "advance" in event:
-            for _ in range(int(event["advance"])):
+        if "advance" in event or "dropped" in event:
+            for _ in range(int(event.get("advance", 0))):
                 self.advance()
+            for _ in range(int(event.get("dropped", 0))):
+                self.advance(False)
         elif "say" in event:
             level, text = event["say"], str(event.get("text", ""))
             {"info": self.reporter.info, "warn": self.reporter.warn}.get(

@@ -191,6 +191,64 @@ def test_unknown_subscriber(cwd: Path) -> None:
     assert result.returncode == 2 and "no subscriber 'nobody@example.org'" in result.stderr
 
 
+def test_an_unknown_subscriber_is_the_same_line_and_exit_code_in_every_command(
+    cwd: Path,
+) -> None:
+    said = "error: no subscriber 'nobody@example.org' (`digest subscribers list` shows them)"
+    for command in (
+        ("rank", "nobody@example.org", "--date", "2025-11-06"),
+        ("preview", "nobody@example.org", "--date", "2025-11-06"),
+        ("subscribers", "remove", "nobody@example.org"),
+        ("subscribers", "enable", "nobody@example.org"),
+    ):
+        result = digest(cwd, *command)
+        assert (result.returncode, result.stderr.splitlines()) == (2, [said]), command
+    kept = digest(cwd, "subscribers", "enable", "ada@example.org")  # known, not suppressed
+    assert kept.returncode == 0 and "was not suppressed; nothing to do" in kept.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "line"),
+    [
+        (("run", "--frobnicate"), "no such option '--frobnicate' (see `digest run --help`)"),
+        (("frobnicate",), "no such command 'frobnicate' (see `digest --help`)"),
+        (("rank",), "missing argument 'EMAIL' (see `digest rank --help`)"),
+        (
+            ("subscribers", "list", "--status", "gone"),
+            "invalid value for '--status': 'gone' is not one of 'active', 'paused', 'pending', "
+            "'unsubscribed', 'all' (see `digest subscribers list --help`)",
+        ),
+    ],
+)
+def test_a_usage_error_is_one_line_and_exit_2(
+    cwd: Path, command: tuple[str, ...], line: str
+) -> None:
+    result = digest(cwd, *command)
+    assert (result.returncode, result.stderr.splitlines()) == (2, [f"error: {line}"])
+    assert not result.stdout
+
+
+def test_tables_use_the_width_there_is_and_say_when_nothing_matches(cwd: Path) -> None:
+    """Piped, a table is as wide as its content; on a narrow terminal it folds, keeping
+    every column; an empty one is a sentence."""
+    piped = digest(cwd, "subscribers", "list", COLUMNS="")
+    assert piped.returncode == 0, piped.stderr
+    row = next(line for line in piped.stdout.splitlines() if "ada@example.org" in line)
+    assert "world model, reinforcement learning, robot" in row and "subscribers.toml" in row
+    narrow = digest(cwd, "subscribers", "list", COLUMNS="60")
+    lines = narrow.stdout.splitlines()
+    assert max(map(len, lines)) <= 60
+    assert re.search(r"email\s+state\s+digest\s+keywords\s+from", narrow.stdout), lines
+    assert "subscribers" in narrow.stdout  # the "from" column, folded, not cut off
+
+    paused = digest(cwd, "subscribers", "list", "--status", "paused")
+    assert paused.stdout == "no subscribers match --status paused (2 in all)\n"
+    digest(cwd, "subscribers", "add", "zed@example.org", "-k", "zebrafish husbandry")
+    ranked = digest(cwd, "rank", "zed@example.org", "--date", "2025-11-06")
+    assert ranked.returncode == 0, ranked.stderr
+    assert ranked.stdout == "zed@example.org: no paper listed on 2025-11-06 matches the profile\n"
+
+
 def test_dotenv_in_the_working_directory_is_read(cwd: Path) -> None:
     (cwd / ".env").write_text("DIGEST_OUTBOX_DIR=mail-here\n")
     result = digest(cwd, "run", "--date", "2025-11-06")

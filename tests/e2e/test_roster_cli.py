@@ -98,7 +98,7 @@ def test_operator_commands_round_trip_through_export_and_import(tmp_path: Path) 
     removed = digest(tmp_path, "subscribers", "remove", "bob@example.org", **env)
     assert removed.returncode == 0
     gone = digest(tmp_path, "subscribers", "remove", "bob@example.org", **env)
-    assert gone.returncode == 1 and "no such subscriber" in gone.stderr
+    assert gone.returncode == 2 and "no subscriber 'bob@example.org'" in gone.stderr
 
 
 def test_a_broken_file_stops_the_run_and_imports_nothing(workdir: Path) -> None:

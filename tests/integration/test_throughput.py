@@ -83,3 +83,28 @@ def test_progress_lines_say_how_far_with_rate_and_time_left(tmp_path: Path) -> N
     assert len(lines) >= 3 and len(set(lines)) == len(lines)  # moving forward
     assert "info: mailing: 30/30 in" in log.getvalue()
     assert re.search(r"timings: prepare [\d.]+s, rank [\d.]+s, compose [\d.]+s", log.getvalue())
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_progress_counts_messages_mailed_not_subscribers_looked_at(
+    tmp_path: Path, workers: str
+) -> None:
+    """A subscriber with nothing new gets no message, so the mailing's count and total leave
+    them out; a run that mails nothing says so without a "mailing: 4/4" of nothing. With
+    several processes, the helpers' subscribers with nothing new are left out as well."""
+    emails = write_subscribers(tmp_path, 12)
+    with (tmp_path / "subscribers.toml").open("a") as file:
+        for i in range(8):  # a topic the day's listing does not touch; first and last by
+            # address, so that with two processes each has some (the list is cut by address)
+            quiet = f"{'a' if i % 2 else 'z'}-quiet{i}@example.org"
+            file.write(f'[[subscriber]]\nemail = "{quiet}"\nkeywords = ["zebrafish"]\n\n')
+    first, second = io.StringIO(), io.StringIO()
+    with SMTPServer() as smtp:
+        report = run(tmp_path, smtp, Plain(first), DIGEST_WORKERS=workers)
+        assert report.sent == 12 and report.subscribers == 20
+        assert smtp.handler.count() == dict.fromkeys(emails, 1)
+        again = run(tmp_path, smtp, Plain(second), DIGEST_WORKERS=workers)
+        assert again.sent == 0
+    assert ("2 worker processes" in first.getvalue()) == (workers == "2")
+    assert re.findall(r"info: mailing: (\d+)/(\d+) in", first.getvalue()) == [("12", "12")]
+    assert "mailing" not in second.getvalue()
