@@ -84,22 +84,30 @@ def fetch_cmd(day: date | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def rank_cmd(email: str, day: date | None, top: int, as_json: bool) -> None:
     """Show how EMAIL's profile ranks a day's listing, and why, ignoring what was sent."""
-    result, ranked = guarded(inspect.rank_for, settings(), email, day, reporter=for_terminal())
+    result, ranked, hot = guarded(inspect.rank_for, settings(), email, day, reporter=for_terminal())
     ranked = ranked[:top]
     if as_json:
-        click.echo(json.dumps(as_records(ranked), indent=2, ensure_ascii=False))
-    elif not ranked:
+        records = as_records(ranked) + as_records(hot, len(ranked) + 1, "trending")
+        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
+        sys.exit(result.exit_code)
+    if not ranked:
         click.echo(f"{email}: no paper listed {span(result.days)} matches the profile")
     else:
         show_table(email, ranked)
+    if hot:
+        show_table(email, hot, f"{email}: trending, the most upvoted others")
     sys.exit(result.exit_code)
 
 
-def as_records(ranked: list[Ranked]) -> list[dict[str, Any]]:
-    """`digest rank --json`: each paper with every point of its score."""
+def as_records(
+    ranked: list[Ranked], first: int = 1, section: str = "picks"
+) -> list[dict[str, Any]]:
+    """`digest rank --json`: each paper with every point of its score, and the section a
+    digest would carry it in ("picks", or "trending" after them)."""
     return [
         {
             "rank": i,
+            "section": section,
             "key": r.paper.key,
             "id": r.paper.source_id,
             "title": r.paper.title,
@@ -119,17 +127,17 @@ def as_records(ranked: list[Ranked]) -> list[dict[str, Any]]:
                 for m in r.matches
             ],
         }
-        for i, r in enumerate(ranked, start=1)
+        for i, r in enumerate(ranked, start=first)
     ]
 
 
-def show_table(email: str, ranked: list[Ranked]) -> None:
+def show_table(email: str, ranked: list[Ranked], title: str | None = None) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(f"{email}: {len(ranked)} matching papers"))
+    table = Table(title=Text(title or f"{email}: {len(ranked)} matching papers"))
     table.add_column("#", justify="right")
-    table.add_column("score", justify="right")
+    table.add_column("upvotes" if title else "score", justify="right")
     table.add_column("title", overflow="fold")
     table.add_column("why", overflow="fold")
     for i, r in enumerate(ranked, start=1):
@@ -138,7 +146,8 @@ def show_table(email: str, ranked: list[Ranked]) -> None:
             f"{', as ' + ' / '.join(m.via) if m.via else ''})"
             for m in r.matches
         )
-        table.add_row(str(i), f"{r.score:.2f}", Text(r.paper.title), Text(why))
+        figure = str(r.paper.upvotes or 0) if title else f"{r.score:.2f}"
+        table.add_row(str(i), figure, Text(r.paper.title), Text(why))
     console().print(table)
 
 

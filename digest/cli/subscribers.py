@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..domain.subscriber import entry_of
+from ..domain.subscriber import MAX_TRENDING, NEW_SUBSCRIBER_TRENDING, entry_of
 from ..jobs import roster
 from .common import console, guarded, settings
 
@@ -77,12 +77,21 @@ def list_cmd(status: str, as_json: bool) -> None:
 
 @subscribers_cmd.command("add")
 @click.argument("email")
-@click.option("-k", "--keyword", "keywords", multiple=True, required=True, help="Repeatable.")
+@click.option(
+    "-k", "--keyword", "keywords", multiple=True, help="Repeatable; none with --trending only."
+)
 @click.option("--name")
 @click.option("--exclude", multiple=True, help="A term that vetoes a paper. Repeatable.")
 @click.option("--author", "authors", multiple=True, help="An author to follow. Repeatable.")
 @click.option("--max-papers", type=int)
 @click.option("--weekly", is_flag=True, help="One digest a week instead of every day.")
+@click.option(
+    "--trending",
+    type=click.IntRange(0, MAX_TRENDING),
+    default=NEW_SUBSCRIBER_TRENDING,
+    show_default=True,
+    help="The day's N most upvoted other papers, after the picks (0: none).",
+)
 @click.option(
     "--category",
     "categories",
@@ -103,6 +112,7 @@ def add_cmd(
     authors: tuple[str, ...],
     max_papers: int | None,
     weekly: bool,
+    trending: int,
     categories: tuple[str, ...],
     papers: tuple[str, ...],
 ) -> None:
@@ -117,6 +127,7 @@ def add_cmd(
         "frequency": "weekly" if weekly else None,
         "categories": categories,
         "papers": papers,
+        "trending": trending,
     }
     what, note = guarded(roster.add, settings(), fields)
     click.echo(f"{email.strip().lower()}: {what}")

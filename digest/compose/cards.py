@@ -63,12 +63,13 @@ class Card:
     links: tuple[Link, ...]  # the paper's own (not the title's), then the rating links
     detail: int
     why: tuple[Why, ...] = ()
+    trending: bool = False  # in the trending section: its upvotes are why it is there
 
     @property
     def stats(self) -> list[str]:
         out = []
-        if self.upvotes and self.upvotes >= UPVOTES_SHOWN:
-            out.append(f"{self.upvotes:,} upvotes")
+        if self.upvotes and (self.upvotes >= UPVOTES_SHOWN or self.trending):
+            out.append(f"{self.upvotes:,} upvote{'' if self.upvotes == 1 else 's'}")
         if self.stars and self.stars >= STARS_SHOWN:
             out.append(f"{self.stars:,} GitHub stars")
         return out
@@ -163,9 +164,17 @@ def face(p: Paper) -> Face:
     )
 
 
-def card(number: int, ranked: Ranked, detail: int = FULL, rate: tuple[Link, ...] = ()) -> Card:
+def card(
+    number: int,
+    ranked: Ranked,
+    detail: int = FULL,
+    rate: tuple[Link, ...] = (),
+    *,
+    trending: bool = False,
+) -> Card:
     """Paper `ranked` as the `number`th card, at `detail`; `rate` are the reader's "more like
-    this" and "less like this" links for it, after the paper's own."""
+    this" and "less like this" links for it, after the paper's own; `trending`: a card of
+    the trending section."""
     p = ranked.paper
     f = face(p)
     why = reasons(ranked)
@@ -184,4 +193,5 @@ def card(number: int, ranked: Ranked, detail: int = FULL, rate: tuple[Link, ...]
         links=f.links + rate,
         detail=detail,
         why=why,
+        trending=trending,
     )

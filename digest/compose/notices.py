@@ -24,6 +24,17 @@ SUBJECTS = {
 }
 
 
+def wanted(sub: Subscriber) -> str:
+    """What a profile asks for, in a sentence's words: "new research papers on world model
+    and robot, then the day's 3 most upvoted", or "the week's 10 most upvoted new papers"."""
+    period = "week's" if sub.frequency == "weekly" else "day's"
+    on = spoken_list([k.term for k in sub.keywords])
+    if not on:
+        return f"the {period} {sub.trending} most upvoted new research papers"
+    then = f", then the {period} {sub.trending} most upvoted others" if sub.trending else ""
+    return f"new research papers on {on}{then}"
+
+
 def compose_notice(
     sender: Address, today: date, env: Environment, links: Links, kind: str, sub: Subscriber
 ) -> Outgoing:
@@ -34,6 +45,7 @@ def compose_notice(
     text = env.get_template(f"{kind}.txt.j2").render(
         name=sub.name or "",
         keyword_list=spoken_list([k.term for k in sub.keywords]),
+        wanted=wanted(sub),
         frequency_label="once a week" if sub.frequency == "weekly" else "every day",
         hours=int(confirm_age.total_seconds() // 3600),
         confirm_url=links.confirm(sub.uid, _requested(sub)),

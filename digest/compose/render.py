@@ -63,14 +63,20 @@ def subject_line(digest: Digest) -> str:
     each day's digest apart, and the inbox line already says what the best paper is. (Our
     own words stay ASCII: a non-ASCII separator becomes an encoded word, and folding beside
     one doubles a space.)"""
-    papers = digest.papers
+    papers = digest.papers or digest.trending
     if not papers:
         return f"Paper Digest ({short_day(digest)})"
     top = trim_words(plain_math(one_line(papers[0].paper.title)), SUBJECT_TITLE)
     if top.endswith("…"):  # ASCII, so an ASCII title's subject needs no encoded word
         top = top[:-1] + "..."
-    more = f" and {len(papers) - 1} more" if len(papers) > 1 else ""
-    return f"{top}{more} ({short_day(digest)})"
+    n = len(digest.papers) + len(digest.trending)
+    more = f" and {n - 1} more" if n > 1 else ""
+    label = "" if digest.papers else f"{trending_label(digest)}: "
+    return f"{label}{top}{more} ({short_day(digest)})"
+
+
+def trending_label(digest: Digest) -> str:
+    return "Trending this week" if digest.since else "Trending today"
 
 
 # Characters of the top paper's title in a subject: what a phone's inbox shows of it.
@@ -87,6 +93,11 @@ def headline(digest: Digest) -> str:
     """ "6 new papers on world model, robot and offline RL": how many, and the keywords
     that carried most of them."""
     n = len(digest.papers)
+    if not n:  # a digest of trending papers only
+        hot = len(digest.trending)
+        noun = "paper" if hot == 1 else "papers"
+        when = "this week" if digest.since else "today"
+        return f"The {hot} most upvoted new {noun} {when}"
     noun = "paper" if n == 1 else "papers"
     count = f"{n} {noun} this week" if digest.since else f"{n} new {noun}"
     about = spoken_list(topics(digest.papers))
@@ -180,6 +191,11 @@ class Composer:
         keywords = [t for t in (one_line(k.term) for k in sub.keywords) if t]
         levels = zip(digest.papers, details or [FULL] * len(digest.papers), strict=True)
         cards = [card(i, r, d, self.rate_links(sub, r, d)) for i, (r, d) in enumerate(levels, 1)]
+        first = len(cards) + 1
+        hot = [
+            card(i, r, FULL, self.rate_links(sub, r, FULL), trending=True)
+            for i, r in enumerate(digest.trending, first)
+        ]
         return {
             "subject": subject,
             "headline": headline(digest),
@@ -189,6 +205,8 @@ class Composer:
             "day_label": day_label(digest),
             "weekly": digest.since is not None,
             "cards": cards,
+            "trending": hot,
+            "trending_label": trending_label(digest),
             "papers": list(digest.papers),
             "subscriber": sub,
             "keywords": keywords,
@@ -268,7 +286,7 @@ class Composer:
         """The digest as a web page ("view in browser"): the HTML part as sent, then the
         papers it passed over (`also`), under the heading its "N more" line links to."""
         ctx = self.context(digest, subject)
-        first = len(digest.papers) + 1
+        first = len(digest.papers) + len(digest.trending) + 1
         ctx["also"] = [
             card(i, r, FULL, self.rate_links(digest.subscriber, r, FULL))
             for i, r in enumerate(also, first)

@@ -85,6 +85,7 @@ class Digest:
     message_id: str
     passed_over: tuple[str, ...] = ()  # keys that matched but ranked below max_papers
     since: date | None = None  # a weekly digest: the first day of the week it covers
+    trending: tuple[Ranked, ...] = ()  # the most upvoted others, after the picks (`trending`)
 
     @classmethod
     def decided(
@@ -96,16 +97,20 @@ class Digest:
         *,
         passed_over: tuple[str, ...] = (),
         since: date | None = None,
+        trending: Iterable[Ranked] = (),
     ) -> Digest:
-        """The digest of `papers`, its Message-ID named in `domain` (the sender's)."""
-        papers = tuple(papers)
-        mid = message_id_for(subscriber.email, day, (r.paper.key for r in papers), domain)
-        return cls(subscriber, day, papers, mid, passed_over, since)
+        """The digest of `papers` (and `trending`), its Message-ID named in `domain` (the
+        sender's)."""
+        papers, trending = tuple(papers), tuple(trending)
+        keys = (r.paper.key for r in (*papers, *trending))
+        mid = message_id_for(subscriber.email, day, keys, domain)
+        return cls(subscriber, day, papers, mid, passed_over, since, trending)
 
     @property
     def keys(self) -> list[str]:
-        """The keys of the papers this digest carries."""
-        return [r.paper.key for r in self.papers]
+        """The keys of the papers this digest carries, in either section: each is claimed
+        in the ledger like any other, so never sent again, whichever section carried it."""
+        return [r.paper.key for r in (*self.papers, *self.trending)]
 
 
 @dataclass(frozen=True, slots=True)

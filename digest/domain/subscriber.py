@@ -36,6 +36,7 @@ class Subscriber:
     frequency: str = "daily"  # or "weekly"
     categories: tuple[str, ...] = ()  # arXiv categories or archives the digest keeps to
     papers: tuple[str, ...] = ()  # arXiv ids of papers the reader likes: they act as likes
+    trending: int = 0  # the day's (week's) most upvoted new papers, after the picks
     uid: str = ""  # the random id signed links carry instead of the address; set by the store
 
 
@@ -93,12 +94,19 @@ ENTRY_KEYS = {
     "frequency",
     "categories",
     "papers",
+    "trending",
 }
 FREQUENCIES = ("daily", "weekly")
 MAX_SCORE = 100.0
 MAX_PAPERS_LIMIT = 100
 MAX_WEIGHT = 100.0
 MAX_SEEDS = 50
+MAX_TRENDING = 20
+# What `trending` is for a subscriber who joins from the subscribe page or the command line
+# and says nothing: a short section of the day's most upvoted papers, which readers of such
+# listings value beside their niche, and which teaches a newcomer what to write. A file entry
+# without it gets none: an operator's profiles do not change under them.
+NEW_SUBSCRIBER_TRENDING = 3
 
 
 def valid_email(addr: str) -> bool:
@@ -145,7 +153,10 @@ def _number(value: Any, what: str, lo: float, hi: float, *, above: bool = False)
     return float(value)
 
 
-def _keywords(value: Any) -> tuple[Keyword, ...]:
+def _keywords(value: Any, *, optional: bool = False) -> tuple[Keyword, ...]:
+    """The keywords; `optional` (a profile of trending papers only): none is fine."""
+    if optional and value in (None, []):
+        return ()
     if not isinstance(value, list) or not value:
         raise ValueError("'keywords' must be a non-empty list")
     out = []
@@ -201,10 +212,23 @@ def parse_entry(entry: Any, *, stored: bool = False) -> Subscriber:
     frequency = entry.get("frequency", "daily")
     if frequency not in FREQUENCIES:
         raise ValueError(f"'frequency' must be one of: {', '.join(FREQUENCIES)}")
+    trending = entry.get("trending", 0)
+    if (
+        isinstance(trending, bool)
+        or not isinstance(trending, int)
+        or not (0 <= trending <= MAX_TRENDING)
+    ):
+        raise ValueError(f"'trending' must be a whole number from 0 to {MAX_TRENDING}")
+    keywords = entry.get("keywords")
+    if trending and keywords in (None, []):
+        keywords = []
+    elif keywords in (None, []):
+        raise ValueError("'keywords' must be a non-empty list (or set 'trending' for none)")
     return Subscriber(
         email=email.strip().lower(),
         name=(one_line(name) or None) if name else None,
-        keywords=_keywords(entry.get("keywords")),
+        keywords=_keywords(keywords, optional=bool(trending)),
+        trending=trending,
         exclude=_terms(entry.get("exclude", []), "exclude"),
         authors=_terms(entry.get("authors", []), "authors"),
         max_papers=max_papers,
@@ -233,6 +257,8 @@ def entry_of(sub: Subscriber) -> dict[str, Any]:
     if sub.name:
         entry["name"] = sub.name
     entry["keywords"] = keywords
+    if sub.trending:
+        entry["trending"] = sub.trending
     for key in ("exclude", "authors", "categories", "papers"):
         if getattr(sub, key):
             entry[key] = list(getattr(sub, key))

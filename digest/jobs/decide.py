@@ -17,6 +17,7 @@ from ..rank.index import Listing, Rarity
 from ..rank.profile import compile_profile
 from ..rank.semantic import MODEL
 from ..rank.taste import Taste, taste_of
+from ..rank.trending import trending
 from ..store import Tx
 from .embed import embed_rated, understood
 from .plan import week_of
@@ -92,19 +93,38 @@ def digests_for(
     claimed) and their ratings (`tastes`, by address): pure, and all the batch's profiles
     ranked at once."""
     tastes = tastes or {}
+    skips = [_skipped(sent[s.email], tastes.get(s.email)) for s in subscribers]
+    profiles = [compile_profile(s) for s in subscribers]
     chosen = choose_many(
-        [compile_profile(s) for s in subscribers],
+        profiles,
         listing,
         rarity,
-        [_skipped(sent[s.email], tastes.get(s.email)) for s in subscribers],
+        skips,
         [s.max_papers for s in subscribers],
         [tastes.get(s.email) for s in subscribers] if tastes else None,
     )
-    return [
-        Digest.decided(sub, day, top, domain, passed_over=tuple(rest), since=since)
-        for sub, (top, rest) in zip(subscribers, chosen, strict=True)
-        if top
-    ]
+    out = []
+    for sub, profile, skip, (top, rest) in zip(subscribers, profiles, skips, chosen, strict=True):
+        picked = {r.paper.key for r in top}
+        hot = trending(profile, listing, rarity, sub.trending, SkipBoth(skip, picked))
+        if top or hot:
+            shown = {r.paper.key for r in hot}
+            over = tuple(k for k in rest if k not in shown)
+            out.append(
+                Digest.decided(sub, day, top, domain, passed_over=over, since=since, trending=hot)
+            )
+    return out
+
+
+class SkipBoth:
+    """What a trending section skips: what the reader was sent or rated, and this digest's
+    own picks (two sets, not copied into one for each of thousands of readers)."""
+
+    def __init__(self, sent: Collection[str], picked: set[str]) -> None:
+        self.sent, self.picked = sent, picked
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.picked or key in self.sent
 
 
 def _skipped(sent: Collection[str], taste: Taste | None) -> Collection[str]:

@@ -17,6 +17,7 @@ from ..domain.subscriber import Subscriber
 from ..progress import Reporter, Silent
 from ..rank.profile import compile_profile
 from ..rank.select import rank
+from ..rank.trending import trending
 from ..settings import Settings
 from ..sources.base import Source
 from ..store import Tx
@@ -66,9 +67,9 @@ def rank_for(
     *,
     reporter: Reporter | None = None,
     sources: Sequence[Source] | None = None,
-) -> tuple[RunResult, list[Ranked]]:
-    """How `email`'s profile ranks the window's listing, ignoring what was already sent.
-    Changes no state."""
+) -> tuple[RunResult, list[Ranked], list[Ranked]]:
+    """How `email`'s profile ranks the window's listing, ignoring what was already sent; and
+    the trending section a digest of its top `max_papers` would carry. Changes no state."""
     sub = find_subscriber(settings, email)
     profile = compile_profile(sub)
     with snapshot(settings, day, reporter=reporter, sources=sources) as (result, conn, candidates):
@@ -79,7 +80,9 @@ def rank_for(
         taste = tastes_of(conn, [sub], semantic=settings.semantic).get(sub.email)
         skip = taste.keys if taste else frozenset()  # what a digest never sends again
         ranked = rank(profile, listing, rarity, skip, taste=taste)
-    return result, ranked
+        picked = {*skip, *(r.paper.key for r in ranked[: sub.max_papers])}
+        hot = trending(profile, listing, rarity, sub.trending, picked)
+    return result, ranked, hot
 
 
 def preview(

@@ -14,7 +14,7 @@ import numpy as np
 from ..domain.digest import Ranked
 from .index import FURTHER, Found, Listing, Rarity
 from .profile import Profile
-from .select import AUTHOR_POINTS, _followed, _ranked, in_context
+from .select import AUTHOR_POINTS, _followed, _ranked, in_context, vetoes
 from .taste import Pull, Taste, pull
 
 
@@ -59,9 +59,7 @@ def choose_many(
                 finds.append(found)
                 count += len(idx)
         counts.append(count)
-        vetoed: set[int] = set(listing.outside(profile.categories)) if profile.categories else set()
-        for concept in profile.exclude:
-            vetoed.update(listing.hits(concept))
+        vetoed = vetoes(profile, listing)
         dropped.extend(base + n for n in vetoed)
         dropped.extend(base + n for key in skip for n in positions.get(key, ()))
         authors = _followed(profile, listing, vetoed)

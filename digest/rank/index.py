@@ -152,6 +152,8 @@ class Listing:
         self.tie = np.empty(len(by_votes), dtype=np.int64)  # order among equal scores
         self.tie[by_votes] = np.arange(len(by_votes))
         self.ties: list[int] = self.tie.tolist()
+        # The papers with upvotes, most first: what `rank.trending` takes from.
+        self.voted = [n for n in by_votes if self.upvotes[n] > 0]
         self._context: Context | None = None
         self._outside: dict[frozenset[str], set[int]] = {}
         self._columns: dict[int, tuple[Concept, Rarity, Columns]] = {}

@@ -36,6 +36,15 @@ class Selected:
         return bool(self.authors)
 
 
+def vetoes(profile: Profile, listing: Listing) -> set[int]:
+    """The papers `profile` never takes, whatever else they match: in none of its categories,
+    or hit by one of its exclusions."""
+    vetoed: set[int] = set(listing.outside(profile.categories)) if profile.categories else set()
+    for concept in profile.exclude:
+        vetoed.update(listing.hits(concept))
+    return vetoed
+
+
 def _candidates(
     profile: Profile,
     listing: Listing,
@@ -48,9 +57,7 @@ def _candidates(
     come in too (with what their keywords found, however little), and every paper gets its
     ratings' points (`rank.taste`)."""
     rarity = rarity or Rarity(listing)
-    vetoed: set[int] = set(listing.outside(profile.categories)) if profile.categories else set()
-    for concept in profile.exclude:
-        vetoed.update(listing.hits(concept))
+    vetoed = vetoes(profile, listing)
     found: dict[int, list[tuple[float, Concept, Hit, float]]] = {}
     for concept in profile.concepts:
         for n, entry in listing.scored(concept, rarity(concept)):

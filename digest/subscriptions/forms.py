@@ -65,7 +65,7 @@ def problems(fields: Mapping[str, Any]) -> dict[str, str]:
     """Each entered field's problem (empty: none), every field checked on its own, so a form
     with several mistakes says all of them, each beside its field."""
     out: dict[str, str] = {}
-    if "keywords" in fields and not _given(fields["keywords"]):
+    if "keywords" in fields and not _given(fields["keywords"]) and not fields.get("trending"):
         out["keywords"] = "Enter at least one keyword."
     for key, value in fields.items():
         if not _given(value) and key != "email":

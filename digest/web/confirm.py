@@ -11,6 +11,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..compose.notices import wanted
 from ..domain.subscriber import ACTIVE, Subscriber, parse_entry
 from .site import Site
 
@@ -34,6 +35,7 @@ def page(site: Site, request: Request) -> Response:
         member=current,
         requested_name=profile.name,
         keywords=[k.term for k in profile.keywords],
+        wanted=wanted(profile),
         weekly=profile.frequency == "weekly",
     )
 

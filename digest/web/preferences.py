@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ..domain.subscriber import MAX_PAPERS_LIMIT, UNSUBSCRIBED, Subscription
+from ..domain.subscriber import MAX_PAPERS_LIMIT, MAX_TRENDING, UNSUBSCRIBED, Subscription
 from ..subscriptions.forms import (
     categories_from,
     keywords_from,
@@ -37,6 +37,7 @@ FIELDS = (
     "authors",
     "papers",
     "max_papers",
+    "trending",
     "frequency",
     "categories",
 )
@@ -52,6 +53,7 @@ def _values(current: Subscription) -> dict[str, Any]:
         "authors": "\n".join(sub.authors),
         "papers": "\n".join(sub.papers),
         "max_papers": str(sub.max_papers),
+        "trending": str(sub.trending),
         "frequency": sub.frequency,
         "categories": " ".join(sub.categories),
         "paused": current.paused,
@@ -108,6 +110,7 @@ def page(
         ratings=site.visitors.ratings(current),
         missing=site.visitors.missing(current.subscriber.papers),
         max_papers_limit=MAX_PAPERS_LIMIT,
+        max_trending=MAX_TRENDING,
         unsubscribe_url=site.links.unsubscribe(current.uid),
         archive_url=site.links.archive(current.uid),
         feed_url=site.links.feed(current.uid),
@@ -142,6 +145,7 @@ def post(site: Site, request: Request, form: FormData) -> Response:
         "categories": categories_from(values["categories"]),
         "min_score": before.min_score,
         "max_papers": _whole(values["max_papers"], before.max_papers),
+        "trending": _whole(values["trending"], 0),
     }
     errors = problems(fields)
     if fields["categories"] and "arxiv" not in site.settings.sources.names:

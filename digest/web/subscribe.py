@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from ..domain.subscriber import Subscriber
+from ..domain.subscriber import NEW_SUBSCRIBER_TRENDING, Subscriber
 from ..errors import DeliveryError, Refused
 from ..jobs.visitors import send_notice
 from ..settings import WEEKDAYS, Settings
@@ -20,7 +20,12 @@ from .site import HINT, Site
 
 log = logging.getLogger("digest.web")
 
-FIELDS = ("email", "name", "keywords", "frequency")
+FIELDS = ("email", "name", "keywords", "frequency", "send")
+# What to send, as the form offers it, and the `trending` each choice sets: papers on the
+# keywords and a short trending section (a new subscriber's default); keywords only; or just
+# the day's trending papers, no keywords needed.
+BOTH, KEYWORDS_ONLY, TRENDING_ONLY = "both", "keywords", "trending"
+SENDS = {BOTH: NEW_SUBSCRIBER_TRENDING, KEYWORDS_ONLY: 0, TRENDING_ONLY: 10}
 
 
 def weekly_day(settings: Settings) -> str:
@@ -48,6 +53,8 @@ def form_page(
         hint=HINT,
         popular=site.popular(),
         weekly_day=weekly_day(site.settings),
+        new_trending=SENDS[BOTH],
+        only_trending=SENDS[TRENDING_ONLY],
     )
 
 
@@ -64,11 +71,13 @@ async def subscribe(site: Site, request: Request) -> Response:
     if not site.csrf.ok(request, form, "subscribe"):
         return site.refused(request, "This form has expired. Please load the page again.")
     values = {k: field(form, k) for k in FIELDS}
+    send = values["send"] if values["send"] in SENDS else BOTH
     fields = {
         "email": values["email"],
         "name": values["name"],
-        "keywords": keywords_from(values["keywords"]),
+        "keywords": [] if send == TRENDING_ONLY else keywords_from(values["keywords"]),
         "frequency": values["frequency"] or "daily",
+        "trending": SENDS[send],
     }
     errors = problems(fields)
     if errors:

@@ -23,7 +23,7 @@ require_chromium()
 from playwright.sync_api import Browser  # noqa: E402
 
 from tests.support.browser import SCHEMES, WIDTHS, Reading, chromium, opened, read  # noqa: E402
-from tests.support.screenshots import preview_of, screenshots, showcase  # noqa: E402
+from tests.support.screenshots import TRENDING, preview_of, screenshots, showcase  # noqa: E402
 
 LONG_URL = "https://example.org/" + "very-long-path-segment-" * 12 + "end"
 UNBROKEN = "Pneumonoultramicroscopicsilicovolcanoconiosis" * 4
@@ -92,7 +92,8 @@ def digests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, C
         '[[subscriber]]\nemail = "ada@example.org"\nkeywords = ["world model"]\nmax_papers = 25\n',
     )
     shown = showcase(tmp_path_factory.mktemp("showcase"))
-    for name, composed in (("hostile", hostile), ("showcase", shown)):
+    hot = showcase(tmp_path_factory.mktemp("trending"), TRENDING)
+    for name, composed in (("hostile", hostile), ("showcase", shown), ("trending", hot)):
         page = tmp_path_factory.mktemp(name) / "digest.html"
         page.write_text(composed.html, encoding="utf-8")
         made[name] = (page, composed)
@@ -109,7 +110,7 @@ def flat(text: str) -> str:
     return " ".join(text.replace(ZWSP, "").split())
 
 
-@pytest.mark.parametrize("which", ["hostile", "showcase"])
+@pytest.mark.parametrize("which", ["hostile", "showcase", "trending"])
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", [375, 800])
 def test_a_reader_sees_every_paper_whole(
@@ -120,7 +121,7 @@ def test_a_reader_sees_every_paper_whole(
     scheme: str,
 ) -> None:
     page_file, composed = digests[which]
-    papers = [r.paper for r in composed.digest.papers]
+    papers = [r.paper for r in (*composed.digest.papers, *composed.digest.trending)]
     assert len(papers) >= 6
     r = reading(browser, page_file, width, scheme)
 
@@ -178,6 +179,26 @@ def test_cards_can_be_scanned_on_a_phone_and_every_link_is_a_thumbs_width(
     if width == 375:
         assert cards[1]["bottom"] <= PHONE["height"], "two whole cards on the first screen"
         assert height / PHONE["height"] <= 2.7, f"{height} px: {height / 812:.2f} screens"
+
+
+def test_the_trending_section_follows_the_picks_with_its_upvotes(
+    browser: Browser, digests: dict[str, tuple[Path, Composed]]
+) -> None:
+    page_file, composed = digests["trending"]
+    d = composed.digest
+    assert len(d.papers) == 3 and len(d.trending) == 3
+    with opened(browser, page_file, 375, "light") as page:
+        rows = page.eval_on_selector_all(
+            "td.card, td.section",
+            "els => els.map(e => [e.className, e.innerText])",
+        )
+    kinds = [kind for kind, _ in rows]
+    assert kinds == ["card"] * 3 + ["section"] + ["card"] * 3
+    assert rows[3][1].lower().startswith("trending today")
+    for (_, text), r in zip(rows[4:], d.trending, strict=True):
+        assert f"{r.paper.upvotes} upvote" in text  # however few: they are why it is there
+    votes = [r.paper.upvotes for r in d.trending]
+    assert votes == sorted(votes, reverse=True)
 
 
 def test_math_is_read_and_links_stay_whole_in_text(

@@ -577,3 +577,33 @@ def test_confirming_applies_the_profile_its_link_carries_and_the_link_names_no_a
         "diffusion policy",
         "world model",
     ]
+
+
+def test_the_subscribe_page_offers_just_the_days_trending_papers(site) -> None:
+    """No keywords needed: the confirmation says what was asked for, and confirming stores a
+    profile of trending papers only, which preferences can change like any other."""
+    app, smtp = site
+    email = "trend-only@example.org"
+    client = Client(app.url, forwarded_for="10.0.2.1")
+    assert client.subscribe(email, keywords="", send="trending").status_code == 200
+    mail = " ".join(wait_for_mail(smtp, email)[-1].split())
+    assert "the day's 10 most upvoted new research papers, every day" in mail
+    (link,) = links_in(mail)
+    ask = client.http.get(link.removeprefix(app.url))
+    assert "Send the day&#39;s 10 most upvoted new research papers" in ask.text
+    done = client.submit(link.removeprefix(app.url))
+    assert done.status_code == 200
+    sub = member(app, email).subscriber
+    assert sub.keywords == () and sub.trending == 10
+    prefs = re.search(r'href="(/preferences/[^"]+|http[^"]+/preferences/[^"]+)"', done.text)
+    path = prefs.group(1).removeprefix(app.url)
+    kept = client.submit(path, keywords="", trending="4", max_papers="10")
+    assert kept.status_code == 303 and member(app, email).subscriber.trending == 4
+    bad = client.submit(path, keywords="", trending="0", max_papers="10")
+    assert bad.status_code == 400 and "Enter at least one keyword" in bad.text
+    # the default for a new subscriber: keywords, then the day's three most upvoted
+    other = Client(app.url, forwarded_for="10.0.2.2")
+    assert other.subscribe("both@example.org", keywords="robot").status_code == 200
+    assert "on robot, then the day's 3 most upvoted others" in " ".join(
+        wait_for_mail(smtp, "both@example.org")[-1].split()
+    )

@@ -36,7 +36,7 @@ def test_a_database_from_before_the_baseline_is_upgraded_in_place(tmp_path: Path
     settings = make_settings(tmp_path, DIGEST_EMAIL_BACKEND="file")
     (tmp_path / "subscribers.toml").write_text(SUBSCRIBERS)
     scratch = make_settings(tmp_path, DIGEST_DATABASE_URL=f"sqlite:///{tmp_path / 'scratch.db'}")
-    _, ranked = looks.rank_for(scratch, "ada@example.org", date(2025, 11, 6))
+    _, ranked, _ = looks.rank_for(scratch, "ada@example.org", date(2025, 11, 6))
     already = ranked[0].paper.key  # what ada would get first, had she not got it before
     with sqlite3.connect(tmp_path / "digest.db") as db:
         db.executescript(BEFORE_BASELINE + OLD_ROWS.format(key=already))

@@ -58,26 +58,37 @@ def preview_of(workdir: Path, items: list[dict[str, Any]], profile: str) -> Comp
     return composed
 
 
-def showcase(workdir: Path) -> Composed:
+def showcase(workdir: Path, profile: str = PROFILE) -> Composed:
     listing = json.loads((sample_dir() / f"{DAY}.json").read_text(encoding="utf-8"))
     listing.append(json.loads((FIXTURES / "hf-item-example.json").read_text()))
-    return preview_of(workdir, listing, PROFILE)
+    return preview_of(workdir, listing, profile)
 
 
-def screenshots(composed: Composed, out: Path, browser: Browser) -> list[Path]:
-    """One full-page PNG per width and colour scheme, named digest-WIDTH-SCHEME.png."""
+# The showcase reader with a trending section: three picks, then the day's three most upvoted.
+TRENDING = PROFILE.replace("max_papers = 10", "max_papers = 3\ntrending = 3")
+
+
+def screenshots(
+    composed: Composed, out: Path, browser: Browser, name: str = "digest"
+) -> list[Path]:
+    """One full-page PNG per width and colour scheme, named NAME-WIDTH-SCHEME.png."""
     out.mkdir(parents=True, exist_ok=True)
-    page_file = out / "digest.html"
+    page_file = out / f"{name}.html"
     page_file.write_text(composed.html, encoding="utf-8")
     written = []
     for width in WIDTHS:
         for scheme in SCHEMES:
             with opened(browser, page_file, width, scheme) as page:
-                shot = out / f"digest-{width}-{scheme}.png"
+                shot = out / f"{name}-{width}-{scheme}.png"
                 page.screenshot(path=str(shot), full_page=True)
                 written.append(shot)
     page_file.unlink()
     return written
+
+
+def _written(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def main(argv: list[str]) -> int:
@@ -85,6 +96,11 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp, chromium() as browser:
         for shot in screenshots(showcase(Path(tmp)), out, browser):
             print(shot)
+        hot = showcase(Path(tmp) / "trending", TRENDING)
+        with opened(browser, _written(out / "trending.html", hot.html), 375, "light") as page:
+            page.screenshot(path=str(out / "digest-trending-375-light.png"), full_page=True)
+        (out / "trending.html").unlink()
+        print(out / "digest-trending-375-light.png")
     return 0
 
 
