@@ -88,6 +88,23 @@ def plain_line(name: str, value: str) -> bytes | None:
     return line.encode("ascii") + b"\r\n"
 
 
+_HEADER_URL = re.compile(r"[!-~]+")  # printable ASCII without spaces
+
+
+def url_list_line(name: str, urls: list[str]) -> bytes | None:
+    """`name: <u1>,` then ` <u2>` on the next line: a list of URLs (List-Unsubscribe, RFC
+    2369) folded between its commas and never encoded, as mail clients read it literally
+    (the email package would fold a long one into encoded words, which no client takes for
+    a URL). None when a URL is not plain printable ASCII or a line would pass 998."""
+    if not urls or not all(_HEADER_URL.fullmatch(u) and not set(u) & set("<>,") for u in urls):
+        return None
+    lines = [f"{name}: <{urls[0]}>", *(f" <{u}>" for u in urls[1:])]
+    text = ",\r\n".join(lines)
+    if any(len(line) > 998 for line in lines):
+        return None
+    return text.encode("ascii") + b"\r\n"
+
+
 def plain_address(display_name: str, addr_spec: str) -> str | None:
     """`Name <addr>` (or the bare address) when the email package would write just that: a
     display name of atoms, a dot-atom address. None when it would quote or encode."""

@@ -39,6 +39,7 @@ from .mime import (
     plain_address,
     plain_line,
     text_body,
+    url_list_line,
 )
 from .templates import make_environment
 from .text import plain_math, trim_words
@@ -189,12 +190,14 @@ class Composer:
         """What the templates see (README, "Templates")."""
         sub = digest.subscriber
         keywords = [t for t in (one_line(k.term) for k in sub.keywords) if t]
-        levels = zip(digest.papers, details or [FULL] * len(digest.papers), strict=True)
+        shown = (*digest.papers, *digest.trending)
+        details = details or [FULL] * len(shown)
+        n = len(digest.papers)
+        levels = zip(digest.papers, details[:n], strict=True)
         cards = [card(i, r, d, self.rate_links(sub, r, d)) for i, (r, d) in enumerate(levels, 1)]
-        first = len(cards) + 1
         hot = [
-            card(i, r, FULL, self.rate_links(sub, r, FULL), trending=True)
-            for i, r in enumerate(digest.trending, first)
+            card(i, r, d, self.rate_links(sub, r, d), trending=True)
+            for i, (r, d) in enumerate(zip(digest.trending, details[n:], strict=True), n + 1)
         ]
         return {
             "subject": subject,
@@ -273,12 +276,13 @@ class Composer:
     def fitted_html(self, digest: Digest, subject: str, ctx: dict[str, object]) -> tuple[str, Body]:
         """The inlined HTML part of `ctx` (every card full), its least relevant cards shortened
         until it fits the budget; and its body as sent."""
-        details = [FULL] * len(digest.papers)
+        shown = (*digest.papers, *digest.trending)  # the trending section shortened first
+        details = [FULL] * len(shown)
         while True:
             html = self.render_html(ctx)
             body = html_body(html, raw_checked=self.inlined is not None and self.ascii_raw)
             excess = len(body.data) - self.budget
-            if excess <= 0 or not lower_details(digest.papers, details, excess):
+            if excess <= 0 or not lower_details(shown, details, excess):
                 return html, body
             ctx = self.context(digest, subject, details)
 
@@ -320,6 +324,11 @@ class Composer:
         if not self.web(digest.subscriber):
             name, value = fields.pop()
             shared.append(self.repeated(name, str(value)))
+        else:  # its long https URL must stay a URL: written directly, folded at the comma
+            listed = url_list_line("List-Unsubscribe", self.unsubscribe_links(digest.subscriber))
+            if listed is not None:
+                fields = [(k, v) for k, v in fields if k != "List-Unsubscribe"]
+                shared.insert(0, listed)
         slow = self.packaged(fields)
         if self.plain_headers:
             fast = [plain_line(k, v) if isinstance(v, str) else None for k, v in fields]

@@ -123,7 +123,7 @@ def http_url(raw: object) -> str | None:
     if not isinstance(raw, str):
         return None
     raw = raw.strip()
-    if re.match(r"^https?://[^\s<>\"']+$", raw, re.IGNORECASE):
+    if re.match(r"^https?://[^\s<>\"'\x00-\x1f\x7f]+$", raw, re.IGNORECASE):
         return raw
     return None
 

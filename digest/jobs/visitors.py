@@ -53,6 +53,7 @@ class Reread:
     sent: Sent
     papers: list[Ranked]
     passed_over: list[Ranked]
+    trending: list[Ranked]
 
 
 def explained(sub: Subscriber, keys: Sequence[str], found: dict[str, Paper]) -> list[Ranked]:
@@ -153,13 +154,17 @@ class Visitors:
         self.db.retried(work)
         return stamp
 
-    def undo_unsubscribe(self, current: Subscription, unsubscribed_at: datetime) -> bool:
-        """Undo exactly the unsubscribe that happened at `unsubscribed_at`, nothing older."""
+    def undo_unsubscribe(
+        self, current: Subscription, unsubscribed_at: datetime, before: datetime | None = None
+    ) -> bool:
+        """Undo exactly the unsubscribe that happened at `unsubscribed_at`, nothing older:
+        the one `before` it (if any) stays the last, so the reading links it revoked stay
+        revoked."""
         if not rules.undoes(current, unsubscribed_at):
             return False
         self.db.retried(
             lambda conn: store.subscribers.change(
-                conn, current.email, status=ACTIVE, unsubscribed_at=None
+                conn, current.email, status=ACTIVE, unsubscribed_at=before
             )
         )
         return True
@@ -235,7 +240,8 @@ class Visitors:
             over = store.sent.passed_over(conn, message_id)
             found = store.papers.stored(conn, [*sent.papers, *over])
         sub = current.subscriber
-        return Reread(sent, explained(sub, sent.papers, found), explained(sub, over, found))
+        picks, hot = explained(sub, sent.picks, found), explained(sub, sent.hot, found)
+        return Reread(sent, picks, explained(sub, over, found), hot)
 
     def popular_keywords(self, limit: int = 12) -> list[str]:
         """The listing keywords most used by the papers the store saw last: hints for the form."""

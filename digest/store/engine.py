@@ -289,7 +289,7 @@ def _refusing(url: str, why: str) -> bool:
     if any(word in why.lower() for word in _REFUSING):
         return True
     path = _sqlite_path(url)
-    return path is not None and path.exists()
+    return path is not None and path.is_file()
 
 
 def _sqlite_path(url: str) -> Path | None:

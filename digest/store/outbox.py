@@ -70,6 +70,7 @@ def _message_row(d: Digest, subject: str, run_id: int | None) -> dict[str, Any]:
         "lease_owner": None,
         "lease_until": None,
         "papers": d.keys,
+        "trending": len(d.trending) or None,
     }
 
 

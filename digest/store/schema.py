@@ -141,6 +141,8 @@ messages = Table(
     Column("lease_until", UTCDateTime),
     # The keys of the papers it carries: what freeing its claims frees.
     Column("papers", JSON(none_as_null=True)),
+    # Of those, how many (the last ones) its trending section carried; null: none.
+    Column("trending", Integer),
 )
 
 # The relay's connections, one row per slot (0 to SMTP_MAX_CONNECTIONS - 1): the worker

@@ -24,6 +24,15 @@ class Sent:
     subject: str
     papers: tuple[str, ...]
     sent_at: datetime | None
+    trending: int = 0  # how many of `papers` (the last ones) were its trending section
+
+    @property
+    def picks(self) -> tuple[str, ...]:
+        return self.papers[: len(self.papers) - self.trending]
+
+    @property
+    def hot(self) -> tuple[str, ...]:
+        return self.papers[len(self.papers) - self.trending :]
 
 
 def _sent(row: object) -> Sent:
@@ -33,6 +42,7 @@ def _sent(row: object) -> Sent:
         row.subject,  # type: ignore[attr-defined]
         tuple(row.papers or ()),  # type: ignore[attr-defined]
         row.sent_at,  # type: ignore[attr-defined]
+        row.trending or 0,  # type: ignore[attr-defined]
     )
 
 
@@ -42,6 +52,7 @@ _COLUMNS = (
     messages.c.subject,
     messages.c.papers,
     messages.c.sent_at,
+    messages.c.trending,
 )
 
 

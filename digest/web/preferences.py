@@ -145,7 +145,7 @@ def post(site: Site, request: Request, form: FormData) -> Response:
         "categories": categories_from(values["categories"]),
         "min_score": before.min_score,
         "max_papers": _whole(values["max_papers"], before.max_papers),
-        "trending": _whole(values["trending"], 0),
+        "trending": _whole(values["trending"], 0 if "trending" in form else before.trending),
     }
     errors = problems(fields)
     if fields["categories"] and "arxiv" not in site.settings.sources.names:

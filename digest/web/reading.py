@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, time
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -75,6 +76,7 @@ def view(site: Site, request: Request) -> Response:
         tuple(found.papers),
         sent.message_id,
         passed_over=tuple(r.paper.key for r in found.passed_over),
+        trending=tuple(found.trending),
     )
     html = site.composer().page(digest, sent.subject, found.passed_over)
     response = HTMLResponse(html)
@@ -158,7 +160,7 @@ def atom(
             seen.add(key)
             entry = el(root, "entry")
             el(entry, "title", paper.title)
-            el(entry, "id", f"urn:paper-digest:paper:{key}")
+            el(entry, "id", f"urn:paper-digest:paper:{quote(key, safe=':.')}")
             el(entry, "updated", _stamp(s))
             if paper.url:
                 el(entry, "link", rel="alternate", href=paper.url, type="text/html")

@@ -92,6 +92,13 @@ class Window:
             q.append(now)
             return 0.0
 
+    def release(self, key: str) -> None:
+        """Take back the latest event counted for `key` (what it was for did not happen)."""
+        with self.lock:
+            q = self.events.get(key)
+            if q:
+                q.pop()
+
     def wait(self, key: str) -> float:
         """What `allow(key)` would answer now, nothing counted."""
         now = time.monotonic()

@@ -80,6 +80,8 @@ async def subscribe(site: Site, request: Request) -> Response:
         "trending": SENDS[send],
     }
     errors = problems(fields)
+    if send != TRENDING_ONLY and not fields["keywords"]:  # a choice that promised keywords
+        errors["keywords"] = "Enter at least one keyword, or choose just the trending papers."
     if errors:
         return await run_in_threadpool(form_page, site, request, values, None, 400, errors)
     try:
@@ -108,13 +110,16 @@ def asked(site: Site, request: Request, sub: Subscriber, net: str) -> Response:
             site.visitors.forget_notice(current.email)
             return too_many(site, request, wait)
         if site.confirmations.allow("all"):
+            site.per_network.release(net)
             site.visitors.forget_notice(current.email)
             return at_the_cap(site, request)
         # a confirmation carries the profile asked for; a subscriber's own stays theirs
         mailed = replace(sub, uid=current.uid) if kind == "confirm" else current.subscriber
         try:
             send_notice(site.settings, site.env, site.links, kind, mailed)
-        except (Refused, DeliveryError) as exc:
+        except (Refused, DeliveryError) as exc:  # not mailed: not counted either
+            site.per_network.release(net)
+            site.confirmations.release("all")
             site.visitors.forget_notice(current.email)
             log.error(f"could not mail {current.email}: {exc}")
             return site.refused(

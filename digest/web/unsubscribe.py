@@ -42,11 +42,15 @@ def post(site: Site, request: Request, form: FormData) -> Response:
         if isinstance(acting, Response):
             return acting
         current = acting[0]
+    # an undo restores the unsubscribe before this one, which still revokes older links
+    before = current.unsubscribed_at if current.status != UNSUBSCRIBED else None
     when = site.visitors.unsubscribe(current)
     log.info(f"{current.email} unsubscribed" + (" (one-click)" if one_click else ""))
     if one_click:  # nobody reads a page
         return PlainTextResponse("unsubscribed\n")
-    undo = site.signer.make("undo", current.uid, when.isoformat())
+    undo = site.signer.make(
+        "undo", current.uid, when.isoformat(), before.isoformat() if before else ""
+    )
     return site.page(
         request,
         "unsubscribed",
@@ -62,11 +66,12 @@ def undo(site: Site, request: Request, form: FormData) -> Response:
         return acting
     current, payload, _ = acting
     try:
-        when = datetime.fromisoformat(str(payload[1]))
-        when = when if when.tzinfo else when.replace(tzinfo=UTC)  # an undo link from before
-    except (IndexError, ValueError):
+        when = _aware(datetime.fromisoformat(str(payload[1])))
+        earlier = payload[2] if len(payload) > 2 else ""  # undo links before 0.8 lack it
+        before = _aware(datetime.fromisoformat(earlier)) if earlier else None
+    except (IndexError, ValueError, TypeError):
         return site.refused(request, "This link is not valid.")
-    if not site.visitors.undo_unsubscribe(current, when):
+    if not site.visitors.undo_unsubscribe(current, when, before):
         return site.refused(request, "There is nothing to undo.")
     log.info(f"{current.email} undid their unsubscribe")
     return site.say(
@@ -76,3 +81,7 @@ def undo(site: Site, request: Request, form: FormData) -> Response:
         link=site.links.preferences(current.uid),
         link_text="Your preferences",
     )
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=UTC)  # an undo link from before

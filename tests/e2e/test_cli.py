@@ -243,7 +243,8 @@ def test_tables_use_the_width_there_is_and_say_when_nothing_matches(cwd: Path) -
 
     paused = digest(cwd, "subscribers", "list", "--status", "paused")
     assert paused.stdout == "no subscribers match --status paused (2 in all)\n"
-    digest(cwd, "subscribers", "add", "zed@example.org", "-k", "zebrafish husbandry")
+    zed = ("zed@example.org", "-k", "zebrafish husbandry", "--trending", "0")
+    digest(cwd, "subscribers", "add", *zed)
     ranked = digest(cwd, "rank", "zed@example.org", "--date", "2025-11-06")
     assert ranked.returncode == 0, ranked.stderr
     assert ranked.stdout == "zed@example.org: no paper listed on 2025-11-06 matches the profile\n"

@@ -336,7 +336,7 @@ def test_the_preferences_form_says_every_problem_beside_its_field(site) -> None:
     email = "x-form@example.org"
     client, prefs = confirmed(app, smtp, email, "10.0.0.9")
     bad = client.submit(
-        prefs, keywords="", max_papers="500", categories="cs.XYZ", papers="not-an-id"
+        prefs, keywords="", trending="0", max_papers="500", categories="cs.XYZ", papers="not-an-id"
     )
     assert bad.status_code == 400
     page = html.unescape(bad.text)
@@ -568,7 +568,7 @@ def test_confirming_applies_the_profile_its_link_carries_and_the_link_names_no_a
     payload = URLSafeTimedSerializer(SECRET, salt="paper-digest/confirm").loads(token)
     assert email not in json.dumps(payload)  # a link names nobody by address
     ask = owner.http.get(link.removeprefix(app.url))
-    assert "diffusion policy, world model" in ask.text and "(as Ada)" in ask.text
+    assert "diffusion policy and world model" in ask.text and "(as Ada)" in ask.text
     assert [k.term for k in member(app, email).subscriber.keywords] == ["crypto spam"]
     assert owner.submit(link.removeprefix(app.url)).status_code == 200
     confirmed_sub = member(app, email)
@@ -607,3 +607,44 @@ def test_the_subscribe_page_offers_just_the_days_trending_papers(site) -> None:
     assert "on robot, then the day's 3 most upvoted others" in " ".join(
         wait_for_mail(smtp, "both@example.org")[-1].split()
     )
+
+
+def test_mail_that_could_not_be_sent_uses_up_no_ration(tmp_path: Path, database: str) -> None:
+    """While the relay is down every request gets the same 503 and nothing is counted, so the
+    network's ration (and the app's) is whole again when the relay comes back."""
+    from tests.support.net import free_port
+
+    with SMTPServer() as smtp, served(tmp_path, smtp, SMTP_PORT=str(free_port())) as app:
+        codes = [
+            Client(app.url, forwarded_for=f"10.9.9.{i}").subscribe(f"d{i}@example.org").status_code
+            for i in range(PER_NETWORK[0] + 2)
+        ]
+    assert set(codes) == {503}
+
+
+def test_an_undo_does_not_bring_back_reading_links_an_earlier_unsubscribe_revoked(site) -> None:
+    app, smtp = site
+    email = "twice@example.org"
+    client, prefs = confirmed(app, smtp, email, "10.5.1.1")
+    old_feed = re.search(r'href="([^"]+/feed/[^"]+)"', client.http.get(prefs).text).group(1)
+    assert httpx.get(old_feed).status_code == 200
+    unsubscribe = re.search(r'href="([^"]+/unsubscribe/[^"]+)"', client.http.get(prefs).text)
+    assert client.submit(unsubscribe.group(1).removeprefix(app.url)).status_code == 200
+    assert httpx.get(old_feed).status_code == 410
+    time.sleep(1.1)  # a link's stamp has whole seconds: the next ones are after the unsubscribe
+    engine = create_engine(app.env["DIGEST_DATABASE_URL"])
+    with engine.begin() as conn:  # as if the last mail to the address were long ago
+        store.subscribers.set_notices(conn, email, [])
+    engine.dispose()
+    client, prefs = confirmed(app, smtp, email, "10.5.1.2")  # subscribed again
+    new_feed = re.search(r'href="([^"]+/feed/[^"]+)"', client.http.get(prefs).text).group(1)
+    done = client.submit(
+        re.search(r'href="([^"]+/unsubscribe/[^"]+)"', client.http.get(prefs).text)
+        .group(1)
+        .removeprefix(app.url)
+    )
+    undo = re.search(r'action="(/undo/[^"]+)"', done.text).group(1)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', done.text).group(1)
+    assert "Welcome back" in client.http.post(undo, data={"csrf": csrf}).text
+    assert httpx.get(new_feed).status_code == 200  # the undo gives back what it took
+    assert httpx.get(old_feed).status_code == 410  # not what the first unsubscribe took

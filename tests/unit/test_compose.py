@@ -406,6 +406,11 @@ def test_papers_that_did_not_fit_are_counted_and_linked_and_the_digest_reads_els
         subscriber=dataclasses.replace(digest(3).subscriber, uid="u1", max_papers=3),
     )
     c = composer_for(settings).compose(d)
+    # the one-click URL as mail clients read it: literally, never as encoded words
+    assert re.search(
+        rb"\r\nList-Unsubscribe: <https://digest\.example/unsubscribe/\S+>,\r\n ", c.raw
+    )
+    assert c.message["List-Unsubscribe"].startswith("<https://digest.example/unsubscribe/")
     html = " ".join(c.html.split())
     assert "4 more papers matched your keywords but did not fit in 3." in html
     assert re.search(r'<a href="https://digest.example/view/[^"#]+#more"[^>]*>See all 7</a>', html)
@@ -420,3 +425,18 @@ def test_papers_that_did_not_fit_are_counted_and_linked_and_the_digest_reads_els
     # without the web app: the count, and nothing to follow
     plain = composer(tmp_path).compose(dataclasses.replace(d, subscriber=digest(3).subscriber))
     assert "4 more papers matched" in plain.html and "/view/" not in plain.html
+
+
+def test_a_trending_section_is_shortened_before_any_pick_and_the_part_still_fits(
+    tmp_path: Path,
+) -> None:
+    heavy = heavy_digest(100)
+    hot = tuple(
+        Ranked(dataclasses.replace(r.paper, key=f"hot:{i}", title=f"Hot {i} " * 20), 0.0, ())
+        for i, r in enumerate(heavy_digest(20).papers)
+    )
+    d = dataclasses.replace(heavy, trending=hot)
+    c = composer(tmp_path).compose(d)
+    assert html_size(c.html) <= HTML_BUDGET
+    lines = c.html.split('<tr><td class="line"')
+    assert all("Hot " in line for line in lines[-20:])  # the trending cards went first
