@@ -5,9 +5,15 @@ Refused into its result."""
 
 from __future__ import annotations
 
+from .domain.text import printable
+
 
 class ConfigError(Exception):
-    """A setting or input file is unusable; the message names which one and why."""
+    """A setting or input file is unusable; the message names which one and why, on one
+    printable line whatever the setting or file held."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(printable(message))
 
 
 class Busy(Exception):
@@ -28,6 +34,7 @@ class SourceError(Exception):
     """A source could not deliver a listing: what failed, where, and why."""
 
     def __init__(self, source: str, where: str, problem: str) -> None:
+        where, problem = printable(where), printable(problem)  # a listing's text stays text
         super().__init__(f"{source}: {where}: {problem}")
         self.source = source
         self.where = where

@@ -35,7 +35,7 @@ MIN_SECRET = 16
 
 def _address(raw: str) -> Address:
     name, addr = parseaddr(raw)
-    if "@" not in addr or any(ord(c) < 32 or ord(c) == 127 for c in raw):
+    if "@" not in addr or not raw.isprintable():  # controls, line separators, surrogates
         raise ConfigError(f"DIGEST_FROM={raw!r} is not an address like 'Name <user@host>'")
     local, _, domain = addr.rpartition("@")
     return Address(display_name=name, username=local, domain=domain)
@@ -142,7 +142,11 @@ def load_settings(
     """Merge `.env` under the process environment (the environment wins) and validate."""
     env: dict[str, str] = {}
     if dotenv_path is not None and dotenv_path.is_file():
-        env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        try:
+            found = dotenv_values(dotenv_path)
+        except (UnicodeDecodeError, ValueError, OSError) as exc:
+            raise ConfigError(f"{dotenv_path}: cannot read settings file: {exc}") from None
+        env.update({k: v for k, v in found.items() if v is not None})
     env.update(os.environ if environ is None else environ)
     # The order of the checks is the order in which a bad setting is named, first those that
     # decide what the others mean.
@@ -290,7 +294,11 @@ def _database(env: Mapping[str, str]) -> str:
 
 def _templates(env: Mapping[str, str]) -> Path | None:
     templates = _get(env, "DIGEST_TEMPLATES_DIR")
-    if templates and not Path(templates).is_dir():
+    try:
+        usable = not templates or Path(templates).is_dir()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL
+        usable = False
+    if not usable:
         raise ConfigError(f"DIGEST_TEMPLATES_DIR={templates!r} is not a directory")
     return Path(templates) if templates else None
 
@@ -401,6 +409,8 @@ def _cron(raw: str) -> str:
 
 
 def _secret(raw: str | None) -> str | None:
+    if raw is not None and not raw.isprintable():  # it is encoded to sign every link
+        raise ConfigError("DIGEST_SECRET_KEY holds characters that are not printable text")
     if raw is not None and len(raw) < MIN_SECRET:
         raise ConfigError(
             f"DIGEST_SECRET_KEY is too short (at least {MIN_SECRET} characters; make one with: "

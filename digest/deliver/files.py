@@ -44,7 +44,7 @@ class FileTransport:
 
     def paths(self, recipient: str, day: date, message_id: str) -> tuple[Path, Path]:
         tag = hashlib.sha256(message_id.encode()).hexdigest()[:8]
-        stem = f"{_UNSAFE.sub('_', recipient)}.{tag}"
+        stem = f"{_UNSAFE.sub('_', recipient)[:120]}.{tag}"  # a name fits any file system
         folder = self.outbox / day.isoformat()
         return folder / f"{stem}.eml", folder / f"{stem}.html"
 

@@ -66,7 +66,12 @@ def _when(raw: Any) -> datetime | None:
             when = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
         except ValueError:
             return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    try:
+        when.astimezone(UTC)
+    except OverflowError:  # "9999-12-31T23:59:59-23:59": no day a paper was listed
+        return None
+    return when
 
 
 def _authors(entry: Any) -> tuple[str, ...]:
@@ -109,7 +114,7 @@ def parse_entry(entry: Any, day: date | None, where: str) -> tuple[str, Paper]:
         source=NAME,
         source_id=raw_id,
         title=title,
-        abstract=" ".join(summary[m.end() :].split() if m else summary.split()),
+        abstract=one_line(summary[m.end() :] if m else summary),
         authors=_authors(entry),
         published_at=published,
         listed_on=day,
@@ -124,7 +129,7 @@ def read_feed(body: bytes, where: str) -> Any:
     character reference to a lone surrogate, a document nested beyond its recursion)."""
     try:
         return feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
-    except (UnicodeError, ValueError, RecursionError) as exc:
+    except (UnicodeError, ValueError, RecursionError, OverflowError) as exc:
         raise SourceError(NAME, where, f"unreadable feed ({type(exc).__name__})") from None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -57,12 +57,16 @@ def _int(obj: dict[str, Any], key: str, where: str) -> int | None:
 
 
 def _when(raw: str | None, where: str) -> datetime | None:
+    """An ISO timestamp, in UTC (one without an offset is UTC's, as the API's are)."""
     if raw is None:
         return None
     try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
     except ValueError:
         raise ValueError(f"{where}: {raw!r} is not an ISO timestamp") from None
+    except OverflowError:
+        raise ValueError(f"{where}: {raw!r} is out of range") from None
 
 
 def _org(obj: Any) -> str | None:
@@ -82,6 +86,8 @@ def parse_item(item: Any, listed_on: date, where: str) -> Paper:
         raise ValueError(f"{where}: missing 'paper' object")
     pid = _text(paper, "id", f"{where}.paper", required=True)
     assert pid is not None
+    if not pid.isprintable() or pid != pid.strip():
+        raise ValueError(f"{where}.paper: 'id' {pid[:40]!r} is not an id")
     title = one_line(_text(paper, "title", f"{where}.paper") or _text(item, "title", where) or "")
     if not title:
         raise ValueError(f"{where} ({pid}): missing 'title'")
@@ -90,11 +96,12 @@ def parse_item(item: Any, listed_on: date, where: str) -> Paper:
     raw_authors = paper.get("authors", [])
     if not isinstance(raw_authors, list):
         raise ValueError(f"{where} ({pid}): 'authors' should be a list")
-    authors = tuple(
+    named = (
         one_line(_valid(a["name"], f"{where} ({pid}): an author's name"))
         for a in raw_authors
-        if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip()
+        if isinstance(a, dict) and isinstance(a.get("name"), str)
     )
+    authors = tuple(n for n in named if n)
     keywords = paper.get("ai_keywords") or []
     if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
         raise ValueError(f"{where} ({pid}): 'ai_keywords' should be a list of strings")
@@ -107,7 +114,7 @@ def parse_item(item: Any, listed_on: date, where: str) -> Paper:
         source=NAME,
         source_id=pid,
         title=title,
-        abstract=" ".join(abstract.split()),
+        abstract=one_line(abstract),
         authors=authors,
         published_at=_when(_text(paper, "publishedAt", f"{where}.paper"), f"{where}.paper"),
         listed_on=listed_on,
@@ -118,7 +125,7 @@ def parse_item(item: Any, listed_on: date, where: str) -> Paper:
         project_url=http_url(_text(paper, "projectPage", f"{where}.paper")),
         organization=_org(paper.get("organization")) or _org(item.get("organization")),
         ai_keywords=tuple(one_line(k) for k in keywords if k.strip()),
-        ai_summary=_text(paper, "ai_summary", f"{where}.paper"),
+        ai_summary=one_line(_text(paper, "ai_summary", f"{where}.paper") or "") or None,
         github_stars=_int(paper, "githubStars", f"{where}.paper"),
     )
 

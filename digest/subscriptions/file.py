@@ -33,6 +33,8 @@ def read_subscribers(path: Path) -> tuple[str, list[Subscriber]]:
         raise ConfigError(f"{path}: cannot read subscriber file: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except ValueError as exc:  # tomllib's own limits, e.g. an integer of 4,300+ digits
+        raise ConfigError(f"{path}: not a subscriber file: {exc}") from None
     except RecursionError:
         raise ConfigError(f"{path}: not a subscriber file: values nested too deeply") from None
 

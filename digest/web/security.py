@@ -51,7 +51,9 @@ async def read_form(request: Request) -> FormData | None:
     it says so up front, and read no further than MAX_BODY when it does not (a chunked
     body), so a large post never sits in memory."""
     length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+    if length is not None and (
+        not (length.isascii() and length.isdigit()) or len(length) > 9 or int(length) > MAX_BODY
+    ):
         return None
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -66,7 +68,7 @@ async def read_form(request: Request) -> FormData | None:
 def field(form: FormData, name: str) -> str:
     """A text field of the form ("" when missing or a file)."""
     value = form.get(name, "")
-    return value if isinstance(value, str) else ""
+    return value.replace("\x00", "") if isinstance(value, str) else ""  # no text holds a NUL
 
 
 class Window:

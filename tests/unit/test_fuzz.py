@@ -9,6 +9,7 @@ import re
 import sys
 from datetime import date
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,8 @@ from digest.jobs.wiring import composer_for
 from digest.settings import load_settings
 from digest.sources.huggingface import parse_listing
 from digest.subscriptions.file import load_subscribers
+from digest.subscriptions.links import Signer
+from tests.support.hostile import hostile_text
 
 FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -95,46 +98,84 @@ def test_any_subscriber_file_loads_whole_or_is_refused_in_one_line(
         assert "@" in s.email and s.max_papers >= 1
 
 
-SETTING_NAMES = [
-    "DIGEST_DATABASE_URL",
-    "DIGEST_SOURCES",
-    "DIGEST_EMAIL_BACKEND",
-    "SMTP_HOST",
-    "SMTP_PORT",
-    "SMTP_SECURITY",
-    "SMTP_TIMEOUT",
-    "SMTP_RETRIES",
-    "SMTP_RETRY_DELAY",
-    "DIGEST_FROM",
-    "DIGEST_SCHEDULE",
-    "DIGEST_TIMEZONE",
-    "DIGEST_LOOKBACK_DAYS",
-    "DIGEST_SUPPRESS_AFTER",
-    "DIGEST_TEMPLATES_DIR",
-    "DIGEST_HF_API_URL",
-]
-
-
-@FUZZ
-@given(
-    st.dictionaries(
-        st.sampled_from(SETTING_NAMES),
-        st.one_of(
-            st.text(max_size=40).filter(lambda s: "\x00" not in s),
-            st.sampled_from(["0", "-1", "1e9", "nan", "inf", "65536", "ssl", "smtp", "* * * *"]),
-        ),
-        max_size=6,
+# Every setting the program reads, as tests/unit/test_settings.py finds them.
+SETTING_NAMES = sorted(
+    set(
+        re.findall(
+            r'"((?:DIGEST|SMTP)_[A-Z_]+)"',
+            (Path(__file__).resolve().parents[2] / "digest/settings.py").read_text(),
+        )
     )
 )
-def test_any_settings_load_or_name_the_bad_variable(env: dict[str, str]) -> None:
+# Shapes a hostile value is put into, so that it gets past a variable's first check (a URL's
+# scheme, an address's "@", a cron expression's five fields) to the ones after.
+SHAPES = [
+    "{}",
+    "{}@example.org",
+    "Ada <ada@{}>",
+    "ada@example.{}",
+    "0 7 * * {}",
+    "{} 7 * * *",
+    "https://{}/api",
+    "https://example.org/{}",
+    "sqlite:///{}",
+    "postgresql://u:{}@h/db",
+    "cs.LG,{}",
+    "{}{}",
+]
+# Values the program may meet in any variable, besides the one under test.
+BENIGN = ["0", "-1", "1e9", "nan", "inf", "65536", "ssl", "smtp", "file", "* * * *", "", "true"]
+
+
+def sender_serializes(settings_) -> None:
+    """The From header every message carries, as compose writes it."""
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = settings_.mail.sender
+    msg.as_bytes()
+
+
+@pytest.mark.parametrize(
+    "name",
+    SETTING_NAMES,
+)
+@settings(FUZZ, max_examples=60)
+@given(
+    value=st.tuples(st.sampled_from(SHAPES), hostile_text(), hostile_text(huge=False)).map(
+        lambda t: t[0].format(t[1], t[2])
+    ),
+    others=st.dictionaries(st.sampled_from(SETTING_NAMES), st.sampled_from(BENIGN), max_size=4),
+)
+@example(value="\udcff" * 20, others={})  # an invalid byte, as os.environ holds it
+@example(value="ada@b\udcff.org", others={})
+@example(value="ada@b\u2028c.org", others={})
+@example(value="0 7 * * \x1b[2J\u202e", others={})
+@example(value="x" * 300, others={})
+@example(value="1e309", others={"SMTP_SECURITY": "ssl"})
+def test_any_settings_load_or_name_the_bad_variable(
+    name: str, value: str, others: dict[str, str]
+) -> None:
+    """A hostile value in `name` (a lone surrogate as os.environ holds an invalid byte,
+    controls, bidi marks, numbers out of range, 100 kB) among other settings: the settings
+    load and work, or one printable line names the bad variable."""
+    env = {**others, name: value}
     try:
         s = load_settings(env, dotenv_path=None)
     except ConfigError as exc:
-        assert str(exc).split("=")[0].split(":")[0].split(" ")[0] in SETTING_NAMES
+        message = str(exc)
+        assert message.split("=")[0].split(":")[0].split(" ")[0] in SETTING_NAMES, message[:300]
+        assert "\n" not in message and "\r" not in message, message[:300]
+        assert message.isprintable(), repr(message[:300])
         return
     smtp = s.mail.smtp
     assert 1 <= smtp.port <= 65535 and smtp.timeout > 0 and smtp.retry_delay >= 0
     assert s.mail.backend != "smtp" or smtp.host
+    assert 1 <= s.schedule.lookback_days <= 60 and 1 <= s.web.mails_per_hour <= 100_000
+    assert smtp.rate_limit == 0 or 0.001 <= smtp.rate_limit <= 100_000
+    sender_serializes(s)
+    if s.web.secret_key:
+        Signer(s.web.secret_key).make("csrf", "cookie", "subscribe")
+    for url in (s.sources.hf_api_url, s.sources.arxiv_rss_url, s.web.base_url or "https://x"):
+        assert url.startswith(("http://", "https://")) and url.isprintable(), url
 
 
 json_value = st.recursive(
