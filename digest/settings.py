@@ -236,8 +236,8 @@ def _mail(env: Mapping[str, str], backend: str, host: str | None, security: str)
     smtp = SMTPSettings(
         host=host,
         port=_number(env, "SMTP_PORT", 465 if security == "ssl" else 587, 1, 65535, int),
-        username=_get(env, "SMTP_USERNAME") or None,
-        password=env.get("SMTP_PASSWORD") or None,
+        username=_login("SMTP_USERNAME", _get(env, "SMTP_USERNAME")),
+        password=_login("SMTP_PASSWORD", env.get("SMTP_PASSWORD")),
         security=security,
         timeout=_number(env, "SMTP_TIMEOUT", 30.0, 0.1, 600, float),
         data_timeout=_number(env, "SMTP_DATA_TIMEOUT", 600.0, 1, 3600, float),
@@ -406,6 +406,15 @@ def _cron(raw: str) -> str:
     except ValueError as exc:
         raise ConfigError(f"DIGEST_SCHEDULE={raw!r} is not a cron expression: {exc}") from None
     return raw
+
+
+def _login(name: str, raw: str | None) -> str | None:
+    """SMTP_USERNAME or SMTP_PASSWORD: printable ASCII, the only login smtplib can send
+    (it encodes AUTH as ASCII), so a bad one is named at start rather than at the relay.
+    The password itself is never shown."""
+    if raw and not (raw.isascii() and raw.isprintable()):
+        raise ConfigError(f"{name} holds characters the SMTP login cannot send (ASCII only)")
+    return raw or None
 
 
 def _secret(raw: str | None) -> str | None:

@@ -106,3 +106,10 @@ def test_a_rate_limit_no_relay_has_is_refused_at_start() -> None:
     for raw, rate in (("0", 0.0), ("0.001", 0.001), ("14", 14.0)):
         settings = load_settings({"SMTP_RATE_LIMIT": raw}, dotenv_path=None)
         assert settings.mail.smtp.rate_limit == rate
+
+
+@pytest.mark.parametrize("name", ["SMTP_USERNAME", "SMTP_PASSWORD"])
+def test_a_login_smtplib_cannot_send_is_named_at_start_without_its_value(name: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({name: "pässwörd-secret"}, dotenv_path=None)
+    assert str(raised.value).startswith(name) and "secret" not in str(raised.value)
