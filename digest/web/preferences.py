@@ -25,8 +25,7 @@ from ..subscriptions.forms import (
     subscriber_from,
 )
 from .security import field
-from .site import HINT, Site
-from .subscribe import weekly_day
+from .site import HINT, Site, weekly_day
 
 log = logging.getLogger("digest.web")
 

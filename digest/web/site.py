@@ -18,7 +18,7 @@ from ..compose.render import Composer
 from ..domain.subscriber import Subscription
 from ..errors import BadToken
 from ..jobs.visitors import Visitors
-from ..settings import Settings
+from ..settings import WEEKDAYS, Settings
 from ..subscriptions.links import Links, Signer
 from .security import CSRF_COOKIE, Csrf, Window
 
@@ -26,6 +26,12 @@ POPULAR_TTL = 600.0
 HINT = ["world model", "offline RL", "diffusion policy", "LLM agent", "state space model"]
 
 Acting = tuple[Subscription, list[Any], datetime]  # who a signed link names, its payload, when
+
+
+def weekly_day(settings: Settings) -> str:
+    """The day weekly digests go out, as the pages name it ("Monday"): DIGEST_WEEKLY_DAY. A run
+    on that day sends them (or the first run after it, when none runs that day)."""
+    return WEEKDAYS[settings.schedule.weekly_day].capitalize()
 
 
 @dataclass

@@ -13,10 +13,9 @@ from starlette.responses import PlainTextResponse, Response
 from ..domain.subscriber import NEW_SUBSCRIBER_TRENDING, Subscriber
 from ..errors import DeliveryError, Refused
 from ..jobs.visitors import send_notice
-from ..settings import WEEKDAYS, Settings
 from ..subscriptions.forms import keywords_from, problems, readable, subscriber_from
 from .security import field, network, read_form
-from .site import HINT, Site
+from .site import HINT, Site, weekly_day
 
 log = logging.getLogger("digest.web")
 
@@ -26,12 +25,6 @@ FIELDS = ("email", "name", "keywords", "frequency", "send")
 # the day's trending papers, no keywords needed.
 BOTH, KEYWORDS_ONLY, TRENDING_ONLY = "both", "keywords", "trending"
 SENDS = {BOTH: NEW_SUBSCRIBER_TRENDING, KEYWORDS_ONLY: 0, TRENDING_ONLY: 10}
-
-
-def weekly_day(settings: Settings) -> str:
-    """The day weekly digests go out, as the pages name it ("Monday"): DIGEST_WEEKLY_DAY. A run
-    on that day sends them (or the first run after it, when none runs that day)."""
-    return WEEKDAYS[settings.schedule.weekly_day].capitalize()
 
 
 def form_page(

@@ -83,6 +83,7 @@ def test_operator_commands_round_trip_through_export_and_import(tmp_path: Path) 
         "exclude": ["survey"],
         "max_papers": 4,
         "frequency": "weekly",
+        "trending": 3,  # what `subscribers add` gives a new subscriber unless told
     }
     other = tmp_path / "other"
     other.mkdir()

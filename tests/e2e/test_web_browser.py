@@ -50,7 +50,7 @@ def test_subscribe_confirm_receive_change_keywords_unsubscribe(tmp_path: Path, w
 
         page.goto(app.url + "/")
         page.get_by_label("Email").fill(EMAIL)
-        page.get_by_label("Keywords").fill("reasoning\nlanguage model")
+        page.get_by_label("Keywords", exact=True).fill("reasoning\nlanguage model")
         page.get_by_label("Every day").check()
         page.get_by_role("button", name="Subscribe").click()
         page.get_by_role("heading", name="Check your inbox").wait_for()
@@ -72,17 +72,19 @@ def test_subscribe_confirm_receive_change_keywords_unsubscribe(tmp_path: Path, w
         prefs = re.search(r'href="([^"]+/preferences/[^"]+)"', html).group(1)
 
         page.goto(prefs)
-        keywords = page.get_by_label("Keywords")
+        keywords = page.get_by_label("Keywords", exact=True)
         assert keywords.input_value() == "reasoning\nlanguage model"
         keywords.fill("diffusion\nvideo generation ^2")
         page.get_by_label("Papers per digest, at most").fill("3")
         page.get_by_role("button", name="Save").click()
         page.get_by_text("Saved. The next digest uses these settings.").wait_for()
-        assert page.get_by_label("Keywords").input_value() == "diffusion\nvideo generation ^2"
+        saved = page.get_by_label("Keywords", exact=True).input_value()
+        assert saved == "diffusion\nvideo generation ^2"
         preview = app.digest("preview", EMAIL, "--date", "2025-11-06")
         assert preview.returncode == 0, preview.stderr
         subject = preview.stdout.splitlines()[0]
-        assert re.fullmatch(r".+ and 2 more \(6 Nov\)", subject), subject  # 3 papers at most
+        # 3 picks at most (max_papers), then the 3 trending papers a new subscriber gets
+        assert re.fullmatch(r".+ and 5 more \(6 Nov\)", subject), subject
 
         # The mail client's unsubscribe button: RFC 8058, a POST with no cookies and no page.
         https, mailto = re.findall(r"<([^>]+)>", digest["List-Unsubscribe"])
