@@ -414,3 +414,31 @@ def test_the_subscribe_page_shows_what_a_digest_looks_like(
         assert frame_box.bounding_box()["y"] > below_form["y"] + below_form["height"]
     finally:
         page.context.close()
+
+
+@pytest.mark.parametrize("width", PAGE_WIDTHS)
+def test_past_digests_open_in_the_browser_and_the_feed_is_linked(
+    pages: tuple[Served, str, Browser], width: int
+) -> None:
+    """From the preferences page: the archive lists the digest sent, which opens as a page
+    of whole cards with no sideways scroll; the feed link is a feed."""
+    app, prefs, browser = pages
+    page = view(browser, app.url + prefs, width, "light")
+    try:
+        feed_url = page.get_by_role("link", name="your private feed").get_attribute("href")
+        page.get_by_role("link", name="Your past digests").click()
+        page.wait_for_url("**/archive/**")
+        digests = page.locator("ul.archive li a")
+        assert digests.count() == 1
+        digests.first.click()
+        page.wait_for_url("**/view/**")
+        titles = page.locator("td.card h2.title a")
+        assert titles.count() >= 3 and all(t.strip() for t in titles.all_inner_texts())
+        width_seen = page.evaluate("document.documentElement.scrollWidth")
+        assert width_seen <= width, f"scrolls sideways: {width_seen} > {width}"
+        feed = page.request.get(feed_url)
+        assert feed.status == 200
+        assert feed.headers["content-type"].startswith("application/atom+xml")
+        assert b"<entry>" in feed.body() or b"<entry " in feed.body()
+    finally:
+        page.context.close()
