@@ -153,6 +153,13 @@ def _number(value: Any, what: str, lo: float, hi: float, *, above: bool = False)
     return float(value)
 
 
+def _whole(value: Any, key: str, lo: int, hi: int) -> int:
+    """A whole number in the range; a boolean (an int to Python, not to a reader) refused."""
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"'{key}' must be a whole number from {lo} to {hi}")
+    return value
+
+
 def _keywords(value: Any, *, optional: bool = False) -> tuple[Keyword, ...]:
     """The keywords; `optional` (a profile of trending papers only): none is fine."""
     if optional and value in (None, []):
@@ -199,30 +206,16 @@ def parse_entry(entry: Any, *, stored: bool = False) -> Subscriber:
     name = entry.get("name")
     if name is not None and not isinstance(name, str):
         raise ValueError("'name' must be a string")
-    max_papers = entry.get("max_papers", 10)
-    if (
-        isinstance(max_papers, bool)
-        or not isinstance(max_papers, int)
-        or not (1 <= max_papers <= MAX_PAPERS_LIMIT)
-    ):
-        raise ValueError(f"'max_papers' must be a whole number from 1 to {MAX_PAPERS_LIMIT}")
+    max_papers = _whole(entry.get("max_papers", 10), "max_papers", 1, MAX_PAPERS_LIMIT)
     min_score = entry.get("min_score")
     if min_score is not None:
         min_score = _number(min_score, "'min_score'", 0, MAX_SCORE)
     frequency = entry.get("frequency", "daily")
     if frequency not in FREQUENCIES:
         raise ValueError(f"'frequency' must be one of: {', '.join(FREQUENCIES)}")
-    trending = entry.get("trending", 0)
-    if (
-        isinstance(trending, bool)
-        or not isinstance(trending, int)
-        or not (0 <= trending <= MAX_TRENDING)
-    ):
-        raise ValueError(f"'trending' must be a whole number from 0 to {MAX_TRENDING}")
+    trending = _whole(entry.get("trending", 0), "trending", 0, MAX_TRENDING)
     keywords = entry.get("keywords")
-    if trending and keywords in (None, []):
-        keywords = []
-    elif keywords in (None, []):
+    if not trending and keywords in (None, []):
         raise ValueError("'keywords' must be a non-empty list (or set 'trending' for none)")
     return Subscriber(
         email=email.strip().lower(),
